@@ -1,0 +1,55 @@
+package dexauth.cli;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * authctl's own configuration file (written by the Salt states on the bootstrap node,
+ * and by the lab). It holds addresses and file paths only, never a secret.
+ */
+@JsonIgnoreProperties(ignoreUnknown = true)
+public final class CliConfig {
+    public static final Path DEFAULT = Path.of("/etc/dexauth/authctl.yaml");
+
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public static final class SaltApi {
+        public String url;
+        public String username = "root";
+        public String eauth = "pam";
+        public String caFile;
+    }
+
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public static final class Dex {
+        public String issuer;
+        public String grpcAddress;
+        public String caFile;
+        public String clientCert;
+        public String clientKey;
+        public String clientId = "authctl";
+    }
+
+    public SaltApi saltApi = new SaltApi();
+    public Dex dex = new Dex();
+    public String kubeconfig;
+
+    static CliConfig load(Path explicit) {
+        Path path = explicit;
+        if (path == null && System.getenv("AUTHCTL_CONFIG") != null) path = Path.of(System.getenv("AUTHCTL_CONFIG"));
+        if (path == null) path = DEFAULT;
+        if (!Files.exists(path)) {
+            throw new UserError("configuration file " + path + " not found; pass --config FILE or set AUTHCTL_CONFIG"
+                    + " (the Salt states write it to " + DEFAULT + " on the bootstrap node)");
+        }
+        try {
+            return new ObjectMapper(new YAMLFactory()).readValue(path.toFile(), CliConfig.class);
+        } catch (IOException e) {
+            throw new UserError("cannot read " + path + ": " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,44 @@
+package dexauth.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** Entry point of {@code authctl}: the operator CLI and the engine Salt calls. */
+@Command(name = "authctl",
+        mixinStandardHelpOptions = true,
+        versionProvider = VersionCommand.Provider.class,
+        description = {
+                "Manage user authentication (Dex OIDC) of a Salt-managed Kubernetes cluster.",
+                "",
+                "Configuration is read from --config, $AUTHCTL_CONFIG or /etc/dexauth/authctl.yaml.",
+                "Secrets are never taken from the command line: they are prompted for (hidden) or read from stdin."
+        },
+        subcommands = {VersionCommand.class, SaltCommand.class, EngineCommand.class,
+                CommandLine.HelpCommand.class},
+        footer = {"", "Examples:",
+                "  authctl version            show the versions of authctl and the Dex it targets",
+                "  authctl salt ping          check that salt-api answers and list responding minions"})
+public final class Main implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    public static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new Main());
+        // A failure prints one clear line (no stack trace) and exits non-zero.
+        cl.setExecutionExceptionHandler((ex, line, parse) -> {
+            line.getErr().println("authctl: " + Errors.describe(ex));
+            return ex instanceof UserError ue ? ue.exitCode() : 1;
+        });
+        return cl;
+    }
+}

@@ -1,0 +1,15 @@
+package dexauth.cli;
+
+/** A failure caused by input or environment, reported as one line without a stack trace. */
+public class UserError extends RuntimeException {
+    private final int exitCode;
+
+    public UserError(String message) { this(message, 2); }
+
+    public UserError(String message, int exitCode) {
+        super(message);
+        this.exitCode = exitCode;
+    }
+
+    public int exitCode() { return exitCode; }
+}

@@ -1,0 +1,59 @@
+package dexauth.engine;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The engine Salt calls: one operation per call, a JSON object in (stdin), a JSON object
+ * out (stdout). Every operation honours {@code "test": true} (Salt's test=True) by
+ * reporting what it would change without changing it. Replies carry
+ * {@code changed} and {@code changes} so Salt states report changes truthfully.
+ */
+public final class Engine {
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    /** One engine operation. */
+    public interface Operation {
+        ObjectNode apply(JsonNode request, boolean dryRun) throws Exception;
+    }
+
+    private final Map<String, Operation> operations = new TreeMap<>();
+
+    public Engine() {
+        operations.put("version", (req, dry) -> JSON.createObjectNode().put("changed", false));
+        operations.put("pki.ensure", new PkiOperation());
+    }
+
+    public Iterable<String> operationNames() { return operations.keySet(); }
+
+    /** Runs an operation; failures become {@code {"result": false, "error": ...}}, never a stack trace. */
+    public ObjectNode run(String name, JsonNode request) {
+        Operation op = operations.get(name);
+        if (op == null) {
+            return error("unknown engine operation '" + name + "'; known: " + String.join(", ", operations.keySet()));
+        }
+        boolean dryRun = request.path("test").asBoolean(false);
+        try {
+            ObjectNode reply = op.apply(request, dryRun);
+            reply.put("result", true);
+            if (!reply.has("changed")) reply.put("changed", reply.path("changes").size() > 0);
+            return reply;
+        } catch (IllegalArgumentException e) {
+            return error("invalid request: " + e.getMessage());
+        } catch (Exception e) {
+            return error(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
+        }
+    }
+
+    static ObjectNode error(String message) {
+        ObjectNode n = JSON.createObjectNode();
+        n.put("result", false);
+        n.put("changed", false);
+        n.put("error", message);
+        return n;
+    }
+}

@@ -1,0 +1,57 @@
+package dexauth.pki;
+
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.PrivateKey;
+import java.security.cert.X509Certificate;
+import java.util.List;
+
+/** Builds TLS contexts that trust exactly one CA file (never "trust all"). */
+public final class TrustStores {
+    private TrustStores() {}
+
+    public static SSLContext trusting(Path caFile) throws IOException {
+        return context(caFile, null, null);
+    }
+
+    /** Mutual TLS: trusts {@code caFile} and presents the client certificate. */
+    public static SSLContext context(Path caFile, Path clientCert, Path clientKey) throws IOException {
+        try {
+            SSLContext ctx = SSLContext.getInstance("TLS");
+            KeyManagerFactory kmf = null;
+            if (clientCert != null) {
+                KeyStore ks = KeyStore.getInstance("PKCS12");
+                ks.load(null, null);
+                List<X509Certificate> chain = Pem.readCertificates(Files.readString(clientCert));
+                PrivateKey key = Pem.readPrivateKey(Files.readString(clientKey));
+                ks.setKeyEntry("client", key, new char[0], chain.toArray(X509Certificate[]::new));
+                kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+                kmf.init(ks, new char[0]);
+            }
+            ctx.init(kmf == null ? null : kmf.getKeyManagers(), trustManagers(caFile), null);
+            return ctx;
+        } catch (GeneralSecurityException e) {
+            throw new IOException("cannot build a TLS context from " + caFile + ": " + e.getMessage(), e);
+        }
+    }
+
+    public static javax.net.ssl.TrustManager[] trustManagers(Path caFile) throws IOException, GeneralSecurityException {
+        if (caFile == null || !Files.isReadable(caFile)) {
+            throw new IOException("CA file " + caFile + " is missing or unreadable");
+        }
+        KeyStore ts = KeyStore.getInstance("PKCS12");
+        ts.load(null, null);
+        int i = 0;
+        for (X509Certificate c : Pem.readCertificates(Files.readString(caFile))) ts.setCertificateEntry("ca" + i++, c);
+        if (i == 0) throw new IOException(caFile + " holds no certificate");
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(ts);
+        return tmf.getTrustManagers();
+    }
+}

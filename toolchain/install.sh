@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Installs or builds everything the lab and the tests need, from real sources:
+# Debian packages, Salt from PyPI, and etcd / kube-apiserver / kubectl / dex built
+# with Go through the wrapper modules in toolchain/go/. Results are cached outside
+# the repository ($DEXAUTH_CACHE, default ~/.cache/dexauth), keyed by version and
+# by the wrapper's go.sum, so a second run builds nothing.
+#
+# Prints each step and how long it took; writes $DEXAUTH_CACHE/toolchain.env with
+# the paths of every binary, and $DEXAUTH_CACHE/toolchain-timings.tsv.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=versions.env
+source "$here/versions.env"
+cache="${DEXAUTH_CACHE:-$HOME/.cache/dexauth}"
+mkdir -p "$cache/bin" "$cache/venv" "$cache/logs"
+timings="$cache/toolchain-timings.tsv"
+: > "$timings"
+
+log() { printf '[toolchain %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+# step NAME COMMAND... : runs a step, prints its duration, records it.
+step() {
+  local name="$1"; shift
+  local start end
+  start=$(date +%s.%N)
+  "$@"
+  end=$(date +%s.%N)
+  local secs
+  secs=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.1f", b-a}')
+  printf '%s\t%s\n' "$name" "$secs" >> "$timings"
+  log "$name done in ${secs}s"
+}
+
+# Runs a long command in the background and prints a heartbeat so that a long
+# first build never looks hung. Output goes to a log file, shown on failure.
+with_heartbeat() {
+  local label="$1" logfile="$2"; shift 2
+  "$@" >"$logfile" 2>&1 &
+  local pid=$! elapsed=0
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 5; elapsed=$((elapsed + 5))
+    if (( elapsed % 30 == 0 )); then log "$label: still working (${elapsed}s, log: $logfile)"; fi
+  done
+  if ! wait "$pid"; then
+    log "$label FAILED; last lines of $logfile:"; tail -n 40 "$logfile" >&2; return 1
+  fi
+}
+
+apt_packages() {
+  local missing=()
+  while read -r pkg; do
+    [[ -z "$pkg" || "$pkg" == \#* ]] && continue
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done < "$here/apt-packages.txt"
+  if ((${#missing[@]} == 0)); then log "apt: all packages present"; return; fi
+  log "apt: installing ${missing[*]}"
+  local sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  with_heartbeat "apt-get update" "$cache/logs/apt-update.log" $sudo apt-get update -q
+  with_heartbeat "apt-get install" "$cache/logs/apt-install.log" \
+    $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+salt_venv() {
+  local venv="$cache/venv/salt-$SALT_VERSION-cherrypy-$CHERRYPY_VERSION"
+  if [[ -f "$venv/.complete" ]]; then log "salt: cached at $venv"; else
+    log "salt: creating venv with salt==$SALT_VERSION cherrypy==$CHERRYPY_VERSION"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    with_heartbeat "pip install salt" "$cache/logs/pip-salt.log" \
+      "$venv/bin/pip" install -q "salt==$SALT_VERSION" "cherrypy==$CHERRYPY_VERSION" pytest pyyaml
+    touch "$venv/.complete"
+  fi
+  echo "SALT_VENV=$venv" >> "$cache/toolchain.env.tmp"
+}
+
+# go_build COMPONENT VERSION OUTPUT_VAR=PKG... : builds packages of a wrapper module.
+go_build() {
+  local component="$1" version="$2"; shift 2
+  local mod="$here/go/$component"
+  local key; key="$version-$(cat "$mod/go.mod" "$mod/go.sum" | sha256sum | cut -c1-10)"
+  local out="$cache/bin/$component-$key"
+  local spec var pkg bin all_cached=1
+  for spec in "$@"; do bin="${spec#*=}"; bin="${bin##*/}"; [[ "$bin" == "." ]] && bin="$component"
+    [[ -x "$out/$bin" ]] || all_cached=0; done
+  if ((all_cached)); then log "$component $version: cached at $out"; else
+    log "$component $version: building with $(go version | cut -d' ' -f3) (first build takes minutes)"
+    mkdir -p "$out.tmp"
+    for spec in "$@"; do
+      pkg="${spec#*=}"; bin="${pkg##*/}"; [[ "$bin" == "." ]] && bin="$component"
+      (cd "$mod" && with_heartbeat "go build $bin" "$cache/logs/build-$component-$bin.log" \
+        env CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -o "$out.tmp/$bin" "$pkg")
+    done
+    rm -rf "$out"; mv "$out.tmp" "$out"
+  fi
+  for spec in "$@"; do var="${spec%%=*}"; pkg="${spec#*=}"; bin="${pkg##*/}"
+    [[ "$bin" == "." ]] && bin="$component"
+    echo "$var=$out/$bin" >> "$cache/toolchain.env.tmp"; done
+}
+
+main() {
+  local total_start; total_start=$(date +%s)
+  rm -f "$cache/toolchain.env.tmp"
+  step apt apt_packages
+  step salt salt_venv
+  step etcd go_build etcd "$ETCD_VERSION" ETCD_BIN=.
+  step kubernetes go_build kubernetes "$KUBERNETES_VERSION" \
+    KUBE_APISERVER_BIN=k8s.io/kubernetes/cmd/kube-apiserver KUBECTL_BIN=k8s.io/kubernetes/cmd/kubectl
+  step dex go_build dex "$DEX_VERSION" DEX_BIN=github.com/dexidp/dex/cmd/dex
+  mv "$cache/toolchain.env.tmp" "$cache/toolchain.env"
+  log "toolchain ready in $(( $(date +%s) - total_start ))s; paths in $cache/toolchain.env"
+}
+
+main "$@"
