@@ -42,7 +42,11 @@ public final class SaltApi implements AutoCloseable {
         if (!"https".equals(url.getScheme())) {
             throw new IllegalArgumentException("salt-api URL must be https (got " + url + ")");
         }
-        CloseableHttpAsyncClient http = HttpAsyncClients.custom().setSSLContext(tls).build();
+        // salt-api's cookie uses the RFC 6265 date format: parse it as such (no warnings).
+        CloseableHttpAsyncClient http = HttpAsyncClients.custom().setSSLContext(tls)
+                .setDefaultRequestConfig(org.apache.http.client.config.RequestConfig.custom()
+                        .setCookieSpec(org.apache.http.client.config.CookieSpecs.STANDARD).build())
+                .build();
         http.start();
         try {
             SaltClient client = new SaltClient(url, new HttpAsyncClientImpl(http));

@@ -1,0 +1,47 @@
+# dexauth: Dex authentication for Salt-managed Kubernetes clusters.
+#   make lab    toolchain + lab up + the main job (the Dex orchestration), then a summary
+#   make test   toolchain + every test (unit and end to end, each on private labs)
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+CACHE  ?= $(HOME)/.cache/dexauth
+TOOLS   = $(CACHE)/toolchain.env
+PY      = $$(grep ^SALT_VENV= $(TOOLS) | cut -d= -f2)/bin/python
+JAR     = java-ext/target/authctl.jar
+
+.PHONY: help toolchain jar lab lab-up lab-down lab-status lab-main test unit-java unit-python e2e bench clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+toolchain: ## install/build everything the lab needs (cached by version outside the repo)
+	@toolchain/install.sh
+
+jar: ## build the authctl jar
+	@echo "[build] authctl jar"; time mvn -q -B -DskipTests package
+
+lab: toolchain jar lab-up lab-main ## bring the lab up and run the main job on it
+
+lab-up: ## start the lab (etcd, kube-apiserver, salt master/minion/api) in .lab/
+	@$(PY) lab/labctl.py up >/dev/null && $(PY) lab/labctl.py status | head -0
+
+lab-main: ## run the main job (Dex orchestration) on the running lab and print the summary
+	@$(PY) lab/main_job.py
+
+lab-down: ## stop the lab, leaving no process or port behind
+	@$(PY) lab/labctl.py down
+
+lab-status: ## print the lab summary and the health of each process
+	@$(PY) lab/labctl.py status
+
+test: toolchain ## run every test (JUnit, pytest for Salt modules, end to end on private labs)
+	@echo "[test] Java unit tests"; mvn -q -B package
+	@echo "[test] Salt module unit tests and end-to-end tests"
+	@$(PY) -m pytest -q -p no:cacheprovider salt/tests tests
+
+bench: toolchain jar ## run the benchmarks and print figures
+	@bench/run.sh
+
+clean: ## remove build outputs (not the toolchain cache)
+	@mvn -q -B clean; rm -rf .lab

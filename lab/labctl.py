@@ -1,0 +1,408 @@
+#!/usr/bin/env python3
+"""labctl: bring a one-machine lab cluster up or down, or report its health.
+
+The lab is made of real components, all bound to 127.0.0.1:
+  etcd, kube-apiserver (started by the node agent from its static-pod manifest),
+  salt-master, one salt-minion ("bootstrap", also control plane) and salt-api.
+
+  labctl up     [--root DIR]   start everything (idempotent: a running lab is kept)
+  labctl down   [--root DIR]   stop everything, leaving no process or port behind
+  labctl status [--root DIR]   print the summary and the health of each process
+
+Every lab lives in its own root directory with its own ports, so tests can run
+private labs beside the one `make lab` keeps in .lab/.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import labkube  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_ROOT = REPO / ".lab"
+PORT_NAMES = ["etcd_client", "etcd_peer", "apiserver", "salt_publish", "salt_ret", "salt_api",
+              "dex_https", "dex_grpc", "dex_telemetry"]
+# Ports a `make lab` prefers when free; tests always take random free ports.
+PREFERRED = {"etcd_client": 2379, "etcd_peer": 2380, "apiserver": 6443, "salt_publish": 4505,
+             "salt_ret": 4506, "salt_api": 8000, "dex_https": 5556, "dex_grpc": 5557, "dex_telemetry": 5558}
+
+
+def log(msg):
+    print(f"[lab {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def toolchain():
+    cache = Path(os.environ.get("DEXAUTH_CACHE", Path.home() / ".cache" / "dexauth"))
+    env_file = cache / "toolchain.env"
+    if not env_file.exists():
+        sys.exit(f"labctl: {env_file} not found; run `make toolchain` first")
+    tools = {}
+    for line in env_file.read_text().splitlines():
+        if "=" in line:
+            k, v = line.split("=", 1)
+            tools[k] = v
+    return tools
+
+
+def port_free(port):
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def choose_ports(prefer_defaults):
+    ports, taken = {}, set()
+    for name in PORT_NAMES:
+        p = PREFERRED[name] if prefer_defaults else 0
+        if not p or not port_free(p) or p in taken:
+            p = free_port()
+            while p in taken:
+                p = free_port()
+        ports[name] = p
+        taken.add(p)
+    return ports
+
+
+class Lab:
+    def __init__(self, root):
+        self.root = Path(root).resolve()
+        self.run = self.root / "run"
+        self.logs = self.root / "logs"
+        self.pki = self.root / "etc" / "kubernetes" / "pki"
+        self.manifests = self.root / "etc" / "kubernetes" / "manifests"
+        self.salt_conf = self.root / "etc" / "salt"
+        self.kubeconfig = self.root / "etc" / "kubernetes" / "admin.kubeconfig"
+        self.summary_file = self.root / "summary.json"
+        self.tools = toolchain()
+
+    # -- helpers -------------------------------------------------------------
+    def ports(self):
+        f = self.root / "ports.json"
+        return json.loads(f.read_text()) if f.exists() else None
+
+    def salt_bin(self, name):
+        return str(Path(self.tools["SALT_VENV"]) / "bin" / name)
+
+    def pid(self, name):
+        f = self.run / f"{name}.pid"
+        try:
+            pid = int(f.read_text())
+            os.kill(pid, 0)
+            return pid
+        except (OSError, ValueError):
+            return None
+
+    def spawn(self, name, argv, env=None):
+        if self.pid(name):
+            return self.pid(name)
+        out = open(self.logs / f"{name}.log", "ab")
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env={**os.environ, **(env or {})}, cwd=self.root)
+        (self.run / f"{name}.pid").write_text(str(proc.pid))
+        return proc.pid
+
+    def wait_for(self, what, check, timeout=90):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                if check():
+                    return
+            except Exception:  # noqa: BLE001 - not up yet
+                pass
+            time.sleep(0.3)
+        raise SystemExit(f"labctl: {what} did not come up within {timeout}s; see {self.logs}")
+
+    def authctl(self, *args, stdin=None):
+        return subprocess.run([str(REPO / "bin" / "authctl"), *args], input=stdin, capture_output=True,
+                              text=True, check=False)
+
+    # -- steps ---------------------------------------------------------------
+    def make_dirs(self):
+        for d in (self.run, self.logs, self.pki, self.manifests, self.salt_conf, self.root / "var" / "etcd",
+                  self.root / "pillar"):
+            d.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root / "var" / "etcd", 0o700)
+
+    def lab_pki(self):
+        req = {
+            "dir": str(self.pki), "caCommonName": "lab-kubernetes-ca",
+            "certificates": [
+                {"name": "apiserver", "commonName": "kube-apiserver", "ipAddresses": ["127.0.0.1", "10.96.0.1"],
+                 "dnsNames": ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"]},
+                {"name": "admin", "commonName": "lab-admin", "organizations": ["system:masters"], "usage": "client"},
+                {"name": "etcd-server", "commonName": "etcd", "ipAddresses": ["127.0.0.1"], "dnsNames": ["localhost"],
+                 "usage": "both"},
+                {"name": "apiserver-etcd-client", "commonName": "kube-apiserver-etcd-client", "usage": "client"},
+                {"name": "salt-api", "commonName": "salt-api", "ipAddresses": ["127.0.0.1"], "dnsNames": ["localhost"]},
+            ],
+            "keyPairs": ["sa"],
+        }
+        r = self.authctl("engine", "pki.ensure", stdin=json.dumps(req))
+        reply = json.loads(r.stdout or "{}")
+        if not reply.get("result"):
+            raise SystemExit(f"labctl: lab PKI failed: {reply.get('error') or r.stderr}")
+        if reply.get("changed"):
+            log(f"lab PKI: {', '.join(f'{k} {v}' for k, v in reply['changes'].items())}")
+
+    def write_kubeconfig(self, ports):
+        labkube.write_kubeconfig(self.kubeconfig, f"https://127.0.0.1:{ports['apiserver']}",
+                                 self.pki / "ca.crt", self.pki / "admin.crt", self.pki / "admin.key")
+
+    def start_etcd(self, ports):
+        p = self.pki
+        self.spawn("etcd", [
+            self.tools["ETCD_BIN"], "--name", "lab", "--data-dir", str(self.root / "var" / "etcd"),
+            "--listen-client-urls", f"https://127.0.0.1:{ports['etcd_client']}",
+            "--advertise-client-urls", f"https://127.0.0.1:{ports['etcd_client']}",
+            "--listen-peer-urls", f"http://127.0.0.1:{ports['etcd_peer']}",
+            "--initial-advertise-peer-urls", f"http://127.0.0.1:{ports['etcd_peer']}",
+            "--initial-cluster", f"lab=http://127.0.0.1:{ports['etcd_peer']}",
+            "--listen-metrics-urls", "",
+            "--cert-file", str(p / "etcd-server.crt"), "--key-file", str(p / "etcd-server.key"),
+            "--trusted-ca-file", str(p / "ca.crt"), "--client-cert-auth",
+        ])
+
+    def salt_configs(self, ports):
+        import yaml
+        var = self.root / "var"
+        common = {"user": "root", "log_level_logfile": "info"}
+        master = {
+            **common, "root_dir": str(var / "salt-master"), "interface": "127.0.0.1",
+            "publish_port": ports["salt_publish"], "ret_port": ports["salt_ret"],
+            "log_file": str(self.logs / "salt-master-internal.log"),
+            "auto_accept": True,  # lab only: one trusted minion on loopback
+            "file_roots": {"base": [str(REPO / "salt"), str(REPO / "lab" / "salt")]},
+            "pillar_roots": {"base": [str(self.root / "pillar"), str(REPO / "pillar")]},
+            "netapi_enable_clients": ["local", "local_async", "runner", "runner_async", "wheel"],
+            # eauth `auto` accepts any password: acceptable in the lab only, never in production.
+            "external_auth": {"auto": {"root": [".*", "@runner", "@wheel", "@jobs"]}},
+            "rest_cherrypy": {"host": "127.0.0.1", "port": ports["salt_api"],
+                              "ssl_crt": str(self.pki / "salt-api.crt"), "ssl_key": str(self.pki / "salt-api.key"),
+                              "log_access_file": str(self.logs / "salt-api-access.log"),
+                              "log_error_file": str(self.logs / "salt-api-error.log")},
+            "api_logfile": str(self.logs / "salt-api-internal.log"),
+            "api_pidfile": str(self.run / "salt-api-internal.pid"),
+            "keep_jobs_seconds": 3600,
+        }
+        minion = {
+            **common, "id": "bootstrap", "root_dir": str(var / "salt-minion"), "master": "127.0.0.1",
+            "master_port": ports["salt_ret"], "publish_port": ports["salt_publish"],
+            "log_file": str(self.logs / "salt-minion-internal.log"),
+            "grains": {"dexauth_roles": ["bootstrap", "control-plane"]},
+            # Where this node's engine lives; a real node has authctl installed.
+            "dexauth_authctl": str(REPO / "bin" / "authctl"),
+            "acceptance_wait_time": 1, "random_reauth_delay": 0, "master_tries": -1,
+        }
+        (self.salt_conf / "master").write_text(yaml.safe_dump(master))
+        (self.salt_conf / "minion").write_text(yaml.safe_dump(minion))
+        self.write_lab_pillar(ports)
+
+    def write_lab_pillar(self, ports):
+        import yaml
+        pillar = {
+            "lab": {
+                "root": str(self.root), "repo": str(REPO),
+                "ports": ports,
+                "binaries": {"kube-apiserver": self.tools["KUBE_APISERVER_BIN"], "etcd": self.tools["ETCD_BIN"]},
+            },
+        }
+        (self.root / "pillar" / "lab.sls").write_text(yaml.safe_dump(pillar))
+        (self.root / "pillar" / "top.sls").write_text(yaml.safe_dump({"base": {"*": ["lab", "lab_overrides"]}}))
+        override = self.root / "pillar" / "lab_overrides.sls"
+        if not override.exists():
+            override.write_text("# Pillar overrides for this lab only (tests write here).\n{}\n")
+
+    def start_salt(self):
+        c = str(self.salt_conf)
+        self.spawn("salt-master", [self.salt_bin("salt-master"), "-c", c, "-l", "warning"])
+        self.spawn("salt-minion", [self.salt_bin("salt-minion"), "-c", c, "-l", "warning"])
+        self.spawn("salt-api", [self.salt_bin("salt-api"), "-c", c, "-l", "warning"])
+
+    def salt_call(self, *args, timeout=600):
+        return subprocess.run([self.salt_bin("salt-call"), "-c", str(self.salt_conf), "--out=json", *args],
+                              capture_output=True, text=True, timeout=timeout, check=False)
+
+    def wait_minion(self):
+        def ok():
+            r = self.salt_call("test.ping", timeout=30)
+            return r.returncode == 0 and json.loads(r.stdout).get("local") is True
+        self.wait_for("salt-minion (test.ping through the master)", ok, timeout=120)
+
+    def bootstrap_state(self):
+        r = self.salt_call("state.apply", "lab.bootstrap")
+        try:
+            result = json.loads(r.stdout)["local"]
+        except (ValueError, KeyError, TypeError):
+            raise SystemExit(f"labctl: lab.bootstrap failed:\n{r.stdout}\n{r.stderr}")
+        failed = [v.get("comment") for v in result.values() if isinstance(v, dict) and not v.get("result")]
+        if failed or r.returncode != 0:
+            raise SystemExit("labctl: lab.bootstrap failed: " + "; ".join(map(str, failed)) + "\n" + r.stderr)
+
+    def start_node_agent(self):
+        self.spawn("node-agent", [sys.executable, str(REPO / "lab" / "node_agent.py"), "--root", str(self.root)])
+
+    def wait_apiserver(self, ports):
+        kube = labkube.Client.from_lab(self)
+        self.wait_for("kube-apiserver /readyz", lambda: kube.get("/readyz", raw=True) == "ok", timeout=120)
+
+    def write_summary(self, ports):
+        summary = json.loads(self.summary_file.read_text()) if self.summary_file.exists() else {}
+        summary.update({
+            "lab_root": str(self.root),
+            "apiserver_url": f"https://127.0.0.1:{ports['apiserver']}",
+            "admin_kubeconfig": str(self.kubeconfig),
+            "salt_api_url": f"https://127.0.0.1:{ports['salt_api']}",
+            "salt_config_dir": str(self.salt_conf),
+            "kubectl": self.tools["KUBECTL_BIN"],
+            "authctl_config": str(self.root / "authctl.yaml"),
+            "ports": ports,
+        })
+        self.summary_file.write_text(json.dumps(summary, indent=2) + "\n")
+        import yaml
+        cfg_file = self.root / "authctl.yaml"
+        cfg = yaml.safe_load(cfg_file.read_text()) if cfg_file.exists() else {}
+        cfg["saltApi"] = {"url": summary["salt_api_url"], "username": "root", "eauth": "auto",
+                          "caFile": str(self.pki / "ca.crt")}
+        cfg["kubeconfig"] = str(self.kubeconfig)
+        cfg_file.write_text(yaml.safe_dump(cfg))
+        return summary
+
+    # -- commands ------------------------------------------------------------
+    def up(self, prefer_default_ports):
+        t0 = time.time()
+        self.make_dirs()
+        ports = self.ports()
+        if ports is None:
+            ports = choose_ports(prefer_default_ports)
+            (self.root / "ports.json").write_text(json.dumps(ports, indent=2))
+        log(f"lab root {self.root}")
+        self.lab_pki()
+        self.write_kubeconfig(ports)
+        self.salt_configs(ports)
+        self.start_etcd(ports)
+        self.start_salt()
+        self.start_node_agent()
+        self.wait_minion()
+        log(f"salt master and minion answer ({time.time() - t0:.1f}s)")
+        self.bootstrap_state()
+        self.wait_apiserver(ports)
+        log(f"kube-apiserver ready ({time.time() - t0:.1f}s)")
+        summary = self.write_summary(ports)
+        self.wait_for("salt-api", lambda: not port_free(ports["salt_api"]), timeout=60)
+        log(f"lab up in {time.time() - t0:.1f}s")
+        return summary
+
+    def down(self):
+        names = ["salt-api", "salt-minion", "salt-master", "node-agent", "etcd"]
+        for name in names:
+            pid = self.pid(name)
+            if pid:
+                try:
+                    os.killpg(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.time() + 20
+        for name in names:
+            f = self.run / f"{name}.pid"
+            if not f.exists():
+                continue
+            pid = int(f.read_text())
+            while time.time() < deadline and _group_alive(pid):
+                time.sleep(0.2)
+            if _group_alive(pid):
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            f.unlink(missing_ok=True)
+        # The node agent's children (kube-apiserver, dex) live in their own groups.
+        for f in self.run.glob("pod-*.pid") if self.run.exists() else []:
+            try:
+                os.killpg(int(f.read_text()), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+            f.unlink(missing_ok=True)
+        ports = self.ports() or {}
+        busy = [f"{n}:{p}" for n, p in ports.items() if not _wait_port_free(p)]
+        if busy:
+            raise SystemExit(f"labctl: ports still in use after down: {', '.join(busy)}")
+        log("lab down: no process or port left")
+
+    def status(self):
+        summary = json.loads(self.summary_file.read_text()) if self.summary_file.exists() else {}
+        print(json.dumps(summary, indent=2))
+        procs = ["etcd", "salt-master", "salt-minion", "salt-api", "node-agent"]
+        procs += sorted(f.stem for f in self.run.glob("pod-*.pid")) if self.run.exists() else []
+        healthy = True
+        for name in procs:
+            pid = self.pid(name)
+            healthy &= pid is not None
+            print(f"{name:24} {'running pid ' + str(pid) if pid else 'NOT RUNNING'}")
+        if summary:
+            try:
+                ready = labkube.Client.from_lab(self).get("/readyz", raw=True) == "ok"
+            except Exception as e:  # noqa: BLE001
+                ready = False
+                print(f"kube-apiserver /readyz   error: {e}")
+            print(f"{'kube-apiserver /readyz':24} {'ok' if ready else 'NOT READY'}")
+            healthy &= ready
+        return 0 if healthy else 1
+
+
+def _group_alive(pgid):
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def _wait_port_free(port, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if port_free(port):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=["up", "down", "status"])
+    ap.add_argument("--root", default=os.environ.get("LAB_ROOT", str(DEFAULT_ROOT)),
+                    help="lab root directory (default: .lab in the repository, or $LAB_ROOT)")
+    ap.add_argument("--random-ports", action="store_true", help="never use the well-known default ports")
+    args = ap.parse_args(argv)
+    lab = Lab(args.root)
+    if args.command == "up":
+        summary = lab.up(prefer_default_ports=not args.random_ports)
+        print(json.dumps(summary, indent=2))
+        return 0
+    if args.command == "down":
+        lab.down()
+        return 0
+    return lab.status()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Deployments the lab node agent runs as processes (its stand-in for a container runtime).
+
+A Deployment is run when its first container's image names a binary the lab has
+(e.g. .../dex:v2.45.1) and it wants at least one replica. The process sees what a
+container would: its Secret volumes and service-account token at the pod spec's
+mount paths (bind mounts in a private mount namespace, so the host is not touched
+beyond empty mount-point directories), its env (values and secretKeyRefs), and
+KUBERNETES_SERVICE_HOST/PORT pointing at the lab apiserver.
+"""
+import base64
+import functools
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import urllib.error
+from pathlib import Path
+
+import labkube
+
+SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+class ApiUnavailable(Exception):
+    pass
+
+
+def _image_binary(image):
+    name = image.rsplit("/", 1)[-1]
+    return name.split("@")[0].split(":")[0]
+
+
+def deployment_pods(lab, binary_for):
+    """name -> (launch, spec_hash); launch() materialises volumes and returns (argv, env)."""
+    ports = lab.ports()
+    kube = labkube.Client.from_lab(lab)
+    try:
+        deployments = kube.get("/apis/apps/v1/deployments")["items"]
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as e:
+        raise ApiUnavailable(str(e)) from e
+    wanted = {}
+    for d in deployments:
+        template = d["spec"]["template"]
+        containers = template["spec"].get("containers", [])
+        if not containers or d["spec"].get("replicas", 1) == 0:
+            continue
+        try:
+            binary = binary_for(_image_binary(containers[0]["image"]))
+        except ValueError:
+            continue
+        ns, name = d["metadata"]["namespace"], d["metadata"]["name"]
+        key = f"deploy-{ns}-{name}"
+        digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()
+        wanted[key] = (functools.partial(_prepare, lab, kube, ns, template, binary, ports, key), digest)
+    return wanted
+
+
+def _prepare(lab, kube, ns, template, binary, ports, key):
+    spec = template["spec"]
+    c = spec["containers"][0]
+    pod_dir = lab.root / "var" / "pods" / key
+    shutil.rmtree(pod_dir, ignore_errors=True)
+    pod_dir.mkdir(parents=True)
+    os.chmod(pod_dir, 0o700)
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    mounts = []
+    for m in c.get("volumeMounts", []):
+        v = volumes[m["name"]]
+        src = pod_dir / "volumes" / m["name"]
+        src.mkdir(parents=True, exist_ok=True)
+        if "secret" in v:
+            secret = kube.get(f"/api/v1/namespaces/{ns}/secrets/{v['secret']['secretName']}")
+            for k, val in (secret.get("data") or {}).items():
+                f = src / k
+                f.write_bytes(base64.b64decode(val))
+                f.chmod(0o600)
+        elif "emptyDir" in v:
+            pass
+        else:
+            raise ValueError(f"volume type of '{m['name']}' is not supported by the lab")
+        mounts.append((src, m["mountPath"]))
+    if spec.get("automountServiceAccountToken", True):
+        sa = spec.get("serviceAccountName", "default")
+        tok = kube.post(f"/api/v1/namespaces/{ns}/serviceaccounts/{sa}/token",
+                        {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                         "spec": {"expirationSeconds": 86400}})
+        src = pod_dir / "volumes" / "serviceaccount"
+        src.mkdir(parents=True, exist_ok=True)
+        (src / "token").write_text(tok["status"]["token"])
+        (src / "ca.crt").write_text((lab.pki / "ca.crt").read_text())
+        (src / "namespace").write_text(ns)
+        for f in src.iterdir():
+            f.chmod(0o600)
+        mounts.append((src, SA_DIR))
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(pod_dir),
+           "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(ports["apiserver"])}
+    for e in c.get("env", []):
+        if "value" in e:
+            env[e["name"]] = str(e["value"])
+        elif "secretKeyRef" in e.get("valueFrom", {}):
+            ref = e["valueFrom"]["secretKeyRef"]
+            secret = kube.get(f"/api/v1/namespaces/{ns}/secrets/{ref['name']}")
+            env[e["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
+    argv = list(c.get("command") or [binary]) + list(c.get("args", []))
+    argv[0] = binary
+    script = ["set -e"]
+    for src, target in mounts:
+        Path(target).mkdir(parents=True, exist_ok=True)  # mount point on the host: an empty directory
+        script.append(f"mount --bind {shlex.quote(str(src))} {shlex.quote(target)}")
+    script.append("exec " + " ".join(shlex.quote(a) for a in argv))
+    launch = pod_dir / "launch.sh"
+    launch.write_text("\n".join(script) + "\n")
+    return ["unshare", "--mount", "--propagation", "private", "sh", str(launch)], env
