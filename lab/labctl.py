@@ -13,6 +13,7 @@ Every lab lives in its own root directory with its own ports, so tests can run
 private labs beside the one `make lab` keeps in .lab/.
 """
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -184,8 +185,11 @@ class Lab:
         import yaml
         var = self.root / "var"
         common = {"user": "root", "log_level_logfile": "info"}
+        # Unix socket paths are limited to 108 bytes: keep Salt's sockets under a short path.
+        sock = Path("/tmp") / ("dexauth-" + hashlib.sha256(str(self.root).encode()).hexdigest()[:10])
         master = {
             **common, "root_dir": str(var / "salt-master"), "interface": "127.0.0.1",
+            "sock_dir": str(sock / "master"),
             "publish_port": ports["salt_publish"], "ret_port": ports["salt_ret"],
             "log_file": str(self.logs / "salt-master-internal.log"),
             "auto_accept": True,  # lab only: one trusted minion on loopback
@@ -204,6 +208,7 @@ class Lab:
         }
         minion = {
             **common, "id": "bootstrap", "root_dir": str(var / "salt-minion"), "master": "127.0.0.1",
+            "sock_dir": str(sock / "minion"),
             "master_port": ports["salt_ret"], "publish_port": ports["salt_publish"],
             "log_file": str(self.logs / "salt-minion-internal.log"),
             "grains": {"dexauth_roles": ["bootstrap", "control-plane"]},

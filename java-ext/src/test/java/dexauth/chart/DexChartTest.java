@@ -1,0 +1,153 @@
+package dexauth.chart;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import com.marcnuri.helm.Helm;
+import com.marcnuri.helm.LintResult;
+import com.marcnuri.helm.TemplateCommand;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.UnaryOperator;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import java.util.stream.StreamSupport;
+import org.junit.jupiter.api.Test;
+
+/** Renders charts/dex with the embedded Helm (no helm binary needed) and checks what Dex gets. */
+class DexChartTest {
+
+  // Surefire runs in java-ext/, the chart lives at the repository root.
+  private static final Path CHART = Path.of("..", "charts", "dex");
+  private static final String ISSUER = "https://127.0.0.1:5556/oidc";
+  private static final Pattern DOC_SEPARATOR = Pattern.compile("^---$", Pattern.MULTILINE);
+  private static final YAMLMapper YAML = new YAMLMapper();
+
+  @Test
+  void lintsCleanInStrictMode() {
+    assertTrue(Files.isDirectory(CHART), "chart not found at " + CHART.toAbsolutePath());
+    LintResult result = new Helm(CHART).lint().strict().call();
+    // Messages look like "[INFO] Chart.yaml: icon is recommended"; only INFO is acceptable.
+    List<String> problems = result.getMessages().stream()
+        .filter(m -> !m.startsWith("[INFO]"))
+        .collect(Collectors.toList());
+    assertFalse(result.isFailed(), () -> "lint failed: " + result.getMessages());
+    assertEquals(List.of(), problems);
+  }
+
+  @Test
+  void rendersDexWithMutualTlsClientsAndNoSecrets() throws Exception {
+    List<JsonNode> docs = render(t -> t
+        .set("clients.extra[0].id", "grafana")
+        .set("clients.extra[0].name", "Grafana")
+        .set("clients.extra[0].secretKey", "grafana-admin")
+        .set("clients.extra[0].redirectURIs[0]", "https://grafana.example.invalid/login/generic_oauth"));
+
+    JsonNode deployment = only(docs, "Deployment");
+    JsonNode pod = deployment.path("spec").path("template");
+    assertTrue(pod.path("metadata").path("annotations").path("checksum/config").asText().matches("[0-9a-f]{64}"));
+    JsonNode container = pod.path("spec").path("containers").get(0);
+    assertEquals("ghcr.io/dexidp/dex:v2.45.1", container.path("image").asText());
+    Map<String, JsonNode> env = byName(container.path("env"));
+    assertEquals("grafana-admin",
+        env.get("DEX_CLIENT_SECRET_GRAFANA_ADMIN").at("/valueFrom/secretKeyRef/key").asText());
+    assertEquals("dex-client-secrets",
+        env.get("DEX_CLIENT_SECRET_KUBERNETES").at("/valueFrom/secretKeyRef/name").asText());
+    assertEquals("true", env.get("DEX_API_CONNECTORS_CRUD").path("value").asText());
+
+    JsonNode config = dexConfig(docs);
+    assertEquals(ISSUER, config.path("issuer").asText());
+    assertEquals("/etc/dex/tls/grpc/ca.crt", config.at("/grpc/tlsClientCA").asText());
+    Map<String, JsonNode> clients = byId(config.path("staticClients"));
+    assertTrue(clients.get("authctl").path("public").asBoolean());
+    assertTrue(StreamSupport.stream(clients.get("kubernetes").path("trustedPeers").spliterator(), false)
+        .anyMatch(p -> p.asText().equals("authctl")));
+    assertEquals("DEX_CLIENT_SECRET_KUBERNETES", clients.get("kubernetes").path("secretEnv").asText());
+    assertEquals("DEX_CLIENT_SECRET_GRAFANA_ADMIN", clients.get("grafana").path("secretEnv").asText());
+    assertFalse(clients.get("grafana").has("secretKey"), "secretKey is a chart field, not Dex's");
+    // Secrets reach Dex only through the environment, never inline in its config.
+    clients.values().forEach(c -> assertFalse(c.has("secret"), () -> "inline secret in " + c));
+    assertFalse(config.has("connectors"), "no connectors key when none are configured");
+  }
+
+  @Test
+  void configChangeChangesChecksum() throws Exception {
+    String before = checksum(render(t -> t));
+    String after = checksum(render(t -> t.set("expiry.idTokens", "2h")));
+    assertNotEquals(before, after);
+  }
+
+  @Test
+  void schemaRejectsPlainHttpIssuer() {
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> template().set("issuer", "http://x").call());
+    assertTrue(e.getMessage().contains("issuer"), e::getMessage);
+  }
+
+  @Test
+  void ingressOnlyWhenEnabled() throws Exception {
+    assertEquals(1, kinds(render(t -> t), "Ingress").size());
+    assertEquals(List.of(), kinds(render(t -> t.set("ingress.enabled", "false")), "Ingress"));
+  }
+
+  private static TemplateCommand template() {
+    return new Helm(CHART).template().withName("dex").withNamespace("dex").set("issuer", ISSUER);
+  }
+
+  private static List<JsonNode> render(UnaryOperator<TemplateCommand> values) throws Exception {
+    List<JsonNode> docs = new ArrayList<>();
+    for (String doc : DOC_SEPARATOR.split(values.apply(template()).call())) {
+      JsonNode node = YAML.readTree(doc);
+      if (node != null && node.isObject()) { // skips comment-only and empty documents
+        docs.add(node);
+      }
+    }
+    return docs;
+  }
+
+  private static List<JsonNode> kinds(List<JsonNode> docs, String kind) {
+    return docs.stream().filter(d -> kind.equals(d.path("kind").asText())).collect(Collectors.toList());
+  }
+
+  private static JsonNode only(List<JsonNode> docs, String kind) {
+    List<JsonNode> found = kinds(docs, kind);
+    assertEquals(1, found.size(), "one " + kind);
+    return found.get(0);
+  }
+
+  private static String checksum(List<JsonNode> docs) {
+    return only(docs, "Deployment").at("/spec/template/metadata/annotations").path("checksum/config").asText();
+  }
+
+  private static JsonNode dexConfig(List<JsonNode> docs) throws Exception {
+    Optional<JsonNode> secret = kinds(docs, "Secret").stream()
+        .filter(s -> s.path("data").has("config.yaml")).findFirst();
+    assertTrue(secret.isPresent(), "config Secret");
+    String encoded = secret.get().path("data").path("config.yaml").asText();
+    return YAML.readTree(new String(Base64.getDecoder().decode(encoded), StandardCharsets.UTF_8));
+  }
+
+  private static Map<String, JsonNode> byName(JsonNode list) {
+    return index(list, "name");
+  }
+
+  private static Map<String, JsonNode> byId(JsonNode list) {
+    return index(list, "id");
+  }
+
+  private static Map<String, JsonNode> index(JsonNode list, String field) {
+    return StreamSupport.stream(list.spliterator(), false)
+        .collect(Collectors.toMap(n -> n.path(field).asText(), n -> n));
+  }
+}

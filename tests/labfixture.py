@@ -1,0 +1,76 @@
+"""Private labs for the end-to-end tests: each in its own temporary root, on free ports."""
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "lab"))
+import labctl  # noqa: E402
+import labkube  # noqa: E402
+
+
+class LabHandle:
+    def __init__(self, root):
+        self.root = Path(root)
+        self.lab = labctl.Lab(root)
+        self.summary = {}
+
+    def up(self):
+        r = subprocess.run([sys.executable, str(REPO / "lab" / "labctl.py"), "up", "--root", str(self.root),
+                            "--random-ports"], capture_output=True, text=True, timeout=300)
+        if r.returncode != 0:
+            self.down()  # leave nothing behind, even on failure
+            raise AssertionError(f"lab up failed:\n{r.stdout}\n{r.stderr}")
+        self.summary = json.loads((self.root / "summary.json").read_text())
+        return self
+
+    def down(self):
+        return subprocess.run([sys.executable, str(REPO / "lab" / "labctl.py"), "down", "--root", str(self.root)],
+                              capture_output=True, text=True, timeout=120)
+
+    @property
+    def ports(self):
+        return self.lab.ports()
+
+    def kube(self, token=None):
+        if token:
+            return labkube.Client(self.summary["apiserver_url"], self.lab.pki / "ca.crt", token=token)
+        return labkube.Client.from_lab(self.lab)
+
+    def kubectl(self, *args, token=None, check=False):
+        cmd = [self.lab.tools["KUBECTL_BIN"]]
+        if token:
+            cmd += ["--server", self.summary["apiserver_url"], "--certificate-authority",
+                    str(self.lab.pki / "ca.crt"), "--token", token]
+        else:
+            cmd += ["--kubeconfig", str(self.lab.kubeconfig)]
+        return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=60, check=check)
+
+    def salt_call(self, *args, timeout=900):
+        r = self.lab.salt_call(*args, timeout=timeout)
+        return r
+
+    def salt_run(self, *args, timeout=900):
+        return subprocess.run([self.lab.salt_bin("salt-run"), "-c", str(self.lab.salt_conf), "--out=json",
+                               *args], capture_output=True, text=True, timeout=timeout)
+
+    def authctl(self, *args, stdin=None, env=None):
+        return subprocess.run([str(REPO / "bin" / "authctl"), *args], input=stdin, capture_output=True, text=True,
+                              timeout=300, env={**os.environ, "AUTHCTL_CONFIG": str(self.root / "authctl.yaml"),
+                                                **(env or {})})
+
+    def pod_pid(self, name):
+        f = self.root / "run" / f"pod-{name}.pid"
+        return int(f.read_text()) if f.exists() else None
+
+    def wait_pod_pid_change(self, name, old, timeout=90):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            pid = self.pod_pid(name)
+            if pid and pid != old:
+                return pid
+            time.sleep(0.3)
+        raise AssertionError(f"{name} was not restarted within {timeout}s")
