@@ -205,6 +205,8 @@ class Lab:
             "api_logfile": str(self.logs / "salt-api-internal.log"),
             "api_pidfile": str(self.run / "salt-api-internal.pid"),
             "keep_jobs_seconds": 3600,
+            # Orchestration steps that run on the master (the super-admin) use the engine too.
+            "dexauth_authctl": str(REPO / "bin" / "authctl"),
         }
         minion = {
             **common, "id": "bootstrap", "root_dir": str(var / "salt-minion"), "master": "127.0.0.1",
@@ -222,11 +224,31 @@ class Lab:
 
     def write_lab_pillar(self, ports):
         import yaml
+        k8s = self.root / "etc" / "kubernetes"
         pillar = {
             "lab": {
                 "root": str(self.root), "repo": str(REPO),
                 "ports": ports,
                 "binaries": {"kube-apiserver": self.tools["KUBE_APISERVER_BIN"], "etcd": self.tools["ETCD_BIN"]},
+            },
+            # The lab's dexauth settings: everything under the lab root, on loopback.
+            "dexauth": {
+                "cluster_name": "lab",
+                "issuer": f"https://127.0.0.1:{ports['dex_https']}/oidc",
+                "certificates": {"base_dir": str(self.root / "etc" / "dexauth"), "ip_sans": ["127.0.0.1"]},
+                "dex": {"listen_address": "127.0.0.1",
+                        "ports": {"https": ports["dex_https"], "grpc": ports["dex_grpc"],
+                                  "telemetry": ports["dex_telemetry"]},
+                        "grpc_address": f"127.0.0.1:{ports['dex_grpc']}"},
+                "chart": {"dir": str(REPO / "charts" / "dex")},
+                "superadmin": {"email": "admin@lab.local", "username": "admin",
+                               "password_file": str(self.root / "superadmin-password")},
+                # The lab favours speed; production keeps the default cost (12).
+                "password": {"bcrypt_cost": 10},
+                "kubernetes": {"kubeconfig": str(self.kubeconfig),
+                               "apiserver_manifest": str(self.manifests / "kube-apiserver.yaml"),
+                               "authentication_config": str(k8s / "dexauth" / "authentication-config.yaml")},
+                "authctl_config": str(self.root / "authctl.yaml"),
             },
         }
         (self.root / "pillar" / "lab.sls").write_text(yaml.safe_dump(pillar))
@@ -244,6 +266,14 @@ class Lab:
     def salt_call(self, *args, timeout=600):
         return subprocess.run([self.salt_bin("salt-call"), "-c", str(self.salt_conf), "--out=json", *args],
                               capture_output=True, text=True, timeout=timeout, check=False)
+
+    def sync_modules(self):
+        """The master runs orchestration steps with the dexauth state module: sync it there."""
+        r = subprocess.run([self.salt_bin("salt-run"), "-c", str(self.salt_conf), "saltutil.sync_all"],
+                           capture_output=True, text=True, timeout=120, check=False)
+        if r.returncode != 0:
+            raise SystemExit(f"labctl: salt-run saltutil.sync_all failed: {r.stderr}")
+        self.salt_call("saltutil.sync_all", timeout=120)
 
     def wait_minion(self):
         def ok():
@@ -307,6 +337,7 @@ class Lab:
         self.start_node_agent()
         self.wait_minion()
         log(f"salt master and minion answer ({time.time() - t0:.1f}s)")
+        self.sync_modules()
         self.bootstrap_state()
         self.wait_apiserver(ports)
         log(f"kube-apiserver ready ({time.time() - t0:.1f}s)")

@@ -26,6 +26,7 @@ public final class Engine {
     public Engine() {
         operations.put("version", (req, dry) -> JSON.createObjectNode().put("changed", false));
         operations.put("pki.ensure", new PkiOperation());
+        DeploymentOperations.register(operations);
     }
 
     public Iterable<String> operationNames() { return operations.keySet(); }
@@ -45,8 +46,20 @@ public final class Engine {
         } catch (IllegalArgumentException e) {
             return error("invalid request: " + e.getMessage());
         } catch (Exception e) {
-            return error(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
+            return error(describe(e));
         }
+    }
+
+    /** The message chain, innermost causes included (libraries often wrap the useful part). */
+    static String describe(Throwable e) {
+        StringBuilder out = new StringBuilder();
+        for (Throwable t = e; t != null && out.length() < 2000; t = t.getCause()) {
+            String m = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+            if (out.indexOf(m) >= 0) continue;
+            if (out.length() > 0) out.append(": ");
+            out.append(m);
+        }
+        return out.toString();
     }
 
     static ObjectNode error(String message) {

@@ -34,6 +34,7 @@ import java.util.List;
 /** A self-signed CA that issues ECDSA P-256 leaf certificates. */
 public final class CertificateAuthority {
     private static final SecureRandom RANDOM = new SecureRandom();
+    private static final java.security.Provider BC = new org.bouncycastle.jce.provider.BouncyCastleProvider();
 
     private final X509Certificate certificate;
     private final PrivateKey key;
@@ -49,7 +50,9 @@ public final class CertificateAuthority {
 
     public static KeyPair newKeyPair() {
         try {
-            KeyPairGenerator gen = KeyPairGenerator.getInstance("EC");
+            // BouncyCastle's keys encode their curve and public point, so the written
+            // "EC PRIVATE KEY" is complete (SunEC's encoding omits both).
+            KeyPairGenerator gen = KeyPairGenerator.getInstance("EC", BC);
             gen.initialize(new ECGenParameterSpec("secp256r1"), RANDOM);
             return gen.generateKeyPair();
         } catch (GeneralSecurityException e) {

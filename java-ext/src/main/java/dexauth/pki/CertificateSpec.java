@@ -36,15 +36,22 @@ public record CertificateSpec(String name, String commonName, List<String> organ
         usage = usage == null ? Usage.SERVER : usage;
         if (validityDays <= 0) validityDays = 365;
         for (String ip : ipAddresses) {
-            if (!IpAddresses.isLiteral(ip)) {
+            if (!isIpLiteral(ip)) {
                 throw new IllegalArgumentException("certificate '" + name + "': '" + ip
                         + "' is not an IPv4 or IPv6 address (ipAddresses takes literal addresses only)");
             }
         }
         for (String dns : dnsNames) {
-            if (!dns.matches("(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")) {
+            if (!isDnsName(dns)) {
                 throw new IllegalArgumentException("certificate '" + name + "': '" + dns + "' is not a valid DNS name");
             }
         }
+    }
+
+    public static boolean isIpLiteral(String s) { return IpAddresses.isLiteral(s); }
+
+    public static boolean isDnsName(String s) {
+        return s != null && s.length() <= 253
+                && s.matches("(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*");
     }
 }

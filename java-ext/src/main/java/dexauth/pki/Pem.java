@@ -31,11 +31,9 @@ public final class Pem {
     public static String encode(Object object) {
         StringWriter out = new StringWriter();
         try (JcaPEMWriter writer = new JcaPEMWriter(out)) {
-            if (object instanceof PrivateKey key) {
-                writer.writeObject(new org.bouncycastle.openssl.jcajce.JcaPKCS8Generator(key, null));
-            } else {
-                writer.writeObject(object);
-            }
+            // Private keys go out in the traditional form ("EC PRIVATE KEY"): every consumer
+            // here (Go, Python ssl, fabric8) reads it, while fabric8 misreads PKCS#8 EC keys.
+            writer.writeObject(object);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

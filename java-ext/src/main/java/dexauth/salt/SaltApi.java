@@ -17,6 +17,7 @@ import java.io.IOException;
 import java.net.URI;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 
 /**
@@ -24,6 +25,9 @@ import java.util.TreeMap;
  * salt-netapi-client. Used by CLI commands that must re-apply Salt states.
  */
 public final class SaltApi implements AutoCloseable {
+    /** How long the master waits for minions to answer (a busy node can be slow). */
+    private static final int TIMEOUT_SECONDS = 30;
+
     private final CloseableHttpAsyncClient http;
     private final SaltClient client;
     private final AuthMethod auth;
@@ -69,7 +73,8 @@ public final class SaltApi implements AutoCloseable {
 
     /** Minions that answer test.ping, sorted, with their answer. */
     public Map<String, Boolean> ping(String target) {
-        Map<String, Result<Boolean>> results = Test.ping().callSync(client, new Glob(target), auth)
+        Map<String, Result<Boolean>> results = Test.ping().withTimeouts(Optional.of(TIMEOUT_SECONDS), Optional.of(TIMEOUT_SECONDS))
+                .callSync(client, new Glob(target), auth)
                 .toCompletableFuture().join();
         Map<String, Boolean> out = new TreeMap<>();
         results.forEach((minion, r) -> out.put(minion, r.result().orElse(false)));
@@ -78,7 +83,7 @@ public final class SaltApi implements AutoCloseable {
 
     /** Minions the master sees as up (runner call manage.up). */
     public List<String> minionsUp() {
-        Result<List<String>> r = Manage.up().callSync(client, auth).toCompletableFuture().join();
+        Result<List<String>> r = Manage.up(Optional.of(TIMEOUT_SECONDS), Optional.of(TIMEOUT_SECONDS)).callSync(client, auth).toCompletableFuture().join();
         return r.result().orElseThrow(() -> new IllegalStateException("manage.up failed: "
                 + r.error().map(Object::toString).orElse("no result")));
     }

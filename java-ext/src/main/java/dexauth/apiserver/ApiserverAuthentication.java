@@ -1,0 +1,123 @@
+package dexauth.apiserver;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
+import dexauth.config.DeploymentConfig;
+import dexauth.pki.Pem;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Makes kube-apiserver trust Dex. From Kubernetes 1.30 on: a structured authentication
+ * configuration file plus one {@code --authentication-config} flag; kube-apiserver re-reads
+ * the file, so later issuer or CA changes rewrite only the file (no restart). Before 1.30:
+ * the {@code --oidc-*} flags (the two are mutually exclusive).
+ */
+public final class ApiserverAuthentication {
+    static final String VOLUME = "dexauth-authn";
+    static final int STRUCTURED_SINCE_MINOR = 30;
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
+            .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
+            .enable(YAMLGenerator.Feature.LITERAL_BLOCK_STYLE));
+
+    private ApiserverAuthentication() {}
+
+    public static Map<String, String> configure(DeploymentConfig cfg, String caPem, boolean dryRun) throws IOException {
+        Map<String, String> changes = new LinkedHashMap<>();
+        Path configFile = cfg.authenticationConfig();
+        Path dir = configFile.getParent();
+        StaticPodManifest manifest = StaticPodManifest.read(cfg.apiserverManifest());
+        boolean structured = cfg.kubernetesMinor() >= STRUCTURED_SINCE_MINOR;
+        Path caFile = dir.resolve("dex-ca.crt");
+        if (structured) {
+            if (writeIfDifferent(configFile, structuredConfig(cfg, caPem), dryRun)) {
+                changes.put(configFile.toString(), "written");
+            }
+            deleteIfPresent(caFile, changes, dryRun);
+        } else {
+            if (writeIfDifferent(caFile, caPem, dryRun)) changes.put(caFile.toString(), "written");
+            deleteIfPresent(configFile, changes, dryRun);
+        }
+        List<String> flags = structured ? List.of("--authentication-config=" + configFile) : legacyFlags(cfg, caFile);
+        boolean flagsChanged = manifest.setFlags(ApiserverAuthentication::isOurFlag, flags);
+        boolean mountChanged = mountNeeded(manifest, dir) && manifest.hostPathMount(VOLUME, dir.toString(), true);
+        if (flagsChanged || mountChanged) {
+            changes.put(cfg.apiserverManifest().toString(), structured
+                    ? "--authentication-config set (kube-apiserver restarts once)" : "--oidc-* flags set");
+            if (!dryRun) manifest.writeIfChanged();
+        }
+        return changes;
+    }
+
+    public static Map<String, String> unconfigure(DeploymentConfig cfg, boolean dryRun) throws IOException {
+        Map<String, String> changes = new LinkedHashMap<>();
+        Path configFile = cfg.authenticationConfig();
+        StaticPodManifest manifest = StaticPodManifest.read(cfg.apiserverManifest());
+        boolean changed = manifest.setFlags(ApiserverAuthentication::isOurFlag, List.of());
+        changed |= manifest.hostPathMount(VOLUME, configFile.getParent().toString(), false);
+        if (changed) {
+            changes.put(cfg.apiserverManifest().toString(), "Dex authentication flags removed");
+            if (!dryRun) manifest.writeIfChanged();
+        }
+        deleteIfPresent(configFile, changes, dryRun);
+        deleteIfPresent(configFile.getParent().resolve("dex-ca.crt"), changes, dryRun);
+        return changes;
+    }
+
+    static boolean isOurFlag(String flag) {
+        return flag.startsWith("--authentication-config") || flag.startsWith("--oidc-");
+    }
+
+    private static boolean mountNeeded(StaticPodManifest manifest, Path dir) throws IOException {
+        String rendered = manifest.render();
+        return !(rendered.contains("name: " + VOLUME) && rendered.contains("path: " + dir));
+    }
+
+    static String structuredConfig(DeploymentConfig cfg, String caPem) throws IOException {
+        ObjectNode root = YAML.createObjectNode();
+        root.put("apiVersion", "apiserver.config.k8s.io/v1");
+        root.put("kind", "AuthenticationConfiguration");
+        ObjectNode jwt = root.putArray("jwt").addObject();
+        ObjectNode issuer = jwt.putObject("issuer");
+        issuer.put("url", cfg.issuer().toString());
+        issuer.putArray("audiences").add(cfg.audienceClientId());
+        issuer.put("certificateAuthority", caPem);
+        ObjectNode claims = jwt.putObject("claimMappings");
+        claims.putObject("username").put("claim", "email").put("prefix", "oidc:");
+        claims.putObject("groups").put("claim", "groups").put("prefix", "oidc:");
+        return YAML.writeValueAsString(root);
+    }
+
+    static List<String> legacyFlags(DeploymentConfig cfg, Path caFile) {
+        List<String> flags = new ArrayList<>();
+        flags.add("--oidc-issuer-url=" + cfg.issuer());
+        flags.add("--oidc-client-id=" + cfg.audienceClientId());
+        flags.add("--oidc-ca-file=" + caFile);
+        flags.add("--oidc-username-claim=email");
+        flags.add("--oidc-username-prefix=oidc:");
+        flags.add("--oidc-groups-claim=groups");
+        flags.add("--oidc-groups-prefix=oidc:");
+        return flags;
+    }
+
+    private static boolean writeIfDifferent(Path file, String content, boolean dryRun) throws IOException {
+        if (Files.exists(file) && Files.readString(file).equals(content)) return false;
+        if (!dryRun) Pem.writePublic(file, content);
+        return true;
+    }
+
+    private static void deleteIfPresent(Path file, Map<String, String> changes, boolean dryRun) throws IOException {
+        if (Files.exists(file)) {
+            changes.put(file.toString(), "deleted");
+            if (!dryRun) Files.delete(file);
+        }
+    }
+}

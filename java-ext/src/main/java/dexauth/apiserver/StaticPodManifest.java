@@ -1,0 +1,117 @@
+package dexauth.apiserver;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Predicate;
+
+/** Edits the kube-apiserver static-pod manifest: its flags and hostPath mounts. Pure file logic. */
+final class StaticPodManifest {
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
+            .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
+            .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES));
+
+    private final Path file;
+    private final ObjectNode pod;
+    private final String original;
+
+    private StaticPodManifest(Path file, ObjectNode pod, String original) {
+        this.file = file;
+        this.pod = pod;
+        this.original = original;
+    }
+
+    static StaticPodManifest read(Path file) throws IOException {
+        if (!Files.isReadable(file)) {
+            throw new IOException("kube-apiserver manifest " + file + " not found; is this a control-plane node?"
+                    + " (pillar dexauth:kubernetes:apiserver_manifest)");
+        }
+        String text = Files.readString(file);
+        JsonNode node = YAML.readTree(text);
+        if (!(node instanceof ObjectNode obj)) throw new IOException(file + " is not a Pod manifest");
+        return new StaticPodManifest(file, obj, text);
+    }
+
+    private ObjectNode container() throws IOException {
+        for (JsonNode c : pod.path("spec").path("containers")) {
+            if ("kube-apiserver".equals(c.path("name").asText())) return (ObjectNode) c;
+        }
+        throw new IOException(file + " has no container named kube-apiserver");
+    }
+
+    /** Flags live in command (kubeadm style) or args; both are searched. */
+    List<String> flags() throws IOException {
+        List<String> out = new ArrayList<>();
+        ObjectNode c = container();
+        for (String field : new String[]{"command", "args"}) c.path(field).forEach(n -> out.add(n.asText()));
+        return out;
+    }
+
+    /** Removes flags matching {@code drop}, then appends {@code add}; true if the flags changed. */
+    boolean setFlags(Predicate<String> drop, List<String> add) throws IOException {
+        ObjectNode c = container();
+        String field = c.has("args") && !c.has("command") ? "args" : "command";
+        ArrayNode list = (ArrayNode) c.path(field);
+        List<String> before = new ArrayList<>();
+        list.forEach(n -> before.add(n.asText()));
+        List<String> after = new ArrayList<>();
+        for (String f : before) if (!drop.test(f)) after.add(f);
+        after.addAll(add);
+        if (after.equals(before)) return false;
+        list.removeAll();
+        after.forEach(list::add);
+        return true;
+    }
+
+    /** Ensures (or, with {@code present=false}, removes) a read-only hostPath directory mount. */
+    boolean hostPathMount(String name, String dir, boolean present) throws IOException {
+        ObjectNode spec = (ObjectNode) pod.path("spec");
+        ObjectNode c = container();
+        boolean changed = removeNamed(spec.withArray("volumes"), name) | removeNamed(c.withArray("volumeMounts"), name);
+        if (present) {
+            spec.withArray("volumes").addObject().put("name", name).putObject("hostPath")
+                    .put("path", dir).put("type", "DirectoryOrCreate");
+            c.withArray("volumeMounts").addObject().put("name", name).put("mountPath", dir).put("readOnly", true);
+            changed = true;
+        }
+        if (spec.withArray("volumes").isEmpty()) spec.remove("volumes");
+        if (c.withArray("volumeMounts").isEmpty()) c.remove("volumeMounts");
+        return changed;
+    }
+
+    private static boolean removeNamed(ArrayNode array, String name) {
+        for (int i = 0; i < array.size(); i++) {
+            if (name.equals(array.get(i).path("name").asText())) {
+                array.remove(i);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Rendered manifest; equal to the file's content (semantically) when nothing changed. */
+    String render() throws IOException {
+        return YAML.writeValueAsString(pod);
+    }
+
+    /** Writes only when the pod spec differs from the file, so kubelet restarts only on real change. */
+    boolean writeIfChanged() throws IOException {
+        JsonNode before = YAML.readTree(original);
+        if (before.equals(pod)) return false;
+        Path tmp = file.resolveSibling("." + file.getFileName() + ".dexauth.tmp");
+        // Written outside the manifests directory's *.yaml glob, then renamed atomically.
+        Files.writeString(tmp, render());
+        Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        return true;
+    }
+}

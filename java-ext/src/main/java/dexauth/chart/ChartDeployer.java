@@ -1,0 +1,117 @@
+package dexauth.chart;
+
+import com.marcnuri.helm.Helm;
+import com.marcnuri.helm.Release;
+import com.marcnuri.helm.UpgradeCommand;
+import dexauth.config.DeploymentConfig;
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.client.KubernetesClient;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * Installs or upgrades the Dex chart with helm-java (no helm binary). A re-apply with
+ * the same chart and values, and every object of the release in place, changes nothing:
+ * the checksum of chart files and values is kept in a ConfigMap beside the release.
+ */
+public final class ChartDeployer {
+    static final String STATE_CONFIGMAP = "dexauth-chart-state";
+
+    private final KubernetesClient kube;
+    private final Path kubeconfig;
+
+    public ChartDeployer(KubernetesClient kube, Path kubeconfig) {
+        this.kube = kube;
+        this.kubeconfig = kubeconfig;
+    }
+
+    public Map<String, String> deploy(DeploymentConfig cfg, boolean dryRun) throws IOException {
+        Map<String, String> values = ChartValues.of(cfg);
+        String checksum = checksum(cfg.chartDir(), values);
+        String ns = cfg.namespace();
+        String reason = reasonToDeploy(cfg, checksum);
+        Map<String, String> changes = new LinkedHashMap<>();
+        if (reason == null) return changes;
+        changes.put("release/" + ns + "/" + cfg.release(), reason);
+        if (dryRun) return changes;
+        boolean exists = releaseDeployed(cfg);
+        Release release;
+        if (exists) {
+            UpgradeCommand up = new Helm(cfg.chartDir()).upgrade().withName(cfg.release()).withNamespace(ns)
+                    .withKubeConfig(kubeconfig).resetValues();
+            values.forEach(up::set);
+            release = up.call();
+        } else {
+            var install = new Helm(cfg.chartDir()).install().withName(cfg.release()).withNamespace(ns)
+                    .withKubeConfig(kubeconfig);
+            values.forEach(install::set);
+            release = install.call();
+        }
+        ConfigMap state = new ConfigMapBuilder().withNewMetadata().withName(STATE_CONFIGMAP).withNamespace(ns)
+                .addToLabels(ChartSecrets.MANAGED_BY, "dexauth").endMetadata()
+                .addToData("checksum", checksum).addToData("release", cfg.release()).build();
+        kube.configMaps().inNamespace(ns).resource(state).serverSideApply();
+        changes.put("release/" + ns + "/" + cfg.release(), reason + " (revision " + release.getRevision() + ")");
+        return changes;
+    }
+
+    /** Null when the deployed release matches; otherwise why it must be (re)deployed. */
+    private String reasonToDeploy(DeploymentConfig cfg, String checksum) {
+        String ns = cfg.namespace();
+        if (!releaseDeployed(cfg)) return "installed";
+        ConfigMap state = kube.configMaps().inNamespace(ns).withName(STATE_CONFIGMAP).get();
+        if (state == null || !checksum.equals(state.getData().get("checksum"))) return "upgraded (chart or values changed)";
+        String name = cfg.release();
+        if (kube.apps().deployments().inNamespace(ns).withName(name).get() == null) return "repaired (Deployment missing)";
+        if (kube.services().inNamespace(ns).withName(name).get() == null) return "repaired (Service missing)";
+        if (kube.secrets().inNamespace(ns).withName(name + "-config").get() == null) return "repaired (config Secret missing)";
+        return null;
+    }
+
+    private boolean releaseDeployed(DeploymentConfig cfg) {
+        List<Release> releases = Helm.list().withNamespace(cfg.namespace()).withKubeConfig(kubeconfig).call();
+        return releases.stream().anyMatch(r -> r.getName().equals(cfg.release()) && "deployed".equals(r.getStatus()));
+    }
+
+    public Map<String, String> remove(DeploymentConfig cfg, boolean dryRun) {
+        Map<String, String> changes = new LinkedHashMap<>();
+        List<Release> releases = Helm.list().all().withNamespace(cfg.namespace()).withKubeConfig(kubeconfig).call();
+        if (releases.stream().anyMatch(r -> r.getName().equals(cfg.release()))) {
+            changes.put("release/" + cfg.namespace() + "/" + cfg.release(), "uninstalled");
+            if (!dryRun) {
+                Helm.uninstall(cfg.release()).withNamespace(cfg.namespace()).withKubeConfig(kubeconfig).call();
+            }
+        }
+        if (kube.configMaps().inNamespace(cfg.namespace()).withName(STATE_CONFIGMAP).get() != null && !dryRun) {
+            kube.configMaps().inNamespace(cfg.namespace()).withName(STATE_CONFIGMAP).delete();
+        }
+        return changes;
+    }
+
+    static String checksum(Path chartDir, Map<String, String> values) throws IOException {
+        try {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            try (Stream<Path> files = Files.walk(chartDir)) {
+                for (Path f : files.filter(Files::isRegularFile).sorted().toList()) {
+                    sha.update(chartDir.relativize(f).toString().getBytes(StandardCharsets.UTF_8));
+                    sha.update(Files.readAllBytes(f));
+                }
+            }
+            values.forEach((k, v) -> sha.update((k + "=" + v + "\n").getBytes(StandardCharsets.UTF_8)));
+            return HexFormat.of().formatHex(sha.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

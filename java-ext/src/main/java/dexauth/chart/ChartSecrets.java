@@ -1,0 +1,132 @@
+package dexauth.chart;
+
+import dexauth.config.DeploymentConfig;
+import dexauth.pki.DexCertificates;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The Kubernetes objects the chart expects before it is installed: the namespace, TLS
+ * Secrets from the certificate directory, the per-cluster client secrets (created once,
+ * never rotated by a re-apply) and the public CA in kube-public for control-plane nodes.
+ */
+public final class ChartSecrets {
+    public static final String HTTPS_SECRET = "dex-https-tls";
+    public static final String GRPC_SECRET = "dex-grpc-tls";
+    public static final String GRPC_CLIENT_SECRET = "dex-grpc-client";
+    public static final String CLIENT_SECRETS = "dex-client-secrets";
+    public static final String CA_CONFIGMAP_NAMESPACE = "kube-public";
+    public static final String CA_CONFIGMAP = "dexauth-ca";
+    static final String MANAGED_BY = "app.kubernetes.io/managed-by";
+
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private ChartSecrets() {}
+
+    /** Ensures every object; returns what changed (object -> what), empty when nothing did. */
+    public static Map<String, String> ensure(KubernetesClient kube, DeploymentConfig cfg, boolean dryRun)
+            throws IOException {
+        Map<String, String> changes = new LinkedHashMap<>();
+        String ns = cfg.namespace();
+        if (kube.namespaces().withName(ns).get() == null) {
+            changes.put("namespace/" + ns, "created");
+            if (!dryRun) {
+                kube.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns)
+                        .addToLabels(MANAGED_BY, "dexauth").endMetadata().build()).create();
+            }
+        }
+        Path dir = cfg.certDir();
+        String ca = read(dir.resolve("ca.crt"));
+        applySecret(kube, ns, HTTPS_SECRET, "kubernetes.io/tls", Map.of(
+                "tls.crt", read(dir.resolve(DexCertificates.HTTPS + ".crt")),
+                "tls.key", read(dir.resolve(DexCertificates.HTTPS + ".key")), "ca.crt", ca), changes, dryRun);
+        applySecret(kube, ns, GRPC_SECRET, "kubernetes.io/tls", Map.of(
+                "tls.crt", read(dir.resolve(DexCertificates.GRPC + ".crt")),
+                "tls.key", read(dir.resolve(DexCertificates.GRPC + ".key")), "ca.crt", ca), changes, dryRun);
+        applySecret(kube, ns, GRPC_CLIENT_SECRET, "kubernetes.io/tls", Map.of(
+                "tls.crt", read(dir.resolve(DexCertificates.CLI_CLIENT + ".crt")),
+                "tls.key", read(dir.resolve(DexCertificates.CLI_CLIENT + ".key")), "ca.crt", ca), changes, dryRun);
+        ensureClientSecrets(kube, ns, cfg.audienceClientId(), changes, dryRun);
+        ConfigMap want = new ConfigMapBuilder().withNewMetadata().withName(CA_CONFIGMAP)
+                .withNamespace(CA_CONFIGMAP_NAMESPACE).addToLabels(MANAGED_BY, "dexauth").endMetadata()
+                .addToData("ca.crt", ca).addToData("issuer", cfg.issuer().toString()).build();
+        ConfigMap have = kube.configMaps().inNamespace(CA_CONFIGMAP_NAMESPACE).withName(CA_CONFIGMAP).get();
+        if (have == null || !Objects.equals(have.getData(), want.getData())) {
+            changes.put("configmap/" + CA_CONFIGMAP_NAMESPACE + "/" + CA_CONFIGMAP, have == null ? "created" : "updated");
+            if (!dryRun) kube.configMaps().inNamespace(CA_CONFIGMAP_NAMESPACE).resource(want).serverSideApply();
+        }
+        return changes;
+    }
+
+    /** Client secrets are generated once per cluster; existing keys are never changed. */
+    private static void ensureClientSecrets(KubernetesClient kube, String ns, String audienceClient,
+                                            Map<String, String> changes, boolean dryRun) {
+        Secret have = kube.secrets().inNamespace(ns).withName(CLIENT_SECRETS).get();
+        Map<String, String> data = have == null || have.getData() == null ? new LinkedHashMap<>()
+                : new LinkedHashMap<>(have.getData());
+        if (data.containsKey(audienceClient)) return;
+        byte[] raw = new byte[32];
+        RANDOM.nextBytes(raw);
+        String secret = Base64.getUrlEncoder().withoutPadding().encodeToString(raw);
+        data.put(audienceClient, Base64.getEncoder().encodeToString(secret.getBytes(StandardCharsets.UTF_8)));
+        changes.put("secret/" + ns + "/" + CLIENT_SECRETS, "client secret for '" + audienceClient + "' generated");
+        if (!dryRun) {
+            kube.secrets().inNamespace(ns).resource(new SecretBuilder().withNewMetadata().withName(CLIENT_SECRETS)
+                    .withNamespace(ns).addToLabels(MANAGED_BY, "dexauth").endMetadata().withType("Opaque")
+                    .withData(data).build()).serverSideApply();
+        }
+    }
+
+    private static void applySecret(KubernetesClient kube, String ns, String name, String type,
+                                    Map<String, String> plain, Map<String, String> changes, boolean dryRun) {
+        Map<String, String> data = new LinkedHashMap<>();
+        plain.forEach((k, v) -> data.put(k, Base64.getEncoder().encodeToString(v.getBytes(StandardCharsets.UTF_8))));
+        Secret have = kube.secrets().inNamespace(ns).withName(name).get();
+        if (have != null && Objects.equals(have.getData(), data) && type.equals(have.getType())) return;
+        changes.put("secret/" + ns + "/" + name, have == null ? "created" : "updated");
+        if (dryRun) return;
+        if (have != null && !type.equals(have.getType())) kube.secrets().inNamespace(ns).withName(name).delete();
+        kube.secrets().inNamespace(ns).resource(new SecretBuilder().withNewMetadata().withName(name)
+                .withNamespace(ns).addToLabels(MANAGED_BY, "dexauth").endMetadata()
+                .withType(type).withData(data).build()).serverSideApply();
+    }
+
+    private static String read(Path file) throws IOException {
+        if (!Files.isReadable(file)) {
+            throw new IOException(file + " is missing; apply the certificate state (dexauth.certs) first");
+        }
+        return Files.readString(file);
+    }
+
+    /** Deletes what {@link #ensure} created. Client secrets go only with {@code purge}. */
+    public static Map<String, String> remove(KubernetesClient kube, DeploymentConfig cfg, boolean purge, boolean dryRun) {
+        Map<String, String> changes = new LinkedHashMap<>();
+        String ns = cfg.namespace();
+        for (String name : purge ? new String[]{HTTPS_SECRET, GRPC_SECRET, GRPC_CLIENT_SECRET, CLIENT_SECRETS}
+                : new String[]{HTTPS_SECRET, GRPC_SECRET, GRPC_CLIENT_SECRET}) {
+            if (kube.secrets().inNamespace(ns).withName(name).get() != null) {
+                changes.put("secret/" + ns + "/" + name, "deleted");
+                if (!dryRun) kube.secrets().inNamespace(ns).withName(name).delete();
+            }
+        }
+        if (kube.configMaps().inNamespace(CA_CONFIGMAP_NAMESPACE).withName(CA_CONFIGMAP).get() != null) {
+            changes.put("configmap/" + CA_CONFIGMAP_NAMESPACE + "/" + CA_CONFIGMAP, "deleted");
+            if (!dryRun) kube.configMaps().inNamespace(CA_CONFIGMAP_NAMESPACE).withName(CA_CONFIGMAP).delete();
+        }
+        return changes;
+    }
+}

@@ -1,0 +1,43 @@
+package dexauth.chart;
+
+import dexauth.config.DeploymentConfig;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The chart values for one deployment, flattened into Helm {@code --set} keys
+ * (helm-java passes values one scalar at a time; lists use indexed keys).
+ * Only names of Secrets go in: never a secret itself.
+ */
+public final class ChartValues {
+    private ChartValues() {}
+
+    public static Map<String, String> of(DeploymentConfig cfg) {
+        Map<String, String> v = new LinkedHashMap<>();
+        String image = cfg.image();
+        int colon = image.lastIndexOf(':');
+        boolean hasTag = colon > image.lastIndexOf('/');
+        v.put("image.repository", hasTag ? image.substring(0, colon) : image);
+        v.put("image.tag", hasTag ? image.substring(colon + 1) : "v2.45.1");
+        v.put("issuer", cfg.issuer().toString());
+        v.put("listenAddress", cfg.listenAddress());
+        v.put("ports.https", Integer.toString(cfg.httpsPort()));
+        v.put("ports.grpc", Integer.toString(cfg.grpcPort()));
+        v.put("ports.telemetry", Integer.toString(cfg.telemetryPort()));
+        v.put("tls.httpsSecret", ChartSecrets.HTTPS_SECRET);
+        v.put("tls.grpcSecret", ChartSecrets.GRPC_SECRET);
+        v.put("clientSecrets.secretName", ChartSecrets.CLIENT_SECRETS);
+        v.put("clients.apiserver.id", cfg.audienceClientId());
+        v.put("clients.apiserver.secretKey", cfg.audienceClientId());
+        v.put("clients.cli.id", cfg.cliClientId());
+        v.put("expiry.idTokens", cfg.idTokenTtl());
+        v.put("ingress.enabled", Boolean.toString(cfg.ingressEnabled()));
+        v.put("ingress.className", cfg.ingressClass());
+        v.put("ingress.path", cfg.ingressPath());
+        List<String> hosts = cfg.ingressHosts();
+        for (int i = 0; i < hosts.size(); i++) v.put("ingress.hosts[" + i + "]", hosts.get(i));
+        return v;
+    }
+}

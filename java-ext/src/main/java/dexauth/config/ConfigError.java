@@ -1,0 +1,13 @@
+package dexauth.config;
+
+/** A pillar value is wrong; the message names the pillar key and says how to fix it. */
+public final class ConfigError extends IllegalArgumentException {
+    private final String key;
+
+    public ConfigError(String key, String problem) {
+        super("pillar key " + key + ": " + problem);
+        this.key = key;
+    }
+
+    public String key() { return key; }
+}

@@ -1,0 +1,184 @@
+package dexauth.config;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * The validated {@code dexauth} pillar: everything one deployment needs. Built once per
+ * engine call; every problem is reported with the pillar key that holds it, before
+ * anything is changed.
+ */
+public record DeploymentConfig(
+        String clusterName, String namespace, URI issuer, String audienceClientId, String cliClientId,
+        Path certDir, List<String> ipSans, List<String> dnsSans, int validityDays, int renewBeforeDays,
+        String image, String listenAddress, int httpsPort, int grpcPort, int telemetryPort, String grpcAddress,
+        String idTokenTtl, boolean ingressEnabled, String ingressClass, String ingressPath, List<String> ingressHosts,
+        Path chartDir, String release, String superadminEmail, String superadminUsername, Path superadminPasswordFile,
+        int bcryptCost, String kubernetesVersion, Path kubeconfig, Path apiserverManifest, Path authenticationConfig) {
+
+    private static final Pattern DNS1123 = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
+    private static final Pattern EMAIL = Pattern.compile("[^@\\s]+@[^@\\s]+\\.[^@\\s]+");
+    private static final Pattern DURATION = Pattern.compile("(\\d+(h|m|s))+");
+
+    public static final String ROOT = "dexauth";
+
+    /** Reads and validates the {@code dexauth} pillar dict. */
+    public static DeploymentConfig fromPillar(JsonNode pillar) {
+        if (pillar == null || !pillar.isObject()) {
+            throw new ConfigError(ROOT, "missing; define it in pillar (see pillar/pillar.example)");
+        }
+        Reader r = new Reader(pillar);
+        String cluster = r.name("cluster_name");
+        String ns = r.name("namespace");
+        URI issuer = r.httpsUrl("issuer");
+        String certBase = r.path("certificates:base_dir");
+        int https = r.port("dex:ports:https");
+        int grpc = r.port("dex:ports:grpc");
+        int telemetry = r.port("dex:ports:telemetry");
+        String version = r.text("kubernetes:version");
+        if (!version.matches("v?1\\.\\d+(\\.\\d+)?")) {
+            throw new ConfigError(ROOT + ":kubernetes:version", "'" + version + "' is not a Kubernetes version like 1.36.3");
+        }
+        int cost = r.intIn("password:bcrypt_cost", 10, 16);
+        String ttl = r.text("dex:id_token_ttl");
+        if (!DURATION.matcher(ttl).matches()) {
+            throw new ConfigError(ROOT + ":dex:id_token_ttl", "'" + ttl + "' is not a duration like 1h or 30m");
+        }
+        String email = r.text("superadmin:email");
+        if (!EMAIL.matcher(email).matches()) {
+            throw new ConfigError(ROOT + ":superadmin:email", "'" + email + "' is not an email address");
+        }
+        String ingressPath = r.text("ingress:path");
+        if (!ingressPath.startsWith("/")) throw new ConfigError(ROOT + ":ingress:path", "must start with '/'");
+        String pwFile = r.optionalText("superadmin:password_file");
+        return new DeploymentConfig(cluster, ns, issuer, r.text("clients:audience_id"), r.text("clients:cli_id"),
+                Path.of(certBase).resolve("certs-" + cluster), r.ips("certificates:ip_sans"),
+                r.dnsNames("certificates:dns_sans"), r.intIn("certificates:validity_days", 1, 3650),
+                r.intIn("certificates:renew_before_days", 0, 365), r.text("dex:image"),
+                r.text("dex:listen_address"), https, grpc, telemetry, r.text("dex:grpc_address"), ttl,
+                r.bool("ingress:enabled"), r.text("ingress:class"), ingressPath, r.dnsNames("ingress:hosts"),
+                Path.of(r.path("chart:dir")), r.name("chart:release"), email, r.text("superadmin:username"),
+                pwFile == null ? null : Path.of(pwFile), cost, version.replaceFirst("^v", ""),
+                Path.of(r.path("kubernetes:kubeconfig")), Path.of(r.path("kubernetes:apiserver_manifest")),
+                Path.of(r.path("kubernetes:authentication_config")));
+    }
+
+    /** Kubernetes minor version, e.g. 36 for 1.36.3. */
+    public int kubernetesMinor() {
+        return Integer.parseInt(kubernetesVersion.split("\\.")[1]);
+    }
+
+    /** The issuer's host is an IP SAN or DNS SAN of Dex's certificate, so TLS verification works. */
+    public String issuerHost() { return issuer.getHost(); }
+
+    /** Typed access to pillar keys; every failure names the full key. */
+    private static final class Reader {
+        private final JsonNode root;
+
+        Reader(JsonNode root) { this.root = root; }
+
+        JsonNode node(String key) {
+            JsonNode n = root;
+            for (String part : key.split(":")) n = n == null ? null : n.get(part);
+            return n;
+        }
+
+        String text(String key) {
+            JsonNode n = node(key);
+            if (n == null || n.isNull() || n.asText().isBlank()) throw new ConfigError(ROOT + ":" + key, "is required");
+            if (!n.isValueNode()) throw new ConfigError(ROOT + ":" + key, "must be a single value, not a list or dict");
+            return n.asText().trim();
+        }
+
+        String optionalText(String key) {
+            JsonNode n = node(key);
+            return n == null || n.isNull() || n.asText().isBlank() ? null : n.asText().trim();
+        }
+
+        String name(String key) {
+            String v = text(key);
+            if (v.length() > 63 || !DNS1123.matcher(v).matches()) {
+                throw new ConfigError(ROOT + ":" + key, "'" + v
+                        + "' must be a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)");
+            }
+            return v;
+        }
+
+        String path(String key) {
+            String v = text(key);
+            if (!v.startsWith("/")) throw new ConfigError(ROOT + ":" + key, "'" + v + "' must be an absolute path");
+            return v;
+        }
+
+        boolean bool(String key) {
+            JsonNode n = node(key);
+            if (n == null || !n.isBoolean()) throw new ConfigError(ROOT + ":" + key, "must be true or false");
+            return n.asBoolean();
+        }
+
+        int intIn(String key, int min, int max) {
+            JsonNode n = node(key);
+            if (n == null || !n.canConvertToInt() || !n.isIntegralNumber()) {
+                throw new ConfigError(ROOT + ":" + key, "must be a whole number between " + min + " and " + max);
+            }
+            int v = n.asInt();
+            if (v < min || v > max) throw new ConfigError(ROOT + ":" + key, v + " is outside " + min + ".." + max);
+            return v;
+        }
+
+        int port(String key) { return intIn(key, 1, 65535); }
+
+        URI httpsUrl(String key) {
+            String v = text(key);
+            try {
+                URI u = new URI(v);
+                if (!"https".equals(u.getScheme()) || u.getHost() == null) {
+                    throw new ConfigError(ROOT + ":" + key, "'" + v + "' must be an https:// URL with a host");
+                }
+                if (u.getQuery() != null || u.getFragment() != null || v.endsWith("/")) {
+                    throw new ConfigError(ROOT + ":" + key, "'" + v
+                            + "' must have no query, fragment or trailing '/' (it must equal the token's iss exactly)");
+                }
+                return u;
+            } catch (URISyntaxException e) {
+                throw new ConfigError(ROOT + ":" + key, "'" + v + "' is not a URL");
+            }
+        }
+
+        List<String> list(String key) {
+            JsonNode n = node(key);
+            List<String> out = new ArrayList<>();
+            if (n == null || n.isNull()) return out;
+            if (!n.isArray()) throw new ConfigError(ROOT + ":" + key, "must be a list");
+            n.forEach(e -> out.add(e.asText().trim()));
+            return out;
+        }
+
+        List<String> ips(String key) {
+            List<String> out = list(key);
+            for (int i = 0; i < out.size(); i++) {
+                if (!dexauth.pki.CertificateSpec.isIpLiteral(out.get(i))) {
+                    throw new ConfigError(ROOT + ":" + key + "[" + i + "]", "'" + out.get(i)
+                            + "' is not an IPv4 or IPv6 address");
+                }
+            }
+            return out;
+        }
+
+        List<String> dnsNames(String key) {
+            List<String> out = list(key);
+            for (int i = 0; i < out.size(); i++) {
+                if (!dexauth.pki.CertificateSpec.isDnsName(out.get(i))) {
+                    throw new ConfigError(ROOT + ":" + key + "[" + i + "]", "'" + out.get(i) + "' is not a DNS name");
+                }
+            }
+            return out;
+        }
+    }
+}

@@ -1,0 +1,151 @@
+package dexauth.engine;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dexauth.apiserver.ApiserverAuthentication;
+import dexauth.chart.ChartDeployer;
+import dexauth.chart.ChartSecrets;
+import dexauth.chart.Kube;
+import dexauth.config.DeploymentConfig;
+import dexauth.dex.DexApi;
+import dexauth.dex.PasswordHasher;
+import dexauth.dex.SuperAdmin;
+import dexauth.pki.DexCertificates;
+import dexauth.pki.Pem;
+import dexauth.pki.PkiManager;
+import dexauth.rbac.RoleBindings;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.client.KubernetesClient;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * The engine operations of one Dex deployment, each taking {@code {"pillar": <dexauth pillar>}}.
+ * Each is idempotent and honours dry runs, so Salt's changes and test=True are truthful.
+ */
+final class DeploymentOperations {
+    static final String CLUSTER_ADMIN = "cluster-admin";
+
+    private DeploymentOperations() {}
+
+    static void register(Map<String, Engine.Operation> ops) {
+        ops.put("config.validate", (req, dry) -> {
+            config(req);
+            return Engine.JSON.createObjectNode().put("changed", false).put("comment", "pillar is valid");
+        });
+        ops.put("certs.ensure", (req, dry) -> changes(new PkiManager()
+                .ensure(DexCertificates.request(config(req), serviceName(config(req))), dry).changes()));
+        ops.put("secrets.ensure", (req, dry) -> {
+            DeploymentConfig cfg = config(req);
+            try (KubernetesClient kube = Kube.client(cfg.kubeconfig())) {
+                return changes(ChartSecrets.ensure(kube, cfg, dry));
+            }
+        });
+        ops.put("chart.deploy", (req, dry) -> {
+            DeploymentConfig cfg = config(req);
+            try (KubernetesClient kube = Kube.client(cfg.kubeconfig())) {
+                return changes(new ChartDeployer(kube, cfg.kubeconfig()).deploy(cfg, dry));
+            }
+        });
+        ops.put("superadmin.ensure", DeploymentOperations::superadmin);
+        ops.put("apiserver.configure", (req, dry) -> {
+            DeploymentConfig cfg = config(req);
+            return changes(ApiserverAuthentication.configure(cfg, dexCa(cfg), dry));
+        });
+        ops.put("apiserver.unconfigure", (req, dry) ->
+                changes(ApiserverAuthentication.unconfigure(config(req), dry)));
+        ops.put("chart.remove", (req, dry) -> {
+            DeploymentConfig cfg = config(req);
+            try (KubernetesClient kube = Kube.client(cfg.kubeconfig())) {
+                return changes(new ChartDeployer(kube, cfg.kubeconfig()).remove(cfg, dry));
+            }
+        });
+        ops.put("secrets.remove", (req, dry) -> {
+            DeploymentConfig cfg = config(req);
+            try (KubernetesClient kube = Kube.client(cfg.kubeconfig())) {
+                return changes(ChartSecrets.remove(kube, cfg, req.path("purge").asBoolean(false), dry));
+            }
+        });
+        ops.put("data.purge", (req, dry) -> {
+            DeploymentConfig cfg = config(req);
+            try (KubernetesClient kube = Kube.client(cfg.kubeconfig())) {
+                return changes(UserData.purge(kube, cfg, dry));
+            }
+        });
+    }
+
+    static DeploymentConfig config(JsonNode req) {
+        return DeploymentConfig.fromPillar(req.get("pillar"));
+    }
+
+    /** The chart names its objects after the release (see charts/dex/templates/_helpers.tpl). */
+    static String serviceName(DeploymentConfig cfg) {
+        return cfg.release().contains("dex") ? cfg.release() : cfg.release() + "-dex";
+    }
+
+    static ObjectNode changes(Map<String, String> changes) {
+        ObjectNode reply = Engine.JSON.createObjectNode();
+        ObjectNode c = reply.putObject("changes");
+        changes.forEach(c::put);
+        return reply;
+    }
+
+    /** Dex's CA: from the local certificate directory (bootstrap node) or the cluster (other nodes). */
+    static String dexCa(DeploymentConfig cfg) throws IOException {
+        Path local = cfg.certDir().resolve("ca.crt");
+        if (Files.isReadable(local)) return Files.readString(local);
+        try (KubernetesClient kube = Kube.client(cfg.kubeconfig())) {
+            ConfigMap cm = kube.configMaps().inNamespace(ChartSecrets.CA_CONFIGMAP_NAMESPACE)
+                    .withName(ChartSecrets.CA_CONFIGMAP).get();
+            if (cm == null || cm.getData() == null || !cm.getData().containsKey("ca.crt")) {
+                throw new IOException("Dex's CA is neither in " + local + " nor in ConfigMap "
+                        + ChartSecrets.CA_CONFIGMAP_NAMESPACE + "/" + ChartSecrets.CA_CONFIGMAP
+                        + "; apply dexauth.deployed on the bootstrap node first");
+            }
+            return cm.getData().get("ca.crt");
+        }
+    }
+
+    static DexApi dex(DeploymentConfig cfg) throws IOException {
+        Path dir = cfg.certDir();
+        return DexApi.connect(cfg.grpcAddress(), dir.resolve("ca.crt"),
+                dir.resolve(DexCertificates.CLI_CLIENT + ".crt"), dir.resolve(DexCertificates.CLI_CLIENT + ".key"));
+    }
+
+    /**
+     * Creates the super-admin once and binds it to cluster-admin. The one-time password is
+     * returned in {@code initialPassword} only on creation, for the caller to show once.
+     */
+    private static ObjectNode superadmin(JsonNode req, boolean dry) throws Exception {
+        DeploymentConfig cfg = config(req);
+        ObjectNode reply = Engine.JSON.createObjectNode();
+        ObjectNode changes = reply.putObject("changes");
+        try (DexApi dex = dex(cfg); KubernetesClient kube = Kube.client(cfg.kubeconfig())) {
+            if (!dry) dex.awaitReady(Duration.ofSeconds(req.path("waitSeconds").asInt(180)));
+            SuperAdmin.Outcome outcome;
+            try {
+                outcome = SuperAdmin.ensure(dex, cfg.superadminEmail(), cfg.superadminUsername(), cfg.bcryptCost(), dry);
+            } catch (io.grpc.StatusRuntimeException e) {
+                if (!dry) throw new IllegalStateException("Dex gRPC API: " + DexApi.describe(e));
+                outcome = new SuperAdmin.Outcome(true, java.util.Optional.empty()); // Dex not deployed yet
+            }
+            if (outcome.created()) changes.put("user/" + cfg.superadminEmail(), "created");
+            if (RoleBindings.bindUser(kube, cfg.superadminEmail(), CLUSTER_ADMIN, dry)) {
+                changes.put("clusterrolebinding/" + RoleBindings.bindingName(CLUSTER_ADMIN, cfg.superadminEmail()),
+                        "bound to " + CLUSTER_ADMIN);
+            }
+            if (outcome.initialPassword().isPresent()) {
+                char[] pw = outcome.initialPassword().get();
+                if (cfg.superadminPasswordFile() != null) Pem.writePrivate(cfg.superadminPasswordFile(), new String(pw) + "\n");
+                reply.put("initialPassword", new String(pw));
+                PasswordHasher.wipe(pw);
+            }
+        }
+        reply.put("email", cfg.superadminEmail());
+        return reply;
+    }
+}

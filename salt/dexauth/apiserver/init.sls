@@ -1,0 +1,13 @@
+# kube-apiserver trusts Dex: structured authentication configuration (>= 1.30) or
+# --oidc-* flags (older). Applied on every control-plane node, including ones added later.
+#
+# Available states
+# ================
+#
+# * dexauth.apiserver       -> configure
+# * dexauth.apiserver.clean -> remove the configuration
+{%- from "dexauth/map.jinja" import dexauth with context %}
+
+kube-apiserver trusts Dex:
+  dexauth.apiserver_configured:
+    - config: {{ dexauth | json }}

@@ -1,0 +1,21 @@
+# authctl's configuration on the bootstrap node: addresses and file paths, no secret.
+{%- from "dexauth/map.jinja" import dexauth with context %}
+{%- set certs = dexauth.certificates.base_dir ~ "/certs-" ~ dexauth.cluster_name %}
+
+authctl knows where Dex is:
+  file.serialize:
+    - name: {{ dexauth.authctl_config }}
+    - serializer: yaml
+    - merge_if_exists: True
+    - makedirs: True
+    - mode: "0644"
+    - dataset:
+        kubeconfig: {{ dexauth.kubernetes.kubeconfig }}
+        dex:
+          issuer: {{ dexauth.issuer }}
+          grpcAddress: {{ dexauth.dex.grpc_address }}
+          caFile: {{ certs }}/ca.crt
+          clientCert: {{ certs }}/authctl-client.crt
+          clientKey: {{ certs }}/authctl-client.key
+          clientId: {{ dexauth.clients.cli_id }}
+          audienceClientId: {{ dexauth.clients.audience_id }}

@@ -1,0 +1,50 @@
+# Takes a cluster with no user authentication to one where a super-admin logs in
+# through Dex and uses kubectl with the ID token. Run on the bootstrap node (salt-master):
+#
+#   salt-run saltutil.sync_all && salt-run state.orchestrate dexauth.orchestrate.deploy
+#
+# Re-running it changes nothing when nothing has to change.
+{%- from "dexauth/map.jinja" import dexauth with context %}
+{%- set bootstrap = "dexauth_roles:bootstrap" %}
+{%- set control_plane = "dexauth_roles:control-plane" %}
+
+The dexauth pillar is valid:
+  dexauth.pillar_valid:
+    - config: {{ dexauth | json }}
+    - failhard: True
+
+Minions have the dexauth modules:
+  salt.function:
+    - name: saltutil.sync_all
+    - tgt: {{ control_plane }}
+    - tgt_type: grain
+    - failhard: True
+    - require:
+      - dexauth: The dexauth pillar is valid
+
+Dex is deployed from the bootstrap node:
+  salt.state:
+    - tgt: {{ bootstrap }}
+    - tgt_type: grain
+    - sls:
+      - dexauth.deployed
+      - dexauth.cli
+    - failhard: True
+    - require:
+      - salt: Minions have the dexauth modules
+
+kube-apiserver trusts Dex on every control-plane node:
+  salt.state:
+    - tgt: {{ control_plane }}
+    - tgt_type: grain
+    - sls: dexauth.apiserver
+    - failhard: True
+    - require:
+      - salt: Dex is deployed from the bootstrap node
+
+# Last, so the one-time password is the final thing the operator sees.
+The super-admin exists:
+  dexauth.superadmin_present:
+    - config: {{ dexauth | json }}
+    - require:
+      - salt: kube-apiserver trusts Dex on every control-plane node
