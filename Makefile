@@ -24,7 +24,7 @@ jar: ## build the authctl jar
 lab: toolchain jar lab-up lab-main ## bring the lab up and run the main job on it
 
 lab-up: ## start the lab (etcd, kube-apiserver, salt master/minion/api) in .lab/
-	@$(PY) lab/labctl.py up >/dev/null && $(PY) lab/labctl.py status | head -0
+	@$(PY) lab/labctl.py up >/dev/null
 
 lab-main: ## run the main job (Dex orchestration) on the running lab and print the summary
 	@$(PY) lab/main_job.py

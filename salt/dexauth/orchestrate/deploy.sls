@@ -14,8 +14,8 @@ The dexauth pillar is valid:
     - failhard: True
 
 Minions have the dexauth modules:
-  salt.function:
-    - name: saltutil.sync_all
+  salt.state:
+    - sls: dexauth.synced
     - tgt: {{ control_plane }}
     - tgt_type: grain
     - failhard: True

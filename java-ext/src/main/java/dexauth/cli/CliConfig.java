@@ -32,6 +32,7 @@ public final class CliConfig {
         public String clientCert;
         public String clientKey;
         public String clientId = "authctl";
+        public String audienceClientId = "kubernetes";
     }
 
     public SaltApi saltApi = new SaltApi();

@@ -13,11 +13,12 @@ import picocli.CommandLine.Command;
                 "Configuration is read from --config, $AUTHCTL_CONFIG or /etc/dexauth/authctl.yaml.",
                 "Secrets are never taken from the command line: they are prompted for (hidden) or read from stdin."
         },
-        subcommands = {VersionCommand.class, SaltCommand.class, EngineCommand.class,
+        subcommands = {VersionCommand.class, TokenCommand.class, SaltCommand.class, EngineCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Examples:",
                 "  authctl version            show the versions of authctl and the Dex it targets",
-                "  authctl salt ping          check that salt-api answers and list responding minions"})
+                "  authctl salt ping          check that salt-api answers and list responding minions",
+                "  authctl token --email E    log in and print an ID token for kubectl --token"})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""The lab's main job: run the Dex orchestration on the running lab, then print where
+everything is and a copy-paste command that logs in as the super-admin and runs kubectl.
+
+  main_job.py [--root DIR]
+
+It runs exactly what an operator runs on a bootstrap node:
+  salt-run saltutil.sync_all && salt-run state.orchestrate dexauth.orchestrate.deploy
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import labctl  # noqa: E402
+
+
+def run_orchestration(lab, name="dexauth.orchestrate.deploy", extra=()):
+    """Runs an orchestration; returns (ok, summary of states, seconds)."""
+    base = [lab.salt_bin("salt-run"), "-c", str(lab.salt_conf)]
+    subprocess.run(base + ["saltutil.sync_all"], capture_output=True, text=True, timeout=300, check=True)
+    t0 = time.time()
+    r = subprocess.run(base + ["state.orchestrate", name, "--out=json", *extra], capture_output=True, text=True,
+                       timeout=1800)
+    seconds = time.time() - t0
+    try:
+        data = json.loads(r.stdout)["data"]
+        states = next(iter(data.values()))
+    except (ValueError, KeyError, StopIteration):
+        return False, {"error": (r.stdout + r.stderr)[-4000:]}, seconds
+    return r.returncode == 0 and all(s.get("result") for s in states.values()), states, seconds
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", default=os.environ.get("LAB_ROOT", str(labctl.DEFAULT_ROOT)))
+    args = ap.parse_args()
+    lab = labctl.Lab(args.root)
+    labctl.log("running the orchestration dexauth.orchestrate.deploy")
+    ok, states, seconds = run_orchestration(lab)
+    for sid, s in states.items():
+        if isinstance(s, dict):
+            mark = "ok" if s.get("result") else "FAILED"
+            changed = " (changed)" if s.get("changes") else ""
+            labctl.log(f"  {mark:6} {s.get('__id__', sid)}{changed}")
+            if not s.get("result"):
+                print(s.get("comment"), file=sys.stderr)
+    if not ok:
+        raise SystemExit(f"main job failed: {states.get('error', 'see the states above')}")
+    labctl.log(f"orchestration done in {seconds:.1f}s")
+
+    import yaml
+    pillar = yaml.safe_load((lab.root / "pillar" / "lab.sls").read_text())["dexauth"]
+    cert_dir = Path(pillar["certificates"]["base_dir"]) / f"certs-{pillar['cluster_name']}"
+    summary = json.loads(lab.summary_file.read_text())
+    summary.update({
+        "issuer_url": pillar["issuer"],
+        "ca_file": str(cert_dir / "ca.crt"),
+        "superadmin_email": pillar["superadmin"]["email"],
+        "superadmin_password_file": pillar["superadmin"]["password_file"],
+        "cli_client_id": "authctl",
+        "audience_client_id": "kubernetes",
+        "orchestrate_command": f"{lab.salt_bin('salt-run')} -c {lab.salt_conf} state.orchestrate "
+                               "dexauth.orchestrate.deploy",
+    })
+    lab.summary_file.write_text(json.dumps(summary, indent=2) + "\n")
+    password_file = Path(pillar["superadmin"]["password_file"])
+    password = password_file.read_text().strip() if password_file.exists() else "(not shown: see the file above)"
+    repo = labctl.REPO
+    print(f"""
+==========================================================================
+ The lab is up and Dex authentication is deployed.
+   apiserver        {summary['apiserver_url']}
+   issuer (Dex)     {summary['issuer_url']}
+   Dex CA           {summary['ca_file']}
+   super-admin      {summary['superadmin_email']}
+   password         {password}   (also in {password_file}, mode 0600)
+   salt-api         {summary['salt_api_url']}
+   summary          {lab.summary_file}
+
+ Log in as the super-admin and use kubectl with the ID token:
+
+   TOKEN=$({repo}/bin/authctl token --config {lab.root}/authctl.yaml --email {summary['superadmin_email']} \\
+           --password-stdin < {password_file}) && \\
+   {summary['kubectl']} --server {summary['apiserver_url']} \\
+     --certificate-authority {lab.pki}/ca.crt --token "$TOKEN" get namespaces
+
+ Re-run the orchestration (changes nothing when nothing has to change):
+   {summary['orchestrate_command']}
+==========================================================================""")
+
+
+if __name__ == "__main__":
+    main()
