@@ -92,6 +92,7 @@ class Lab:
         self.salt_conf = self.root / "etc" / "salt"
         self.kubeconfig = self.root / "etc" / "kubernetes" / "admin.kubeconfig"
         self.summary_file = self.root / "summary.json"
+        self.salt_root = Path("/tmp") / ("dexauth-salt-" + hashlib.sha256(str(self.root).encode()).hexdigest()[:10])
         self.tools = toolchain()
 
     # -- helpers -------------------------------------------------------------
@@ -185,11 +186,14 @@ class Lab:
         import yaml
         var = self.root / "var"
         common = {"user": "root", "log_level_logfile": "info"}
-        # Unix socket paths are limited to 108 bytes: keep Salt's sockets under a short path.
-        sock = Path("/tmp") / ("dexauth-" + hashlib.sha256(str(self.root).encode()).hexdigest()[:10])
+        # Salt prefixes its socket paths with root_dir and Unix socket paths are limited to
+        # 108 bytes, so Salt's own state lives under a short path, linked from <lab>/var/salt.
+        salt_root = self.salt_root
+        link = var / "salt"
+        if not link.is_symlink():
+            link.symlink_to(salt_root, target_is_directory=True)
         master = {
-            **common, "root_dir": str(var / "salt-master"), "interface": "127.0.0.1",
-            "sock_dir": str(sock / "master"),
+            **common, "root_dir": str(salt_root / "master"), "interface": "127.0.0.1",
             "publish_port": ports["salt_publish"], "ret_port": ports["salt_ret"],
             "log_file": str(self.logs / "salt-master-internal.log"),
             "auto_accept": True,  # lab only: one trusted minion on loopback
@@ -205,17 +209,21 @@ class Lab:
             "api_logfile": str(self.logs / "salt-api-internal.log"),
             "api_pidfile": str(self.run / "salt-api-internal.pid"),
             "keep_jobs_seconds": 3600,
+            # Two cores under test load: give minions time before declaring them gone.
+            "timeout": 30, "gather_job_timeout": 30,
             # Orchestration steps that run on the master (the super-admin) use the engine too.
             "dexauth_authctl": str(REPO / "bin" / "authctl"),
+            # One line per engine call (operation, seconds), for the benchmarks.
+            "dexauth_engine_stats": str(self.root / "engine-calls.tsv"),
         }
         minion = {
-            **common, "id": "bootstrap", "root_dir": str(var / "salt-minion"), "master": "127.0.0.1",
-            "sock_dir": str(sock / "minion"),
+            **common, "id": "bootstrap", "root_dir": str(salt_root / "minion"), "master": "127.0.0.1",
             "master_port": ports["salt_ret"], "publish_port": ports["salt_publish"],
             "log_file": str(self.logs / "salt-minion-internal.log"),
             "grains": {"dexauth_roles": ["bootstrap", "control-plane"]},
             # Where this node's engine lives; a real node has authctl installed.
             "dexauth_authctl": str(REPO / "bin" / "authctl"),
+            "dexauth_engine_stats": str(self.root / "engine-calls.tsv"),
             "acceptance_wait_time": 1, "random_reauth_delay": 0, "master_tries": -1,
         }
         (self.salt_conf / "master").write_text(yaml.safe_dump(master))

@@ -4,12 +4,13 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from labfixture import LabHandle  # noqa: E402
+from labfixture import LabHandle, short_root  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory):
+def lab():
     """One private lab shared by the end-to-end tests of a session."""
-    handle = LabHandle(tmp_path_factory.mktemp("lab")).up()
+    handle = LabHandle(short_root()).up()
     yield handle
     handle.down()
+    handle.remove()

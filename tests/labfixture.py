@@ -12,6 +12,12 @@ import labctl  # noqa: E402
 import labkube  # noqa: E402
 
 
+def short_root(prefix="dxl-"):
+    """Lab roots stay short: Salt builds Unix socket paths from them (108-byte limit)."""
+    import tempfile
+    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+
+
 class LabHandle:
     def __init__(self, root):
         self.root = Path(root)
@@ -30,6 +36,11 @@ class LabHandle:
     def down(self):
         return subprocess.run([sys.executable, str(REPO / "lab" / "labctl.py"), "down", "--root", str(self.root)],
                               capture_output=True, text=True, timeout=120)
+
+    def remove(self):
+        import shutil
+        shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.lab.salt_root, ignore_errors=True)
 
     @property
     def ports(self):

@@ -5,7 +5,7 @@ import re
 import socket
 import time
 
-from labfixture import LabHandle
+from labfixture import LabHandle, short_root
 
 
 def test_apiserver_is_healthy(lab):
@@ -76,8 +76,8 @@ def _wait_ready(lab, timeout=90):
     raise AssertionError("apiserver not ready again")
 
 
-def test_lab_down_leaves_no_process_or_port(tmp_path):
-    own = LabHandle(tmp_path / "lab").up()
+def test_lab_down_leaves_no_process_or_port():
+    own = LabHandle(short_root()).up()
     ports = own.ports
     pids = [int(p.read_text()) for p in (own.root / "run").glob("*.pid")]
     assert len(pids) >= 5
@@ -88,6 +88,7 @@ def test_lab_down_leaves_no_process_or_port(tmp_path):
     for name, port in ports.items():
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"{name} port {port} still accepts connections"
+    own.remove()
 
 
 def _is_zombie(pid):

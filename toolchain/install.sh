@@ -68,8 +68,10 @@ salt_venv() {
     log "salt: creating venv with salt==$SALT_VERSION cherrypy==$CHERRYPY_VERSION"
     rm -rf "$venv"
     python3 -m venv "$venv"
+    local pip_start; pip_start=$(date +%s)
     with_heartbeat "pip install salt" "$cache/logs/pip-salt.log" \
       "$venv/bin/pip" install -q "salt==$SALT_VERSION" "cherrypy==$CHERRYPY_VERSION" pytest pyyaml
+    echo "$(( $(date +%s) - pip_start ))" > "$venv/build-seconds"
     touch "$venv/.complete"
   fi
   echo "SALT_VENV=$venv" >> "$cache/toolchain.env.tmp"
@@ -86,12 +88,15 @@ go_build() {
     [[ -x "$out/$bin" ]] || all_cached=0; done
   if ((all_cached)); then log "$component $version: cached at $out"; else
     log "$component $version: building with $(go version | cut -d' ' -f3) (first build takes minutes)"
+    local build_start; build_start=$(date +%s)
     mkdir -p "$out.tmp"
     for spec in "$@"; do
       pkg="${spec#*=}"; bin="${pkg##*/}"; [[ "$bin" == "." ]] && bin="$component"
       (cd "$mod" && with_heartbeat "go build $bin" "$cache/logs/build-$component-$bin.log" \
         env CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -o "$out.tmp/$bin" "$pkg")
     done
+    # Kept with the binaries so the benchmark can report the cold build time later.
+    echo "$(( $(date +%s) - build_start ))" > "$out.tmp/build-seconds"
     rm -rf "$out"; mv "$out.tmp" "$out"
   fi
   for spec in "$@"; do var="${spec%%=*}"; pkg="${spec#*=}"; bin="${pkg##*/}"

@@ -66,6 +66,10 @@ def engine(operation, request=None, test=False, timeout=600):
         raise EngineError(
             "authctl not found at '{}'; set dexauth_authctl in the minion config".format(_authctl())
         )
+    except PermissionError:
+        raise EngineError("authctl at '{}' is not executable (chmod +x it)".format(_authctl()))
+    except subprocess.TimeoutExpired:
+        raise EngineError("engine operation {} did not finish within {} s".format(operation, timeout))
     finally:
         _STATS["calls"] += 1
         _STATS["seconds"] += time.monotonic() - started

@@ -18,6 +18,8 @@ Minions have the dexauth modules:
     - sls: dexauth.synced
     - tgt: {{ control_plane }}
     - tgt_type: grain
+    # A busy node can take a while: wait for it rather than report it absent.
+    - timeout: 600
     - failhard: True
     - require:
       - dexauth: The dexauth pillar is valid
@@ -26,6 +28,8 @@ Dex is deployed from the bootstrap node:
   salt.state:
     - tgt: {{ bootstrap }}
     - tgt_type: grain
+    # A busy node can take a while: wait for it rather than report it absent.
+    - timeout: 600
     - sls:
       - dexauth.deployed
       - dexauth.cli
@@ -37,6 +41,8 @@ kube-apiserver trusts Dex on every control-plane node:
   salt.state:
     - tgt: {{ control_plane }}
     - tgt_type: grain
+    # A busy node can take a while: wait for it rather than report it absent.
+    - timeout: 600
     - sls: dexauth.apiserver
     - failhard: True
     - require:

@@ -10,12 +10,16 @@ kube-apiserver no longer trusts Dex:
   salt.state:
     - tgt: dexauth_roles:control-plane
     - tgt_type: grain
+    # A busy node can take a while: wait for it rather than report it absent.
+    - timeout: 600
     - sls: dexauth.apiserver.clean
 
 Dex is removed:
   salt.state:
     - tgt: dexauth_roles:bootstrap
     - tgt_type: grain
+    # A busy node can take a while: wait for it rather than report it absent.
+    - timeout: 600
     - sls: dexauth.deployed.clean
     - pillar: {{ purge | json }}
     - require:

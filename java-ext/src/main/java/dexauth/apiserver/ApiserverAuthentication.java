@@ -48,7 +48,8 @@ public final class ApiserverAuthentication {
         }
         List<String> flags = structured ? List.of("--authentication-config=" + configFile) : legacyFlags(cfg, caFile);
         boolean flagsChanged = manifest.setFlags(ApiserverAuthentication::isOurFlag, flags);
-        boolean mountChanged = mountNeeded(manifest, dir) && manifest.hostPathMount(VOLUME, dir.toString(), true);
+        boolean mountChanged = !manifest.hasHostPathMount(VOLUME, dir.toString())
+                && manifest.hostPathMount(VOLUME, dir.toString(), true);
         if (flagsChanged || mountChanged) {
             changes.put(cfg.apiserverManifest().toString(), structured
                     ? "--authentication-config set (kube-apiserver restarts once)" : "--oidc-* flags set");
@@ -74,11 +75,6 @@ public final class ApiserverAuthentication {
 
     static boolean isOurFlag(String flag) {
         return flag.startsWith("--authentication-config") || flag.startsWith("--oidc-");
-    }
-
-    private static boolean mountNeeded(StaticPodManifest manifest, Path dir) throws IOException {
-        String rendered = manifest.render();
-        return !(rendered.contains("name: " + VOLUME) && rendered.contains("path: " + dir));
     }
 
     static String structuredConfig(DeploymentConfig cfg, String caPem) throws IOException {

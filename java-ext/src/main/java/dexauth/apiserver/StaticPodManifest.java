@@ -18,7 +18,9 @@ import java.util.function.Predicate;
 final class StaticPodManifest {
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
-            .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES));
+            .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
+            // "6443" must stay a string: kubelet rejects a pod whose env value became a number.
+            .enable(YAMLGenerator.Feature.ALWAYS_QUOTE_NUMBERS_AS_STRINGS));
 
     private final Path file;
     private final ObjectNode pod;
@@ -56,20 +58,44 @@ final class StaticPodManifest {
         return out;
     }
 
-    /** Removes flags matching {@code drop}, then appends {@code add}; true if the flags changed. */
+    /**
+     * Removes flags matching {@code drop} from both command and args, then appends {@code add}
+     * where the flags live (args when it holds flags, else command); true if anything changed.
+     */
     boolean setFlags(Predicate<String> drop, List<String> add) throws IOException {
         ObjectNode c = container();
-        String field = c.has("args") && !c.has("command") ? "args" : "command";
-        ArrayNode list = (ArrayNode) c.path(field);
-        List<String> before = new ArrayList<>();
-        list.forEach(n -> before.add(n.asText()));
-        List<String> after = new ArrayList<>();
-        for (String f : before) if (!drop.test(f)) after.add(f);
-        after.addAll(add);
-        if (after.equals(before)) return false;
-        list.removeAll();
-        after.forEach(list::add);
-        return true;
+        boolean argsHoldFlags = false;
+        for (JsonNode n : c.path("args")) argsHoldFlags |= n.asText().startsWith("--");
+        String target = argsHoldFlags || !c.has("command") ? "args" : "command";
+        boolean changed = false;
+        for (String field : new String[]{"command", "args"}) {
+            if (!c.has(field) && !field.equals(target)) continue;
+            ArrayNode list = c.withArray(field);
+            List<String> before = new ArrayList<>();
+            list.forEach(n -> before.add(n.asText()));
+            List<String> after = new ArrayList<>();
+            for (String f : before) if (!drop.test(f)) after.add(f);
+            if (field.equals(target)) after.addAll(add);
+            if (after.equals(before)) continue;
+            list.removeAll();
+            after.forEach(list::add);
+            changed = true;
+        }
+        if (c.withArray("args").isEmpty()) c.remove("args");
+        return changed;
+    }
+
+    /** True when a hostPath volume {@code name} for {@code dir} exists and is mounted at {@code dir}. */
+    boolean hasHostPathMount(String name, String dir) throws IOException {
+        boolean volume = false;
+        for (JsonNode v : pod.path("spec").path("volumes")) {
+            volume |= name.equals(v.path("name").asText()) && dir.equals(v.path("hostPath").path("path").asText());
+        }
+        boolean mount = false;
+        for (JsonNode m : container().path("volumeMounts")) {
+            mount |= name.equals(m.path("name").asText()) && dir.equals(m.path("mountPath").asText());
+        }
+        return volume && mount;
     }
 
     /** Ensures (or, with {@code present=false}, removes) a read-only hostPath directory mount. */

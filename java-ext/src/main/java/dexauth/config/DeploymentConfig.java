@@ -57,10 +57,16 @@ public record DeploymentConfig(
         String ingressPath = r.text("ingress:path");
         if (!ingressPath.startsWith("/")) throw new ConfigError(ROOT + ":ingress:path", "must start with '/'");
         String pwFile = r.optionalText("superadmin:password_file");
+        int validity = r.intIn("certificates:validity_days", 1, 3650);
+        int renewBefore = r.intIn("certificates:renew_before_days", 0, 365);
+        if (renewBefore >= validity) {
+            throw new ConfigError(ROOT + ":certificates:renew_before_days", renewBefore
+                    + " must be less than certificates:validity_days (" + validity
+                    + "), or every apply re-issues the certificates");
+        }
         return new DeploymentConfig(cluster, ns, issuer, r.text("clients:audience_id"), r.text("clients:cli_id"),
                 Path.of(certBase).resolve("certs-" + cluster), r.ips("certificates:ip_sans"),
-                r.dnsNames("certificates:dns_sans"), r.intIn("certificates:validity_days", 1, 3650),
-                r.intIn("certificates:renew_before_days", 0, 365), r.text("dex:image"),
+                r.dnsNames("certificates:dns_sans"), validity, renewBefore, r.text("dex:image"),
                 r.text("dex:listen_address"), https, grpc, telemetry, r.text("dex:grpc_address"), ttl,
                 r.bool("ingress:enabled"), r.text("ingress:class"), ingressPath, r.dnsNames("ingress:hosts"),
                 Path.of(r.path("chart:dir")), r.name("chart:release"), email, r.text("superadmin:username"),

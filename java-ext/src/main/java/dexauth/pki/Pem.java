@@ -98,6 +98,8 @@ public final class Pem {
         Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
         Files.deleteIfExists(tmp);
         Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(mode)));
+        // The umask may have narrowed the mode at creation: set it exactly.
+        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString(mode));
         Files.writeString(tmp, content, StandardOpenOption.TRUNCATE_EXISTING);
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }

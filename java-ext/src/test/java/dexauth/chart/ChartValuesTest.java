@@ -1,0 +1,92 @@
+package dexauth.chart;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import dexauth.config.DeploymentConfig;
+import dexauth.config.TestPillars;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+class ChartValuesTest {
+    /** Long runs of base64/hex-like characters: what a generated secret or key material looks like. */
+    private static final Pattern SECRET_LIKE = Pattern.compile("[A-Za-z0-9+/_=-]{24,}");
+
+    private static Map<String, String> values(String key, Object value) {
+        return ChartValues.of(TestPillars.with(key, value));
+    }
+
+    private static Map<String, String> values() {
+        ObjectNode pillar = TestPillars.set(TestPillars.valid(), "ingress:hosts",
+                List.of("dex.example.com", "login.example.com"));
+        return ChartValues.of(DeploymentConfig.fromPillar(pillar));
+    }
+
+    @Test
+    void carriesIssuerPortsAndSecretNames() {
+        Map<String, String> v = values();
+        assertEquals(TestPillars.ISSUER, v.get("issuer"));
+        assertEquals("5556", v.get("ports.https"));
+        assertEquals("5557", v.get("ports.grpc"));
+        assertEquals("5558", v.get("ports.telemetry"));
+        assertEquals(ChartSecrets.HTTPS_SECRET, v.get("tls.httpsSecret"));
+        assertEquals(ChartSecrets.GRPC_SECRET, v.get("tls.grpcSecret"));
+        assertEquals(ChartSecrets.CLIENT_SECRETS, v.get("clientSecrets.secretName"));
+        assertEquals("kubernetes", v.get("clients.apiserver.id"));
+        assertEquals("authctl", v.get("clients.cli.id"));
+        assertEquals("1h", v.get("expiry.idTokens"));
+    }
+
+    @Test
+    void ingressHostsAreIndexed() {
+        Map<String, String> v = values();
+        assertEquals("true", v.get("ingress.enabled"));
+        assertEquals("/oidc", v.get("ingress.path"));
+        assertEquals("dex.example.com", v.get("ingress.hosts[0]"));
+        assertEquals("login.example.com", v.get("ingress.hosts[1]"));
+        assertFalse(v.containsKey("ingress.hosts[2]"));
+    }
+
+    @Test
+    void imageIsSplitIntoRepositoryAndTag() {
+        Map<String, String> v = values("dex:image", "ghcr.io/dexidp/dex:v2.45.1");
+        assertEquals("ghcr.io/dexidp/dex", v.get("image.repository"));
+        assertEquals("v2.45.1", v.get("image.tag"));
+    }
+
+    @Test
+    void registryPortIsNotMistakenForATag() {
+        Map<String, String> v = values("dex:image", "registry.local:5000/dex:v1");
+        assertEquals("registry.local:5000/dex", v.get("image.repository"));
+        assertEquals("v1", v.get("image.tag"));
+
+        assertEquals("registry.local:5000/dex", values("dex:image", "registry.local:5000/dex").get("image.repository"));
+    }
+
+    @Test
+    void noValueLooksLikeASecret() {
+        values().forEach((key, value) -> {
+            assertFalse(SECRET_LIKE.matcher(value).find(), () -> key + "=" + value + " looks like a secret");
+            assertFalse(value.contains("PRIVATE KEY") || value.contains("CERTIFICATE"), key);
+            assertFalse(value.startsWith("$2"), () -> key + " holds a bcrypt hash");
+            assertFalse(key.toLowerCase().matches(".*(password|token|\\.secret)$"), () -> key + " is a secret value key");
+        });
+    }
+
+    @Test
+    void everyKeyExistsInTheChartsValues() throws Exception {
+        JsonNode chartValues = new YAMLMapper().readTree(Path.of("..", "charts", "dex", "values.yaml").toFile());
+        for (String key : values().keySet()) {
+            String pointer = "/" + key.replaceAll("\\[\\d+]$", "").replace('.', '/');
+            assertFalse(chartValues.at(pointer).isMissingNode(), () -> key + " is not a value of charts/dex");
+        }
+        assertTrue(values().size() > 10);
+    }
+}

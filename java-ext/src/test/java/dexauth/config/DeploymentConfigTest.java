@@ -1,0 +1,137 @@
+package dexauth.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class DeploymentConfigTest {
+
+    /** Asserts the pillar is rejected with an error that names {@code key}, and returns the message. */
+    private static String rejected(String key, Executable parse) {
+        ConfigError e = assertThrows(ConfigError.class, parse);
+        assertEquals(key, e.key());
+        assertTrue(e.getMessage().contains(key), e::getMessage);
+        return e.getMessage();
+    }
+
+    @Test
+    void defaultsWithAnIssuerParse() {
+        DeploymentConfig cfg = DeploymentConfig.fromPillar(TestPillars.valid());
+        assertEquals(TestPillars.ISSUER, cfg.issuer().toString());
+        assertEquals("127.0.0.1", cfg.issuerHost());
+        assertEquals("dexauth", cfg.namespace());
+        assertEquals(5556, cfg.httpsPort());
+        assertEquals(5557, cfg.grpcPort());
+        assertEquals(12, cfg.bcryptCost());
+        assertEquals(Path.of("/etc/dexauth/certs-kubernetes"), cfg.certDir());
+        assertNull(cfg.superadminPasswordFile(), "an empty password_file means none");
+    }
+
+    @Test
+    void missingIssuerNamesTheKey() {
+        ObjectNode pillar = TestPillars.valid();
+        pillar.remove("issuer");
+        rejected("dexauth:issuer", () -> DeploymentConfig.fromPillar(pillar));
+    }
+
+    @Test
+    void emptyIssuerFromTheDefaultsIsMissing() {
+        rejected("dexauth:issuer", () -> TestPillars.with("issuer", ""));
+    }
+
+    @Test
+    void plainHttpIssuerIsRejected() {
+        String msg = rejected("dexauth:issuer", () -> TestPillars.with("issuer", "http://127.0.0.1:5556/oidc"));
+        assertTrue(msg.contains("https://"), msg);
+    }
+
+    @Test
+    void issuerWithTrailingSlashIsRejected() {
+        String msg = rejected("dexauth:issuer", () -> TestPillars.with("issuer", TestPillars.ISSUER + "/"));
+        assertTrue(msg.contains("trailing '/'"), msg);
+    }
+
+    @Test
+    void badIpSanNamesItsIndex() {
+        String msg = rejected("dexauth:certificates:ip_sans[1]",
+                () -> TestPillars.with("certificates:ip_sans", List.of("127.0.0.1", "10.0.0.300")));
+        assertTrue(msg.contains("10.0.0.300"), msg);
+    }
+
+    @Test
+    void ipAndDnsSansAreKept() {
+        ObjectNode pillar = TestPillars.set(TestPillars.valid(), "certificates:ip_sans", List.of("10.0.0.1", "::1"));
+        TestPillars.set(pillar, "certificates:dns_sans", List.of("dex.example.com"));
+        DeploymentConfig cfg = DeploymentConfig.fromPillar(pillar);
+        assertEquals(List.of("10.0.0.1", "::1"), cfg.ipSans());
+        assertEquals(List.of("dex.example.com"), cfg.dnsSans());
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {9, 17})
+    void bcryptCostOutsideTenToSixteenIsRejected(int cost) {
+        String msg = rejected("dexauth:password:bcrypt_cost", () -> TestPillars.with("password:bcrypt_cost", cost));
+        assertTrue(msg.contains(Integer.toString(cost)), msg);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {10, 16})
+    void bcryptCostBoundsAreAccepted(int cost) {
+        assertEquals(cost, TestPillars.with("password:bcrypt_cost", cost).bcryptCost());
+    }
+
+    @Test
+    void uppercaseNamespaceIsRejected() {
+        String msg = rejected("dexauth:namespace", () -> TestPillars.with("namespace", "DexAuth"));
+        assertTrue(msg.contains("DNS-1123"), msg);
+    }
+
+    @Test
+    void nonNumericPortIsRejected() {
+        rejected("dexauth:dex:ports:https", () -> TestPillars.with("dex:ports:https", "https"));
+    }
+
+    @Test
+    void portOutOfRangeIsRejected() {
+        rejected("dexauth:dex:ports:grpc", () -> TestPillars.with("dex:ports:grpc", 70000));
+    }
+
+    @Test
+    void badSuperadminEmailIsRejected() {
+        String msg = rejected("dexauth:superadmin:email", () -> TestPillars.with("superadmin:email", "admin-at-cluster"));
+        assertTrue(msg.contains("admin-at-cluster"), msg);
+    }
+
+    @Test
+    void relativeManifestPathIsRejected() {
+        rejected("dexauth:kubernetes:apiserver_manifest",
+                () -> TestPillars.with("kubernetes:apiserver_manifest", "manifests/kube-apiserver.yaml"));
+    }
+
+    @Test
+    void missingPillarNamesTheRoot() {
+        rejected("dexauth", () -> DeploymentConfig.fromPillar(null));
+    }
+
+    @Test
+    void kubernetesMinorFromVersion() {
+        assertEquals(36, TestPillars.with("kubernetes:version", "1.36.3").kubernetesMinor());
+        DeploymentConfig old = TestPillars.with("kubernetes:version", "v1.29.0");
+        assertEquals(29, old.kubernetesMinor());
+        assertEquals("1.29.0", old.kubernetesVersion());
+    }
+
+    @Test
+    void malformedKubernetesVersionIsRejected() {
+        rejected("dexauth:kubernetes:version", () -> TestPillars.with("kubernetes:version", "latest"));
+    }
+}

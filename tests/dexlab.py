@@ -1,0 +1,91 @@
+"""Helpers for tests against a lab with Dex deployed: logins, tokens, orchestration."""
+import base64
+import json
+import ssl
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lab"))
+import main_job  # noqa: E402
+
+
+def pillar(lab):
+    return yaml.safe_load((lab.root / "pillar" / "lab.sls").read_text())["dexauth"]
+
+
+def ca_file(lab):
+    p = pillar(lab)
+    return Path(p["certificates"]["base_dir"]) / f"certs-{p['cluster_name']}" / "ca.crt"
+
+
+def password_grant(lab, email, password, audience=True):
+    """Returns (status, body dict) of Dex's token endpoint."""
+    scope = "openid email groups profile" + (" audience:server:client_id:kubernetes" if audience else "")
+    data = urllib.parse.urlencode({"grant_type": "password", "client_id": "authctl", "username": email,
+                                   "password": password, "scope": scope}).encode()
+    ctx = ssl.create_default_context(cafile=str(ca_file(lab)))
+    req = urllib.request.Request(pillar(lab)["issuer"] + "/token", data=data, method="POST")
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def superadmin_password(lab):
+    return Path(pillar(lab)["superadmin"]["password_file"]).read_text().strip()
+
+
+def superadmin_token(lab, **kw):
+    status, body = password_grant(lab, pillar(lab)["superadmin"]["email"], superadmin_password(lab), **kw)
+    assert status == 200, body
+    return body["id_token"]
+
+
+def claims(token):
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def orchestrate(lab, name="dexauth.orchestrate.deploy", *extra):
+    return main_job.run_orchestration(lab.lab, name, extra)
+
+
+def changed_states(states):
+    """IDs of states (and nested salt.state sub-states) that reported changes."""
+    out = []
+    for s in states.values():
+        if not isinstance(s, dict):
+            continue
+        ret = (s.get("changes") or {}).get("ret") if isinstance(s.get("changes"), dict) else None
+        if isinstance(ret, dict):
+            for minion_states in ret.values():
+                if isinstance(minion_states, dict):
+                    out += [v.get("__id__") for v in minion_states.values() if isinstance(v, dict) and v.get("changes")]
+        elif s.get("changes"):
+            out.append(s.get("__id__"))
+    return out
+
+
+def wait(predicate, timeout=120, what="condition"):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            if predicate():
+                return
+        except Exception as e:  # noqa: BLE001
+            last = e
+        time.sleep(0.5)
+    raise AssertionError(f"{what} not reached in {timeout}s (last error: {last})")
+
+
+def set_overrides(lab, overrides):
+    """Writes the lab's pillar override file (the test's way to change pillar)."""
+    (lab.root / "pillar" / "lab_overrides.sls").write_text(yaml.safe_dump(overrides or {}))
