@@ -196,7 +196,6 @@ class Lab:
             **common, "root_dir": str(salt_root / "master"), "interface": "127.0.0.1",
             "publish_port": ports["salt_publish"], "ret_port": ports["salt_ret"],
             "log_file": str(self.logs / "salt-master-internal.log"),
-            "auto_accept": True,  # lab only: one trusted minion on loopback
             "file_roots": {"base": [str(REPO / "salt"), str(REPO / "lab" / "salt")]},
             "pillar_roots": {"base": [str(self.root / "pillar"), str(REPO / "pillar")]},
             "netapi_enable_clients": ["local", "local_async", "runner", "runner_async", "wheel"],
@@ -265,9 +264,24 @@ class Lab:
         if not override.exists():
             override.write_text("# Pillar overrides for this lab only (tests write here).\n{}\n")
 
-    def start_salt(self):
+    def preseed_minion_key(self):
+        """Generates the minion's key and accepts it on the master before either starts, as a
+        bootstrap installer does: no auto-accept, and no first-contact race between the two."""
+        minion_pki = self.salt_root / "minion" / "etc" / "salt" / "pki" / "minion"
+        accepted = self.salt_root / "master" / "etc" / "salt" / "pki" / "master" / "minions" / "bootstrap"
+        if not (minion_pki / "minion.pub").exists():
+            minion_pki.mkdir(parents=True, exist_ok=True)
+            subprocess.run([self.salt_bin("salt-key"), "-c", str(self.salt_conf), "--gen-keys=minion",
+                            f"--gen-keys-dir={minion_pki}"], check=True, capture_output=True, timeout=60)
+        if not accepted.exists():
+            accepted.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(minion_pki / "minion.pub", accepted)
+
+    def start_salt(self, ports):
         c = str(self.salt_conf)
+        self.preseed_minion_key()
         self.spawn("salt-master", [self.salt_bin("salt-master"), "-c", c, "-l", "warning"])
+        self.wait_for("salt-master", lambda: not port_free(ports["salt_ret"]), timeout=60)
         self.spawn("salt-minion", [self.salt_bin("salt-minion"), "-c", c, "-l", "warning"])
         self.spawn("salt-api", [self.salt_bin("salt-api"), "-c", c, "-l", "warning"])
 
@@ -341,7 +355,7 @@ class Lab:
         self.write_kubeconfig(ports)
         self.salt_configs(ports)
         self.start_etcd(ports)
-        self.start_salt()
+        self.start_salt(ports)
         self.start_node_agent()
         self.wait_minion()
         log(f"salt master and minion answer ({time.time() - t0:.1f}s)")
