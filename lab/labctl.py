@@ -158,7 +158,8 @@ class Lab:
             "keyPairs": ["sa"],
         }
         r = self.authctl("engine", "pki.ensure", stdin=json.dumps(req))
-        reply = json.loads(r.stdout or "{}")
+        lines = (r.stdout or "").strip().splitlines()
+        reply = json.loads(lines[-1]) if lines else {}
         if not reply.get("result"):
             raise SystemExit(f"labctl: lab PKI failed: {reply.get('error') or r.stderr}")
         if reply.get("changed"):
@@ -252,7 +253,10 @@ class Lab:
                                "password_file": str(self.root / "superadmin-password")},
                 # The lab favours speed; production keeps the default cost (12).
                 "password": {"bcrypt_cost": 10},
+                "roles": {"reconcile_seconds": 15},
                 "kubernetes": {"kubeconfig": str(self.kubeconfig),
+                               "apiserver_url": f"https://127.0.0.1:{ports['apiserver']}",
+                               "ca_file": str(self.pki / "ca.crt"),
                                "apiserver_manifest": str(self.manifests / "kube-apiserver.yaml"),
                                "authentication_config": str(k8s / "dexauth" / "authentication-config.yaml")},
                 "authctl_config": str(self.root / "authctl.yaml"),

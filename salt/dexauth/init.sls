@@ -5,6 +5,7 @@
 #
 # * dexauth.certs       -> CA, Dex HTTPS and gRPC certificates, authctl client certificate
 # * dexauth.deployed    -> namespace, Secrets and the Dex chart (helm-java)
+# * dexauth.roles       -> Cluster Admin / Solution Admin / Read Only RBAC and bindings
 # * dexauth.apiserver   -> kube-apiserver trusts Dex (on each control-plane node)
 # * dexauth.cli         -> authctl's configuration file on the bootstrap node
 # * dexauth.apiserver.clean, dexauth.deployed.clean -> undo (see orchestrate/remove)
@@ -14,4 +15,5 @@
 include:
   - .certs
   - .deployed
+  - .roles
   - .cli

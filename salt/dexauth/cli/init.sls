@@ -19,3 +19,11 @@ authctl knows where Dex is:
           clientKey: {{ certs }}/authctl-client.key
           clientId: {{ dexauth.clients.cli_id }}
           audienceClientId: {{ dexauth.clients.audience_id }}
+        apiserver:
+          url: {{ dexauth.kubernetes.apiserver_url }}
+          caFile: {{ dexauth.kubernetes.ca_file }}
+        users:
+          namespace: {{ dexauth.namespace }}
+          bcryptCost: {{ dexauth.password.bcrypt_cost }}
+          passwordMinLength: {{ dexauth.password.min_length }}
+          superadminEmail: {{ dexauth.superadmin.email }}

@@ -32,6 +32,7 @@ Dex is deployed from the bootstrap node:
     - timeout: 600
     - sls:
       - dexauth.deployed
+      - dexauth.roles
       - dexauth.cli
     - failhard: True
     - require:

@@ -35,7 +35,23 @@ public final class CliConfig {
         public String audienceClientId = "kubernetes";
     }
 
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public static final class Apiserver {
+        public String url;
+        public String caFile;
+    }
+
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public static final class Users {
+        public String namespace = "dexauth";
+        public int bcryptCost = 12;
+        public int passwordMinLength = 12;
+        public String superadminEmail;
+    }
+
     public SaltApi saltApi = new SaltApi();
+    public Apiserver apiserver = new Apiserver();
+    public Users users = new Users();
     public Dex dex = new Dex();
     public String kubeconfig;
 

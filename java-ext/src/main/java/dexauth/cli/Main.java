@@ -13,12 +13,16 @@ import picocli.CommandLine.Command;
                 "Configuration is read from --config, $AUTHCTL_CONFIG or /etc/dexauth/authctl.yaml.",
                 "Secrets are never taken from the command line: they are prompted for (hidden) or read from stdin."
         },
-        subcommands = {VersionCommand.class, TokenCommand.class, SaltCommand.class, EngineCommand.class,
+        subcommands = {VersionCommand.class, LoginCommand.class, PasswdCommand.class, UserCommand.class,
+                RoleCommand.class, AdminCommand.class, TokenCommand.class, SaltCommand.class, EngineCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Examples:",
                 "  authctl version            show the versions of authctl and the Dex it targets",
                 "  authctl salt ping          check that salt-api answers and list responding minions",
-                "  authctl token --email E    log in and print an ID token for kubectl --token"})
+                "  authctl token --email E    log in and print an ID token for kubectl --token",
+                "  authctl login --email E    log in; later commands act with your rights",
+                "  authctl user add E --role solution-admin    create a user",
+                "  authctl passwd             change your own password"})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

@@ -13,7 +13,13 @@ import dexauth.dex.SuperAdmin;
 import dexauth.pki.DexCertificates;
 import dexauth.pki.Pem;
 import dexauth.pki.PkiManager;
+import dexauth.rbac.Role;
+import dexauth.rbac.RoleAssignments;
 import dexauth.rbac.RoleBindings;
+import dexauth.rbac.RoleDefinitions;
+import dexauth.users.Holders;
+import dexauth.users.UserRecord;
+import dexauth.users.UserStore;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.client.KubernetesClient;
 
@@ -52,6 +58,16 @@ final class DeploymentOperations {
             }
         });
         ops.put("superadmin.ensure", DeploymentOperations::superadmin);
+        ops.put("roles.ensure", (req, dry) -> {
+            DeploymentConfig cfg = config(req);
+            try (KubernetesClient kube = Kube.client(cfg.kubeconfig())) {
+                Map<String, String> changes = new java.util.LinkedHashMap<>(RoleDefinitions.ensure(kube, dry));
+                if (kube.namespaces().withName(cfg.namespace()).get() != null) {
+                    changes.putAll(RoleAssignments.reconcile(kube, Holders.fromCluster(kube, cfg.namespace()), dry));
+                }
+                return changes(changes);
+            }
+        });
         ops.put("apiserver.configure", (req, dry) -> {
             DeploymentConfig cfg = config(req);
             return changes(ApiserverAuthentication.configure(cfg, dexCa(cfg), dry));
@@ -133,10 +149,25 @@ final class DeploymentOperations {
                 if (!dry) throw new IllegalStateException("Dex gRPC API: " + DexApi.describe(e));
                 outcome = new SuperAdmin.Outcome(true, java.util.Optional.empty()); // Dex not deployed yet
             }
-            if (outcome.created()) changes.put("user/" + cfg.superadminEmail(), "created");
-            if (RoleBindings.bindUser(kube, cfg.superadminEmail(), CLUSTER_ADMIN, dry)) {
+            if (outcome.created()) changes.put("user/" + cfg.superadminEmail(), "created (must change password)");
+            // The super-admin is a Cluster Admin user like any other; created by bootstrap, it
+            // must change its password before the role applies. A super-admin from a release
+            // without user metadata was usable already: it keeps working.
+            UserStore store = new UserStore(kube, cfg.namespace());
+            if (store.get(cfg.superadminEmail()).isEmpty()) {
+                changes.put("user/" + cfg.superadminEmail() + "/metadata", "recorded as Cluster Admin");
+                if (!dry) {
+                    store.create(new UserRecord(cfg.superadminEmail(), cfg.superadminUsername(),
+                            java.util.Set.of(Role.CLUSTER_ADMIN), outcome.created(), "bootstrap",
+                            java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString()));
+                }
+            }
+            if (RoleBindings.unbindUser(kube, cfg.superadminEmail(), CLUSTER_ADMIN, dry)) {
                 changes.put("clusterrolebinding/" + RoleBindings.bindingName(CLUSTER_ADMIN, cfg.superadminEmail()),
-                        "bound to " + CLUSTER_ADMIN);
+                        "replaced by the role binding of Cluster Admins");
+            }
+            if (kube.namespaces().withName(cfg.namespace()).get() != null) {
+                RoleAssignments.reconcile(kube, Holders.fromCluster(kube, cfg.namespace()), dry).forEach(changes::put);
             }
             if (outcome.initialPassword().isPresent()) {
                 char[] pw = outcome.initialPassword().get();

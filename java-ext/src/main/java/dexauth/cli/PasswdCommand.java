@@ -1,0 +1,48 @@
+package dexauth.cli;
+
+import dexauth.dex.DexApi;
+import dexauth.dex.PasswordHasher;
+import dexauth.users.UserService;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.grpc.StatusRuntimeException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.util.concurrent.Callable;
+
+@Command(name = "passwd", mixinStandardHelpOptions = true,
+        description = {"Change your own password: the current one, then the new one twice.",
+                "Clears 'must change password', so your roles apply from now on.",
+                "With --password-stdin: current password on the first line, new one on the second."})
+final class PasswdCommand implements Callable<Integer> {
+    @Mixin Session session;
+    @Option(names = "--email", description = "Whose password (default: the logged-in user).") String email;
+    @Option(names = "--password-stdin", description = "Read current and new password from stdin.") boolean stdin;
+
+    @Override
+    public Integer call() {
+        String who = email != null ? email : Session.login().path("email").asText();
+        return change(session, who, stdin);
+    }
+
+    static int change(Session session, String who, boolean stdin) {
+        UserService.checkEmail(who);
+        char[] old = Passwords.existing(stdin, "Current password for " + who);
+        char[] fresh = Passwords.newPassword(stdin, "New password");
+        // The user proves the current password to Dex; the must-change flag and bindings are then
+        // updated with the bootstrap node's admin rights (the user has none yet).
+        try (KubernetesClient kube = session.adminKube(); DexApi dex = session.dex()) {
+            session.users(kube, dex, who).changeOwnPassword(who, old, fresh);
+            System.out.println("password changed for " + who);
+            return 0;
+        } catch (UserService.Refused e) {
+            throw new UserError(e.getMessage(), e.code());
+        } catch (StatusRuntimeException e) {
+            throw new UserError("Dex's gRPC API failed: " + DexApi.describe(e), 9);
+        } finally {
+            PasswordHasher.wipe(old);
+            PasswordHasher.wipe(fresh);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+package dexauth.cli;
+
+import java.io.BufferedReader;
+import java.io.Console;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+/** Reads passwords: typed twice at a hidden prompt, or one per line on stdin. Never echoed. */
+final class Passwords {
+    private static BufferedReader stdin;
+
+    private Passwords() {}
+
+    /** Next line of stdin (several passwords may be piped, one per line). */
+    static char[] line(String what) {
+        try {
+            if (stdin == null) stdin = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+            String l = stdin.readLine();
+            if (l == null || l.isEmpty()) throw new UserError(what + ": nothing was read from stdin", 2);
+            return l.toCharArray();
+        } catch (IOException e) {
+            throw new UserError(what + ": cannot read stdin: " + e.getMessage(), 2);
+        }
+    }
+
+    /** A new password: from stdin, or typed twice at a hidden prompt (must match). */
+    static char[] newPassword(boolean fromStdin, String label) {
+        if (fromStdin) return line(label);
+        Console console = System.console();
+        if (console == null) throw new UserError("no terminal to prompt for " + label + "; use --password-stdin", 2);
+        char[] first = console.readPassword("%s: ", label);
+        char[] second = console.readPassword("%s (again): ", label);
+        if (first == null || second == null || !Arrays.equals(first, second)) {
+            throw new UserError("the two passwords differ; nothing was changed", 2);
+        }
+        Arrays.fill(second, '\0');
+        return first;
+    }
+
+    static char[] existing(boolean fromStdin, String label) {
+        return fromStdin ? line(label) : Secrets.prompt(label);
+    }
+}

@@ -1,0 +1,81 @@
+package dexauth.cli;
+
+import dexauth.rbac.Role;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.util.concurrent.Callable;
+
+@Command(name = "role", mixinStandardHelpOptions = true,
+        description = {"Grant or revoke a role to a local user (by email) or to an external IdP group.",
+                "Roles: cluster-admin (everything), solution-admin (workloads in namespaces labelled",
+                "dexauth.io/solution=true), read-only (reads, never Secrets)."},
+        subcommands = {RoleCommand.Grant.class, RoleCommand.Revoke.class})
+final class RoleCommand {
+
+    static final class Target {
+        @Parameters(index = "0", arity = "0..1", paramLabel = "EMAIL", description = "A local user's email.")
+        String email;
+        @Option(names = "--group", description = "An external IdP group (LDAP/AD/OIDC), instead of a user.")
+        String group;
+    }
+
+    static int change(Session session, Target target, Role role, boolean revoke) {
+        if ((target.email == null) == (target.group == null)) {
+            throw new UserError("give either a user's EMAIL or --group GROUP", 2);
+        }
+        UserCommand.run(session, s -> {
+            if (target.group != null) s.grantGroup(target.group, role, revoke);
+            else s.grant(target.email, role, revoke);
+            return null;
+        });
+        System.out.println((revoke ? "revoked " : "granted ") + role.title() + (revoke ? " from " : " to ")
+                + (target.group != null ? "group " + target.group : target.email));
+        return 0;
+    }
+
+    @Command(name = "grant", mixinStandardHelpOptions = true, description = "Grant a role.",
+            footer = {"", "Examples:", "  authctl role grant jane@example.com solution-admin",
+                    "  authctl role grant --group ops-team read-only"})
+    static final class Grant implements Callable<Integer> {
+        @Mixin Session session;
+        @Mixin Target target;
+        @Parameters(index = "1", arity = "0..1", paramLabel = "ROLE") String roleText;
+        @Option(names = "--role", hidden = true) String roleOption;
+
+        @Override
+        public Integer call() {
+            return change(session, target, roleOf(target, roleText), false);
+        }
+    }
+
+    @Command(name = "revoke", mixinStandardHelpOptions = true, description = "Revoke a role.")
+    static final class Revoke implements Callable<Integer> {
+        @Mixin Session session;
+        @Mixin Target target;
+        @Parameters(index = "1", arity = "0..1", paramLabel = "ROLE") String roleText;
+
+        @Override
+        public Integer call() {
+            return change(session, target, roleOf(target, roleText), true);
+        }
+    }
+
+    /** With --group the role is the only positional argument. */
+    static Role roleOf(Target target, String second) {
+        String text = second;
+        if (target.group != null && second == null) {
+            text = target.email;
+            target.email = null;
+        }
+        if (text == null) throw new UserError("missing ROLE: one of " + Role.ids(), 2);
+        try {
+            return Role.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage(), 2);
+        }
+    }
+}

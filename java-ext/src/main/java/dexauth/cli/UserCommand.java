@@ -1,0 +1,169 @@
+package dexauth.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dexauth.dex.DexApi;
+import dexauth.dex.PasswordHasher;
+import dexauth.rbac.Role;
+import dexauth.users.UserService;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.grpc.StatusRuntimeException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.function.Function;
+
+@Command(name = "user", mixinStandardHelpOptions = true,
+        description = {"Manage local users (Dex's password store) and their roles.",
+                "Roles: " + "cluster-admin, solution-admin, read-only. A new or reset user must change the",
+                "password (authctl passwd) before any role applies. Commands act with your own rights",
+                "(authctl login); root on the bootstrap node may use --break-glass."},
+        subcommands = {UserCommand.Add.class, UserCommand.ListUsers.class, UserCommand.Show.class,
+                UserCommand.Passwd.class, UserCommand.Delete.class})
+final class UserCommand {
+
+    /** Runs {@code body} with the operator's Kubernetes client and Dex; maps failures to clear exits. */
+    static <T> T run(Session session, Function<UserService, T> body) {
+        String actor = session.actor();
+        try (KubernetesClient kube = session.kube(); DexApi dex = session.dex()) {
+            return body.apply(session.users(kube, dex, actor));
+        } catch (UserService.Refused e) {
+            throw new UserError(e.getMessage(), e.code());
+        } catch (StatusRuntimeException e) {
+            throw new UserError("Dex's gRPC API failed: " + DexApi.describe(e) + "; nothing was changed", 9);
+        } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+            throw new UserError("Kubernetes API unreachable or failing: " + e.getMessage(), 8);
+        }
+    }
+
+    @Command(name = "add", mixinStandardHelpOptions = true, description = "Create a user (must change the password at first use).",
+            footer = {"", "Examples:", "  authctl user add jane@example.com --role solution-admin",
+                    "  printf '%s\\n' \"$PW\" | authctl user add bot@example.com --role read-only --password-stdin"})
+    static final class Add implements Callable<Integer> {
+        @Mixin Session session;
+        @Parameters(index = "0", description = "The user's email (login name).") String email;
+        @Option(names = "--username", description = "Display name (default: the email's name part).") String username;
+        @Option(names = "--role", description = "Role to grant (repeatable): ${COMPLETION-CANDIDATES}.",
+                converter = RoleConverter.class) List<Role> roles = List.of();
+        @Option(names = "--password-stdin", description = "Read the password from stdin.") boolean stdin;
+
+        @Override
+        public Integer call() {
+            UserService.checkEmail(email);
+            char[] pw = Passwords.newPassword(stdin, "Password for " + email);
+            try {
+                Set<Role> set = roles.isEmpty() ? EnumSet.noneOf(Role.class) : EnumSet.copyOf(roles);
+                run(session, s -> s.add(email, username, set, pw));
+                System.out.println("created " + email + " (roles: " + (set.isEmpty() ? "none" : set.stream()
+                        .map(Role::title).toList()) + "); the password must be changed at first use: authctl passwd");
+                return 0;
+            } finally {
+                PasswordHasher.wipe(pw);
+            }
+        }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "List users, their roles and state.")
+    static final class ListUsers implements Callable<Integer> {
+        @Mixin Session session;
+        @Option(names = {"-o", "--output"}, defaultValue = "table", description = "table, json or yaml.") String output;
+
+        @Override
+        public Integer call() throws Exception {
+            List<UserService.Row> rows = run(session, UserService::list);
+            print(rows, output);
+            return 0;
+        }
+    }
+
+    static void print(List<UserService.Row> rows, String output) throws Exception {
+        switch (output) {
+            case "json" -> System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+                    .writeValueAsString(rows));
+            case "yaml" -> System.out.print(new ObjectMapper(new YAMLFactory()).writeValueAsString(rows));
+            case "table" -> {
+                String fmt = "%-32s %-14s %-30s %-12s %-22s %s%n";
+                System.out.printf(fmt, "EMAIL", "USERNAME", "ROLES", "MUST-CHANGE", "CREATED", "DRIFT");
+                for (UserService.Row r : rows) {
+                    System.out.printf(fmt, r.email(), r.username(), r.roles().isEmpty() ? "-" : r.roles(),
+                            r.mustChange() ? "yes" : "no", r.createdAt().isEmpty() ? "-" : r.createdAt(),
+                            r.drift().isEmpty() ? "" : "DRIFT: " + r.drift());
+                }
+            }
+            default -> throw new UserError("unknown output format '" + output + "': use table, json or yaml", 2);
+        }
+    }
+
+    @Command(name = "show", mixinStandardHelpOptions = true, description = "Show one user.")
+    static final class Show implements Callable<Integer> {
+        @Mixin Session session;
+        @Parameters(index = "0") String email;
+        @Option(names = {"-o", "--output"}, defaultValue = "yaml", description = "table, json or yaml.") String output;
+
+        @Override
+        public Integer call() throws Exception {
+            UserService.Row row = run(session, s -> s.show(email));
+            print(List.of(row), output);
+            return 0;
+        }
+    }
+
+    @Command(name = "passwd", mixinStandardHelpOptions = true,
+            description = "Reset a user's password (admin); the user must change it at next use.")
+    static final class Passwd implements Callable<Integer> {
+        @Mixin Session session;
+        @Parameters(index = "0") String email;
+        @Option(names = "--password-stdin", description = "Read the new password from stdin.") boolean stdin;
+
+        @Override
+        public Integer call() {
+            UserService.checkEmail(email);
+            char[] pw = Passwords.newPassword(stdin, "New password for " + email);
+            try {
+                run(session, s -> {
+                    s.resetPassword(email, pw);
+                    return null;
+                });
+                System.out.println("password of " + email + " reset; roles are suspended until they run authctl passwd");
+                return 0;
+            } finally {
+                PasswordHasher.wipe(pw);
+            }
+        }
+    }
+
+    @Command(name = "delete", mixinStandardHelpOptions = true,
+            description = "Delete a user, its role bindings and its refresh tokens.")
+    static final class Delete implements Callable<Integer> {
+        @Mixin Session session;
+        @Parameters(index = "0") String email;
+
+        @Override
+        public Integer call() {
+            run(session, s -> {
+                s.delete(email);
+                return null;
+            });
+            System.out.println("deleted " + email);
+            return 0;
+        }
+    }
+
+    static final class RoleConverter implements picocli.CommandLine.ITypeConverter<Role> {
+        @Override
+        public Role convert(String value) {
+            try {
+                return Role.parse(value);
+            } catch (IllegalArgumentException e) {
+                throw new picocli.CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
+    }
+}

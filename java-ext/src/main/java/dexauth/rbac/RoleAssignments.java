@@ -1,0 +1,136 @@
+package dexauth.rbac;
+
+import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBindingBuilder;
+import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
+import io.fabric8.kubernetes.api.model.rbac.RoleBindingBuilder;
+import io.fabric8.kubernetes.api.model.rbac.Subject;
+import io.fabric8.kubernetes.api.model.rbac.SubjectBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Turns "who has which role" into RBAC bindings, all labelled as dexauth's:
+ * <ul>
+ *   <li>Cluster Admin, Read Only: one ClusterRoleBinding per role listing every holder;</li>
+ *   <li>Solution Admin: a RoleBinding in every solution namespace, plus a ClusterRoleBinding
+ *       for the cluster-scoped reads workloads need.</li>
+ * </ul>
+ * A <b>solution namespace</b> is a namespace labelled {@value #SOLUTION_LABEL}=true. Reconciling
+ * also gives every solution namespace the Pod Security "baseline" level, so a Solution Admin
+ * cannot run privileged or hostPath pods (the path from a namespace to the node's keys).
+ * Users who must change their password hold no binding at all.
+ */
+public final class RoleAssignments {
+    public static final String SOLUTION_LABEL = "dexauth.io/solution";
+    static final String PSA_LABEL = "pod-security.kubernetes.io/enforce";
+    static final String BINDING_PREFIX = "dexauth:";
+
+    private RoleAssignments() {}
+
+    /** Role holders: {@code users} are emails, {@code groups} are IdP group names (both unprefixed). */
+    public record Holders(Map<Role, Set<String>> users, Map<Role, Set<String>> groups) {
+        public static Holders empty() {
+            Map<Role, Set<String>> u = new EnumMap<>(Role.class);
+            Map<Role, Set<String>> g = new EnumMap<>(Role.class);
+            for (Role r : Role.values()) {
+                u.put(r, new TreeSet<>());
+                g.put(r, new TreeSet<>());
+            }
+            return new Holders(u, g);
+        }
+    }
+
+    static List<Subject> subjects(Holders h, Role role) {
+        List<Subject> out = new ArrayList<>();
+        for (String email : h.users().get(role)) {
+            out.add(new SubjectBuilder().withApiGroup("rbac.authorization.k8s.io").withKind("User")
+                    .withName(RoleBindings.PREFIX + email).build());
+        }
+        for (String group : h.groups().get(role)) {
+            out.add(new SubjectBuilder().withApiGroup("rbac.authorization.k8s.io").withKind("Group")
+                    .withName(RoleBindings.PREFIX + group).build());
+        }
+        out.sort(Comparator.comparing(Subject::getKind).thenComparing(Subject::getName));
+        return out;
+    }
+
+    public static Map<String, String> reconcile(KubernetesClient kube, Holders holders, boolean dryRun) {
+        Map<String, String> changes = new LinkedHashMap<>();
+        clusterBinding(kube, BINDING_PREFIX + "role:" + Role.CLUSTER_ADMIN.id(), Role.CLUSTER_ADMIN.clusterRole(),
+                subjects(holders, Role.CLUSTER_ADMIN), changes, dryRun);
+        clusterBinding(kube, BINDING_PREFIX + "role:" + Role.READ_ONLY.id(), Role.READ_ONLY.clusterRole(),
+                subjects(holders, Role.READ_ONLY), changes, dryRun);
+        List<Subject> solution = subjects(holders, Role.SOLUTION_ADMIN);
+        clusterBinding(kube, BINDING_PREFIX + "role:" + Role.SOLUTION_ADMIN.id() + "-cluster",
+                RoleDefinitions.SOLUTION_ADMIN_CLUSTER, solution, changes, dryRun);
+        for (Namespace ns : kube.namespaces().withLabel(SOLUTION_LABEL, "true").list().getItems()) {
+            String name = ns.getMetadata().getName();
+            if (!"baseline".equals(ns.getMetadata().getLabels().get(PSA_LABEL))
+                    && !"restricted".equals(ns.getMetadata().getLabels().get(PSA_LABEL))) {
+                changes.put("namespace/" + name, "pod security: baseline enforced");
+                if (!dryRun) kube.namespaces().withName(name).edit(n -> {
+                    n.getMetadata().getLabels().put(PSA_LABEL, "baseline");
+                    return n;
+                });
+            }
+            namespaceBinding(kube, name, solution, changes, dryRun);
+        }
+        return changes;
+    }
+
+    private static void clusterBinding(KubernetesClient kube, String name, String clusterRole, List<Subject> subjects,
+                                       Map<String, String> changes, boolean dryRun) {
+        ClusterRoleBinding have = kube.rbac().clusterRoleBindings().withName(name).get();
+        if (subjects.isEmpty()) {
+            if (have != null) {
+                changes.put("clusterrolebinding/" + name, "deleted (no holder left)");
+                if (!dryRun) kube.rbac().clusterRoleBindings().withName(name).delete();
+            }
+            return;
+        }
+        if (have != null && Objects.equals(have.getSubjects(), subjects)
+                && clusterRole.equals(have.getRoleRef().getName())) return;
+        changes.put("clusterrolebinding/" + name, subjects.size() + " subject(s)");
+        if (dryRun) return;
+        if (have != null && !clusterRole.equals(have.getRoleRef().getName())) {
+            kube.rbac().clusterRoleBindings().withName(name).delete(); // roleRef is immutable
+        }
+        kube.rbac().clusterRoleBindings().resource(new ClusterRoleBindingBuilder().withNewMetadata().withName(name)
+                .addToLabels(RoleBindings.MANAGED_BY, "dexauth").endMetadata()
+                .withNewRoleRef().withApiGroup("rbac.authorization.k8s.io").withKind("ClusterRole")
+                .withName(clusterRole).endRoleRef().withSubjects(subjects).build()).serverSideApply();
+    }
+
+    private static void namespaceBinding(KubernetesClient kube, String ns, List<Subject> subjects,
+                                         Map<String, String> changes, boolean dryRun) {
+        String name = BINDING_PREFIX + "role:" + Role.SOLUTION_ADMIN.id();
+        RoleBinding have = kube.rbac().roleBindings().inNamespace(ns).withName(name).get();
+        if (subjects.isEmpty()) {
+            if (have != null) {
+                changes.put("rolebinding/" + ns + "/" + name, "deleted (no holder left)");
+                if (!dryRun) kube.rbac().roleBindings().inNamespace(ns).withName(name).delete();
+            }
+            return;
+        }
+        if (have != null && Objects.equals(have.getSubjects(), subjects)) return;
+        changes.put("rolebinding/" + ns + "/" + name, subjects.size() + " subject(s)");
+        if (!dryRun) {
+            kube.rbac().roleBindings().inNamespace(ns).resource(new RoleBindingBuilder().withNewMetadata()
+                    .withName(name).withNamespace(ns).addToLabels(RoleBindings.MANAGED_BY, "dexauth").endMetadata()
+                    .withNewRoleRef().withApiGroup("rbac.authorization.k8s.io").withKind("ClusterRole")
+                    .withName(Role.SOLUTION_ADMIN.clusterRole()).endRoleRef().withSubjects(subjects).build())
+                    .serverSideApply();
+        }
+    }
+}
