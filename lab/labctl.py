@@ -158,7 +158,8 @@ class Lab:
             "keyPairs": ["sa"],
         }
         r = self.authctl("engine", "pki.ensure", stdin=json.dumps(req))
-        reply = json.loads(r.stdout or "{}")
+        lines = (r.stdout or "").strip().splitlines()
+        reply = json.loads(lines[-1]) if lines else {}
         if not reply.get("result"):
             raise SystemExit(f"labctl: lab PKI failed: {reply.get('error') or r.stderr}")
         if reply.get("changed"):
