@@ -55,9 +55,10 @@ def test_editing_the_static_pod_manifest_restarts_apiserver_with_the_new_flag(la
     try:
         manifest.write_text(original.replace("- --profiling=false", "- --profiling=false\n        - --v=1"))
         new_pid = lab.wait_pod_pid_change("kube-apiserver", old_pid)
+        _wait_ready(lab)
+        new_pid = lab.pod_pid("kube-apiserver")
         cmdline = open(f"/proc/{new_pid}/cmdline", "rb").read().split(b"\0")
         assert b"--v=1" in cmdline
-        _wait_ready(lab)
     finally:
         manifest.write_text(original)
         lab.wait_pod_pid_change("kube-apiserver", new_pid)

@@ -74,10 +74,7 @@ def engine(operation, request=None, test=False, timeout=600):
         _STATS["calls"] += 1
         _STATS["seconds"] += time.monotonic() - started
     _record_stats(operation, time.monotonic() - started)
-    try:
-        reply = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else None
-    except ValueError:
-        reply = None
+    reply = _last_json_object(proc.stdout)
     if reply is None:
         # stderr of the launcher (e.g. a Maven build failure) is not secret-bearing.
         raise EngineError(
@@ -86,6 +83,18 @@ def engine(operation, request=None, test=False, timeout=600):
             )
         )
     return reply
+
+
+def _last_json_object(text):
+    """The engine's reply is its last JSON line; anything else on stdout (JVM notices) is ignored."""
+    for line in reversed((text or "").strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                continue
+    return None
 
 
 def _record_stats(operation, seconds):

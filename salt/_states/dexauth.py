@@ -24,7 +24,13 @@ def _apply(name, operation, config, **extra):
     request = {"pillar": config}
     request.update(extra)
     test = bool(__opts__.get("test"))
-    reply = __salt__["dexauth.engine"](operation, request, test=test)
+    try:
+        reply = __salt__["dexauth.engine"](operation, request, test=test)
+    except Exception as exc:  # pylint: disable=broad-except
+        # EngineError and friends: a failed state with the reason, not a traceback.
+        ret["result"] = False
+        ret["comment"] = str(exc)
+        return ret, {}
     if not reply.get("result"):
         ret["result"] = False
         ret["comment"] = reply.get("error", "engine operation {} failed".format(operation))
