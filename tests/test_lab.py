@@ -5,6 +5,8 @@ import re
 import socket
 import time
 
+import yaml
+
 from labfixture import LabHandle, short_root
 
 
@@ -53,7 +55,9 @@ def test_editing_the_static_pod_manifest_restarts_apiserver_with_the_new_flag(la
     original = manifest.read_text()
     old_pid = new_pid = lab.pod_pid("kube-apiserver")
     try:
-        manifest.write_text(original.replace("- --profiling=false", "- --profiling=false\n        - --v=1"))
+        pod = yaml.safe_load(original)
+        pod["spec"]["containers"][0]["command"].append("--v=1")
+        manifest.write_text(yaml.safe_dump(pod))
         new_pid = lab.wait_pod_pid_change("kube-apiserver", old_pid)
         _wait_ready(lab)
         new_pid = lab.pod_pid("kube-apiserver")
