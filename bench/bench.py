@@ -8,6 +8,7 @@
   jvm         start time of `authctl version` (median of 7)
   orchestrate fresh Dex orchestration on a running lab, then an idempotent re-run; with
               the number of Java engine invocations of each and their total time
+  users       user add -> first login, import, list (bench/users.py)
 
   bench/run.sh [toolchain] [jvm] [lab] [orchestrate]   (default: all)
 """
@@ -99,13 +100,16 @@ def bench_lab_and_orchestrate(do_lab, do_orch):
 
 
 def main():
-    wanted = set(sys.argv[1:]) or {"toolchain", "jvm", "lab", "orchestrate"}
+    wanted = set(sys.argv[1:]) or {"toolchain", "jvm", "lab", "orchestrate", "users"}
     if "toolchain" in wanted:
         bench_toolchain()
     if "jvm" in wanted:
         bench_jvm()
     if wanted & {"lab", "orchestrate"}:
         bench_lab_and_orchestrate("lab" in wanted, "orchestrate" in wanted)
+    if "users" in wanted:
+        import users
+        users.main()
 
 
 if __name__ == "__main__":

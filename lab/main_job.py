@@ -82,10 +82,14 @@ def main():
    salt-api         {summary['salt_api_url']}
    summary          {lab.summary_file}
 
- Log in as the super-admin and use kubectl with the ID token:
+ First change the super-admin's one-time password (current one, then the new one twice):
 
-   TOKEN=$({repo}/bin/authctl token --config {lab.root}/authctl.yaml --email {summary['superadmin_email']} \\
-           --password-stdin < {password_file}) && \\
+   {repo}/bin/authctl passwd --config {lab.root}/authctl.yaml --email {summary['superadmin_email']}
+
+ Then log in and use kubectl with the ID token (the new password is asked for):
+
+   read -rsp 'Password: ' PW; echo; TOKEN=$(printf '%s\\n' "$PW" | {repo}/bin/authctl token \\
+     --config {lab.root}/authctl.yaml --email {summary['superadmin_email']} --password-stdin) && \\
    {summary['kubectl']} --server {summary['apiserver_url']} \\
      --certificate-authority {lab.pki}/ca.crt --token "$TOKEN" get namespaces
 

@@ -1,6 +1,7 @@
 """Helpers for tests against a lab with Dex deployed: logins, tokens, orchestration."""
 import base64
 import json
+import os
 import ssl
 import sys
 import time
@@ -38,8 +39,21 @@ def password_grant(lab, email, password, audience=True):
         return e.code, json.loads(e.read() or b"{}")
 
 
-def superadmin_password(lab):
+def initial_password(lab):
     return Path(pillar(lab)["superadmin"]["password_file"]).read_text().strip()
+
+
+def superadmin_password(lab):
+    """The super-admin's current password: the bootstrap one must be changed before use."""
+    current = lab.root / "superadmin-password.current"
+    if not current.exists():
+        new = "Rotated-Key-" + os.urandom(6).hex()
+        r = lab.authctl("passwd", "--email", pillar(lab)["superadmin"]["email"], "--password-stdin",
+                        stdin=f"{initial_password(lab)}\n{new}\n")
+        assert r.returncode == 0, r.stderr
+        current.write_text(new)
+        current.chmod(0o600)
+    return current.read_text().strip()
 
 
 def superadmin_token(lab, **kw):

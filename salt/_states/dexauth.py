@@ -63,6 +63,7 @@ chart_deployed = _state("chart.deploy", "The Dex chart is installed with values 
 chart_absent = _state("chart.remove", "The Dex release is uninstalled.")
 secrets_absent = _state("secrets.remove", "The Secrets made for the chart are deleted (client secrets only with purge).")
 user_data_purged = _state("data.purge", "Dex's users, CRDs, role bindings and namespace are deleted.")
+roles_managed = _state("roles.ensure", "The role ClusterRoles exist and every binding matches the stored assignments.")
 apiserver_configured = _state("apiserver.configure", "kube-apiserver trusts Dex's tokens.")
 apiserver_unconfigured = _state("apiserver.unconfigure", "kube-apiserver no longer trusts Dex's tokens.")
 

@@ -20,6 +20,8 @@ Minions have the dexauth modules:
     - tgt_type: grain
     # A busy node can take a while: wait for it rather than report it absent.
     - timeout: 600
+    # Wait for a state run already in progress (e.g. the scheduled roles reconcile).
+    - queue: True
     - failhard: True
     - require:
       - dexauth: The dexauth pillar is valid
@@ -30,6 +32,8 @@ Dex is deployed from the bootstrap node:
     - tgt_type: grain
     # A busy node can take a while: wait for it rather than report it absent.
     - timeout: 600
+    # Wait for a state run already in progress (e.g. the scheduled roles reconcile).
+    - queue: True
     - sls:
       - dexauth.deployed
       - dexauth.roles
@@ -44,6 +48,8 @@ kube-apiserver trusts Dex on every control-plane node:
     - tgt_type: grain
     # A busy node can take a while: wait for it rather than report it absent.
     - timeout: 600
+    # Wait for a state run already in progress (e.g. the scheduled roles reconcile).
+    - queue: True
     - sls: dexauth.apiserver
     - failhard: True
     - require:

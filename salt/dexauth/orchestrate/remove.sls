@@ -12,6 +12,8 @@ kube-apiserver no longer trusts Dex:
     - tgt_type: grain
     # A busy node can take a while: wait for it rather than report it absent.
     - timeout: 600
+    # Wait for a state run already in progress (e.g. the scheduled roles reconcile).
+    - queue: True
     - sls: dexauth.apiserver.clean
 
 Dex is removed:
@@ -20,7 +22,11 @@ Dex is removed:
     - tgt_type: grain
     # A busy node can take a while: wait for it rather than report it absent.
     - timeout: 600
-    - sls: dexauth.deployed.clean
+    # Wait for a state run already in progress (e.g. the scheduled roles reconcile).
+    - queue: True
+    - sls:
+      - dexauth.roles.clean
+      - dexauth.deployed.clean
     - pillar: {{ purge | json }}
     - require:
       - salt: kube-apiserver no longer trusts Dex

@@ -13,6 +13,8 @@ Role bindings are reconciled on a schedule:
     - function: state.apply
     - job_args:
       - dexauth.roles
+    - job_kwargs:
+        queue: True
     - seconds: {{ dexauth.roles.reconcile_seconds }}
     - return_job: False
     - persist: True

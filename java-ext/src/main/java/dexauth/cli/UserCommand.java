@@ -26,21 +26,31 @@ import java.util.function.Function;
                 "password (authctl passwd) before any role applies. Commands act with your own rights",
                 "(authctl login); root on the bootstrap node may use --break-glass."},
         subcommands = {UserCommand.Add.class, UserCommand.ListUsers.class, UserCommand.Show.class,
-                UserCommand.Passwd.class, UserCommand.Delete.class})
+                UserCommand.Passwd.class, UserCommand.Delete.class, ImportCommand.class})
 final class UserCommand {
 
     /** Runs {@code body} with the operator's Kubernetes client and Dex; maps failures to clear exits. */
     static <T> T run(Session session, Function<UserService, T> body) {
         String actor = session.actor();
         try (KubernetesClient kube = session.kube(); DexApi dex = session.dex()) {
-            return body.apply(session.users(kube, dex, actor));
+            UserService service = session.users(kube, dex, actor);
+            try {
+                return body.apply(service);
+            } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+                if (e.getCode() > 0) throw service.translate(e, "do this");
+                throw new UserError("Kubernetes API unreachable: " + rootMessage(e), 8);
+            }
         } catch (UserService.Refused e) {
             throw new UserError(e.getMessage(), e.code());
         } catch (StatusRuntimeException e) {
             throw new UserError("Dex's gRPC API failed: " + DexApi.describe(e) + "; nothing was changed", 9);
-        } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
-            throw new UserError("Kubernetes API unreachable or failing: " + e.getMessage(), 8);
         }
+    }
+
+    static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null) t = t.getCause();
+        return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
     }
 
     @Command(name = "add", mixinStandardHelpOptions = true, description = "Create a user (must change the password at first use).",

@@ -89,7 +89,14 @@ public final class UserService {
         email = checkEmail(email);
         checkPassword(password, email);
         UserStore store = new UserStore(kube, namespace);
-        if (store.get(email).isPresent() || dexHas(email)) throw new Refused("user " + email + " already exists", 3);
+        String target = email;
+        boolean known = false;
+        try {
+            known = store.get(target).isPresent();
+        } catch (KubernetesClientException e) {
+            throw translate(e, "add users");
+        }
+        if (known || dexHas(email)) throw new Refused("user " + email + " already exists", 3);
         UserRecord user = new UserRecord(email, username == null || username.isBlank() ? email.split("@")[0] : username,
                 roles, true, actor, Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
         guarded("add users", () -> store.create(user));
@@ -248,9 +255,27 @@ public final class UserService {
     }
 
     private void revokeRefreshTokensOf(String userId) {
-        for (RefreshTokenRef ref : dex.stub().listRefresh(ListRefreshReq.newBuilder().setUserId(userId).build())
+        String subject = localSubject(userId);
+        for (RefreshTokenRef ref : dex.stub().listRefresh(ListRefreshReq.newBuilder().setUserId(subject).build())
                 .getRefreshTokensList()) {
-            dex.stub().revokeRefresh(RevokeRefreshReq.newBuilder().setUserId(userId).setClientId(ref.getClientId()).build());
+            dex.stub().revokeRefresh(RevokeRefreshReq.newBuilder().setUserId(subject).setClientId(ref.getClientId()).build());
+        }
+    }
+
+    /**
+     * Dex's refresh-token API takes the token's {@code sub}: base64url (no padding) of a small
+     * protobuf {user_id = 1, conn_id = 2}; local users come from connector "local".
+     */
+    static String localSubject(String userId) {
+        try {
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            com.google.protobuf.CodedOutputStream cos = com.google.protobuf.CodedOutputStream.newInstance(out);
+            cos.writeString(1, userId);
+            cos.writeString(2, "local");
+            cos.flush();
+            return java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(out.toByteArray());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
     }
 
@@ -270,7 +295,8 @@ public final class UserService {
         }
     }
 
-    private Refused translate(KubernetesClientException e, String what) {
+    /** A Kubernetes API failure as a refusal naming the actor and what was attempted. */
+    public Refused translate(KubernetesClientException e, String what) {
         if (e.getCode() == 403) {
             return new Refused("not allowed: " + actor + " may not " + what
                     + " (this needs the Cluster Admin role)", 6);

@@ -1,0 +1,55 @@
+package dexauth.users;
+
+import dexauth.rbac.Role;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class UserLogicTest {
+    private final PasswordPolicy policy = PasswordPolicy.defaults();
+
+    @Test
+    void localSubjectMatchesTheSubOfARealDexToken() {
+        // sub of an ID token Dex v2.45.1 issued for a local user with this user id
+        assertEquals("CiQ5NzZhMjA4MC01ZTUxLTQ2ZTctOTk4ZC1hY2E3MDdlZTA2NDESBWxvY2Fs",
+                UserService.localSubject("976a2080-5e51-46e7-998d-aca707ee0641"));
+    }
+
+    @Test
+    void policyRefusesShortCommonAndNamePasswords() {
+        assertTrue(policy.check("Short-1".toCharArray(), "jane@example.com").orElseThrow().contains("too short"));
+        assertTrue(policy.check("password1234".toCharArray(), "x@example.com").orElseThrow().contains("common"));
+        assertTrue(policy.check("my-Jane-secret-9".toCharArray(), "jane@example.com").orElseThrow().contains("jane"));
+        assertTrue(policy.check("aaaaaaaaaaaab".toCharArray(), "x@example.com").orElseThrow().contains("different"));
+        assertTrue(policy.check("Copper-Harbor-7265".toCharArray(), "jane@example.com").isEmpty());
+    }
+
+    @Test
+    void policyMessagesNeverEchoThePassword() {
+        String pw = "Sh0rt!";
+        assertTrue(!policy.check(pw.toCharArray(), "a@b.io").orElseThrow().contains(pw));
+    }
+
+    @Test
+    void invalidEmailsAreRefusedWithTheirValue() {
+        var e = assertThrows(UserService.Refused.class, () -> UserService.checkEmail("not-an-email"));
+        assertTrue(e.getMessage().contains("not-an-email"));
+        assertEquals("jane@example.com", UserService.checkEmail("Jane@Example.com"));
+    }
+
+    @Test
+    void rolesParseLooselyAndRejectUnknownOnes() {
+        assertEquals(Role.SOLUTION_ADMIN, Role.parse("Solution Admin"));
+        assertEquals(Role.READ_ONLY, Role.parse("read_only"));
+        var e = assertThrows(IllegalArgumentException.class, () -> Role.parse("root"));
+        assertTrue(e.getMessage().contains("cluster-admin, solution-admin, read-only"));
+    }
+
+    @Test
+    void objectNamesAreStableAndCaseInsensitive() {
+        assertEquals(UserStore.objectName("Jane@Example.com"), UserStore.objectName("jane@example.com"));
+        assertTrue(UserStore.objectName("jane@example.com").matches("dexauth-user-[0-9a-f]{20}"));
+    }
+}
