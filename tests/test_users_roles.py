@@ -197,6 +197,42 @@ def test_users_survive_dex_restart_and_orchestration_rerun(active):
     assert rows["dev@example.com"]["roles"] == "solution-admin" and not rows["dev@example.com"]["mustChange"]
 
 
+def test_users_survive_chart_upgrade_and_removal_then_redeploy(active):
+    def dev_can_read():
+        tok = token(active, "dev@example.com", CHANGED["dev@example.com"])
+        return can(active, tok, "get", "deployments", "-n", "solution-a")
+
+    dexlab.set_overrides(active, {"dexauth": {"dex": {"id_token_ttl": "2h"}}})
+    try:
+        old = active.pod_pid("deploy-dexauth-dex")
+        ok, states, _ = dexlab.orchestrate(active)
+        assert ok and "Dex chart is deployed" in dexlab.changed_states(states)  # a chart upgrade
+        active.wait_pod_pid_change("deploy-dexauth-dex", old)
+        dexlab.wait(dev_can_read, what="role after the chart upgrade")
+    finally:
+        dexlab.set_overrides(active, {})
+    assert dexlab.orchestrate(active, "dexauth.orchestrate.remove")[0]
+    assert dexlab.orchestrate(active)[0]
+    dexlab.wait(dev_can_read, what="role after removal and redeploy")
+    rows = {row["email"]: row for row in json.loads(ctl(active, "user", "list", "-o", "json").stdout)}
+    assert rows["dev@example.com"]["roles"] == "solution-admin"
+
+
+def test_no_password_in_logs_or_salt_job_cache(active):
+    secrets = [p.encode() for p in list(PW.values()) + list(CHANGED.values())]
+    hits = []
+    for base in (active.root / "logs", active.root / "var" / "salt"):
+        for dirpath, _, files in os.walk(base):
+            for f in files:
+                path = os.path.join(dirpath, f)
+                try:
+                    data = open(path, "rb").read()
+                except OSError:
+                    continue
+                hits += [path for s in secrets if s in data]
+    assert hits == []
+
+
 def test_changes_are_audited_without_secrets(active):
     r = active.kubectl("get", "events", "-n", "dexauth", "-o", "json")
     events = [e for e in json.loads(r.stdout)["items"] if e.get("source", {}).get("component") == "authctl"]
