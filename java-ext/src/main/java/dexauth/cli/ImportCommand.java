@@ -41,12 +41,17 @@ final class ImportCommand implements Callable<Integer> {
         StringBuilder secrets = new StringBuilder();
         List<String> created = new ArrayList<>(), skipped = new ArrayList<>(), failed = new ArrayList<>();
         UserCommand.run(session, service -> {
-            int i = 0;
-            for (Entry e : entries) {
-                i++;
-                char[] pw = PasswordHasher.randomPassword(20);
+            // bcrypt dominates: hash in parallel (one per core), create sequentially.
+            List<char[]> passwords = new ArrayList<>();
+            for (int k = 0; k < entries.size(); k++) passwords.add(PasswordHasher.randomPassword(20));
+            List<byte[]> hashes = passwords.parallelStream()
+                    .map(pw -> PasswordHasher.hash(pw, service.bcryptCost())).toList();
+            Set<String> inDex = service.dexEmails();
+            for (int i = 0; i < entries.size(); i++) {
+                Entry e = entries.get(i);
+                char[] pw = passwords.get(i);
                 try {
-                    service.add(e.email(), e.username(), e.roles(), pw);
+                    service.add(e.email(), e.username(), e.roles(), hashes.get(i), inDex);
                     created.add(e.email());
                     secrets.append(e.email()).append(',').append(pw).append('\n');
                 } catch (dexauth.users.UserService.Refused r) {
@@ -56,7 +61,7 @@ final class ImportCommand implements Callable<Integer> {
                 } finally {
                     PasswordHasher.wipe(pw);
                 }
-                progress(i, entries.size());
+                progress(i + 1, entries.size());
             }
             return null;
         });

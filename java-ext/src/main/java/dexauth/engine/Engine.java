@@ -27,6 +27,15 @@ public final class Engine {
         operations.put("version", (req, dry) -> JSON.createObjectNode().put("changed", false));
         operations.put("pki.ensure", new PkiOperation());
         DeploymentOperations.register(operations);
+        // Benchmark reference: bcrypt alone, {"count": n, "cost": c} -> seconds (bench/users.py).
+        operations.put("bench.bcrypt", (req, dry) -> {
+            int n = req.path("count").asInt(100);
+            int cost = req.path("cost").asInt(12);
+            long t0 = System.nanoTime();
+            java.util.stream.IntStream.range(0, n).parallel().forEach(i ->
+                    dexauth.dex.PasswordHasher.hash(dexauth.dex.PasswordHasher.randomPassword(20), cost));
+            return JSON.createObjectNode().put("changed", false).put("seconds", (System.nanoTime() - t0) / 1e9);
+        });
     }
 
     public Iterable<String> operationNames() { return operations.keySet(); }

@@ -86,8 +86,16 @@ public final class UserService {
     }
 
     public UserRecord add(String email, String username, Set<Role> roles, char[] password) {
+        checkPassword(password, checkEmail(email));
+        return add(email, username, roles, PasswordHasher.hash(password, bcryptCost), null);
+    }
+
+    /**
+     * Creates a user from an already computed bcrypt hash (import hashes in parallel).
+     * {@code knownInDex}, when given, replaces one Dex listing per user.
+     */
+    public UserRecord add(String email, String username, Set<Role> roles, byte[] hash, Set<String> knownInDex) {
         email = checkEmail(email);
-        checkPassword(password, email);
         UserStore store = new UserStore(kube, namespace);
         String target = email;
         boolean known = false;
@@ -96,14 +104,16 @@ public final class UserService {
         } catch (KubernetesClientException e) {
             throw translate(e, "add users");
         }
-        if (known || dexHas(email)) throw new Refused("user " + email + " already exists", 3);
+        if (known || (knownInDex != null ? knownInDex.contains(email) : dexHas(email))) {
+            throw new Refused("user " + email + " already exists", 3);
+        }
         UserRecord user = new UserRecord(email, username == null || username.isBlank() ? email.split("@")[0] : username,
                 roles, true, actor, Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
         guarded("add users", () -> store.create(user));
         try {
             Password p = Password.newBuilder().setEmail(email).setUsername(user.username())
                     .setUserId(UUID.randomUUID().toString())
-                    .setHash(ByteString.copyFrom(PasswordHasher.hash(password, bcryptCost))).build();
+                    .setHash(ByteString.copyFrom(hash)).build();
             if (dex.stub().createPassword(CreatePasswordReq.newBuilder().setPassword(p).build()).getAlreadyExists()) {
                 throw new Refused("user " + email + " already exists in Dex", 3);
             }
@@ -114,6 +124,16 @@ public final class UserService {
         audit("created user", email, "roles " + user.rolesText() + ", must change password");
         return user;
     }
+
+    /** Emails Dex knows, lowercased (one listing). */
+    public Set<String> dexEmails() {
+        Set<String> out = new java.util.HashSet<>();
+        dex.stub().listPasswords(ListPasswordReq.getDefaultInstance()).getPasswordsList()
+                .forEach(p -> out.add(p.getEmail().toLowerCase(Locale.ROOT)));
+        return out;
+    }
+
+    public int bcryptCost() { return bcryptCost; }
 
     public List<Row> list() {
         Map<String, UserRecord> records = new LinkedHashMap<>();
