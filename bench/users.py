@@ -86,7 +86,9 @@ def main(n_import=int(os.environ.get("BENCH_IMPORT_USERS", "1000"))):
         csv.write_text("email,username,roles\n" + "".join(f"imp{i}@example.com,imp{i},read-only\n"
                                                           for i in range(n_import)))
         t0 = time.time()
-        r = lab.authctl("user", "import", str(csv), "--passwords-out", str(lab.root / "imported.csv"), env=env)
+        r = subprocess.run([str(REPO / "bin" / "authctl"), "user", "import", str(csv), "--passwords-out",
+                            str(lab.root / "imported.csv")], capture_output=True, text=True,
+                           env={**os.environ, "AUTHCTL_CONFIG": str(lab.root / "authctl.yaml"), **env})
         secs = time.time() - t0
         cost = dexlab.pillar(lab)["password"]["bcrypt_cost"]
         # bcrypt alone on up to 1000 hashes, scaled to n_import (it is linear in the count).

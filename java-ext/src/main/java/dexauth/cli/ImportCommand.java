@@ -21,10 +21,10 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 
 @Command(name = "import", mixinStandardHelpOptions = true,
-        description = {"Create many users from a CSV (email,username,roles) or YAML file (list of",
-                "{email, username, roles}). Roles in CSV are separated by ';'. Each new user gets a",
-                "random one-time password (must change), written to --passwords-out (mode 0600).",
-                "Existing users are skipped; a report says what was created, skipped and failed."})
+        description = {"Create many users from a CSV or YAML file, with a progress bar and a report.",
+                "CSV lines: email,username,roles (roles separated by ';'); YAML: a list of",
+                "{email, username, roles}. Each new user gets a random one-time password (must",
+                "change), written to --passwords-out (mode 0600). Existing users are skipped."})
 final class ImportCommand implements Callable<Integer> {
     @Mixin Session session;
     @Parameters(index = "0", description = "CSV or YAML file.") Path file;

@@ -11,8 +11,9 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "login", mixinStandardHelpOptions = true,
-        description = {"Log in to Dex (hidden password prompt) and keep the token for later commands,",
-                "which then act with your own rights. The token is stored 0600 in ~/.config/authctl/."})
+        description = {"Log in to Dex and keep the token: later commands act with your own rights.",
+                "The password is asked at a hidden prompt (or read with --password-stdin); the",
+                "token is stored with mode 0600 in ~/.config/authctl/ (or $AUTHCTL_HOME)."})
 final class LoginCommand implements Callable<Integer> {
     @Option(names = "--config", description = "authctl configuration file.") Path config;
     @Option(names = "--email", required = true, description = "Your email (Dex login name).") String email;

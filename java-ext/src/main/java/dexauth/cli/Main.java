@@ -18,7 +18,7 @@ import picocli.CommandLine.Command;
                 CommandLine.HelpCommand.class},
         footer = {"", "Examples:",
                 "  authctl version            show the versions of authctl and the Dex it targets",
-                "  authctl salt ping          check that salt-api answers and list responding minions",
+                "  authctl salt ping          check salt-api and list the responding minions",
                 "  authctl token --email E    log in and print an ID token for kubectl --token",
                 "  authctl login --email E    log in; later commands act with your rights",
                 "  authctl user add E --role solution-admin    create a user",

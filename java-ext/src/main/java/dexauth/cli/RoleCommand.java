@@ -10,7 +10,7 @@ import picocli.CommandLine.Parameters;
 import java.util.concurrent.Callable;
 
 @Command(name = "role", mixinStandardHelpOptions = true,
-        description = {"Grant or revoke a role to a local user (by email) or to an external IdP group.",
+        description = {"Grant or revoke a role, for a local user (by email) or an external IdP group.",
                 "Roles: cluster-admin (everything), solution-admin (workloads in namespaces labelled",
                 "dexauth.io/solution=true), read-only (reads, never Secrets)."},
         subcommands = {RoleCommand.Grant.class, RoleCommand.Revoke.class})
@@ -43,8 +43,8 @@ final class RoleCommand {
     static final class Grant implements Callable<Integer> {
         @Mixin Session session;
         @Mixin Target target;
-        @Parameters(index = "1", arity = "0..1", paramLabel = "ROLE") String roleText;
-        @Option(names = "--role", hidden = true) String roleOption;
+        @Parameters(index = "1", arity = "0..1", paramLabel = "ROLE",
+                description = "cluster-admin, solution-admin or read-only.") String roleText;
 
         @Override
         public Integer call() {

@@ -22,9 +22,10 @@ import java.util.function.Function;
 
 @Command(name = "user", mixinStandardHelpOptions = true,
         description = {"Manage local users (Dex's password store) and their roles.",
-                "Roles: " + "cluster-admin, solution-admin, read-only. A new or reset user must change the",
-                "password (authctl passwd) before any role applies. Commands act with your own rights",
-                "(authctl login); root on the bootstrap node may use --break-glass."},
+                "Roles: cluster-admin, solution-admin, read-only (see docs/roles.md).",
+                "A new or reset user must change its password (authctl passwd) before any role applies.",
+                "Commands act with your own rights (authctl login); root on the bootstrap node may",
+                "use --break-glass."},
         subcommands = {UserCommand.Add.class, UserCommand.ListUsers.class, UserCommand.Show.class,
                 UserCommand.Passwd.class, UserCommand.Delete.class, ImportCommand.class})
 final class UserCommand {
