@@ -50,14 +50,6 @@ final class StaticPodManifest {
         throw new IOException(file + " has no container named kube-apiserver");
     }
 
-    /** Flags live in command (kubeadm style) or args; both are searched. */
-    List<String> flags() throws IOException {
-        List<String> out = new ArrayList<>();
-        ObjectNode c = container();
-        for (String field : new String[]{"command", "args"}) c.path(field).forEach(n -> out.add(n.asText()));
-        return out;
-    }
-
     /**
      * Removes flags matching {@code drop} from both command and args, then appends {@code add}
      * where the flags live (args when it holds flags, else command); true if anything changed.

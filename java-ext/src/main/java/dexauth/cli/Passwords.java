@@ -40,6 +40,17 @@ final class Passwords {
     }
 
     static char[] existing(boolean fromStdin, String label) {
-        return fromStdin ? line(label) : Secrets.prompt(label);
+        return fromStdin ? line(label) : prompt(label);
+    }
+
+    /** Hidden prompt; fails clearly when there is no terminal. */
+    static char[] prompt(String label) {
+        Console console = System.console();
+        if (console == null) {
+            throw new UserError("no terminal to prompt for " + label + "; pipe it in with --password-stdin");
+        }
+        char[] value = console.readPassword("%s: ", label);
+        if (value == null || value.length == 0) throw new UserError(label + " is empty");
+        return value;
     }
 }

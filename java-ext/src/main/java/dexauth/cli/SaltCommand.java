@@ -29,9 +29,9 @@ final class SaltCommand {
             CliConfig cfg = CliConfig.load(config);
             if (cfg.saltApi.url == null) throw new UserError("saltApi.url is not set in the configuration file");
             char[] password;
-            if (passwordStdin) password = Secrets.fromStdin("salt-api password");
+            if (passwordStdin) password = Passwords.line("salt-api password");
             else if ("auto".equals(cfg.saltApi.eauth)) password = "unused-by-eauth-auto".toCharArray();
-            else password = Secrets.prompt("salt-api password for " + cfg.saltApi.username);
+            else password = Passwords.prompt("salt-api password for " + cfg.saltApi.username);
             try {
                 return SaltApi.connect(URI.create(cfg.saltApi.url), cfg.saltApi.username, password, cfg.saltApi.eauth,
                         TrustStores.trusting(cfg.saltApi.caFile == null ? null : Path.of(cfg.saltApi.caFile)));

@@ -31,7 +31,7 @@ final class TokenCommand implements Callable<Integer> {
             throw new UserError("dex.issuer and dex.caFile must be set in the configuration file"
                     + " (written by the dexauth.cli Salt state)");
         }
-        char[] password = passwordStdin ? Secrets.fromStdin("password") : Secrets.prompt("Password for " + email);
+        char[] password = Passwords.existing(passwordStdin, "Password for " + email);
         try {
             TokenClient client = new TokenClient(URI.create(cfg.dex.issuer), TrustStores.trusting(Path.of(cfg.dex.caFile)));
             TokenClient.Tokens tokens = client.passwordGrant(cfg.dex.clientId, cfg.dex.audienceClientId, email, password);

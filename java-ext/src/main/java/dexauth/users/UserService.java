@@ -181,9 +181,8 @@ public final class UserService {
         String target = email;
         guarded("delete users", () -> store.delete(target));
         reconcile();
-        if (dex.stub().deletePassword(DeletePasswordReq.newBuilder().setEmail(email).build()).getNotFound()) {
-            // already gone from Dex: the metadata was the only trace
-        }
+        // not_found is fine: the metadata was then the only trace of the user
+        dex.stub().deletePassword(DeletePasswordReq.newBuilder().setEmail(email).build());
         if (userId != null) revokeRefreshTokensOf(userId);
         audit("deleted user", email, "role bindings removed, refresh tokens revoked");
     }
