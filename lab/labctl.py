@@ -263,7 +263,11 @@ class Lab:
             },
         }
         (self.root / "pillar" / "lab.sls").write_text(yaml.safe_dump(pillar))
-        (self.root / "pillar" / "top.sls").write_text(yaml.safe_dump({"base": {"*": ["lab", "lab_overrides"]}}))
+        (self.root / "pillar" / "top.sls").write_text(
+            yaml.safe_dump({"base": {"*": ["lab", "lab_overrides", "dexauth_idps"]}}))
+        idps = self.root / "pillar" / "dexauth_idps.sls"
+        if not idps.exists():  # authctl idp owns this file (through salt-api); lab up never overwrites it
+            idps.write_text("#!yaml\n# Upstream IdPs, written by `authctl idp`.\n{}\n")
         override = self.root / "pillar" / "lab_overrides.sls"
         if not override.exists():
             override.write_text("# Pillar overrides for this lab only (tests write here).\n{}\n")

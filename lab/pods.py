@@ -102,6 +102,17 @@ def _prepare(lab, kube, ns, template, binary, ports, key):
             ref = e["valueFrom"]["secretKeyRef"]
             secret = kube.get(f"/api/v1/namespaces/{ns}/secrets/{ref['name']}")
             env[e["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
+    for source in c.get("envFrom", []):
+        ref = source.get("secretRef")
+        if not ref:
+            continue
+        secret = kube.get_or_none(f"/api/v1/namespaces/{ns}/secrets/{ref['name']}")
+        if secret is None:
+            if ref.get("optional"):
+                continue
+            raise RuntimeError(f"Secret {ns}/{ref['name']} not found (envFrom)")
+        for key, value in (secret.get("data") or {}).items():
+            env[key] = base64.b64decode(value).decode()
     argv = list(c.get("command") or [binary]) + list(c.get("args", []))
     argv[0] = binary
     script = ["set -e"]

@@ -4,6 +4,7 @@ import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.Release;
 import com.marcnuri.helm.UpgradeCommand;
 import dexauth.config.DeploymentConfig;
+import dexauth.idp.IdpSecrets;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -38,7 +39,11 @@ public final class ChartDeployer {
 
     public Map<String, String> deploy(DeploymentConfig cfg, boolean dryRun) throws IOException {
         Map<String, String> values = ChartValues.of(cfg);
-        String checksum = checksum(cfg.chartDir(), values);
+        String idpValues = ChartValues.idps(cfg, new IdpSecrets(kube, cfg.namespace()).checksum(cfg.idps().values()))
+                .toString();
+        Map<String, String> hashed = new LinkedHashMap<>(values);
+        hashed.put("idps", idpValues);
+        String checksum = checksum(cfg.chartDir(), hashed);
         String ns = cfg.namespace();
         String reason = reasonToDeploy(cfg, checksum);
         Map<String, String> changes = new LinkedHashMap<>();
@@ -47,16 +52,23 @@ public final class ChartDeployer {
         if (dryRun) return changes;
         boolean exists = releaseDeployed(cfg);
         Release release;
-        if (exists) {
-            UpgradeCommand up = new Helm(cfg.chartDir()).upgrade().withName(cfg.release()).withNamespace(ns)
-                    .withKubeConfig(kubeconfig).resetValues();
-            values.forEach(up::set);
-            release = up.call();
-        } else {
-            var install = new Helm(cfg.chartDir()).install().withName(cfg.release()).withNamespace(ns)
-                    .withKubeConfig(kubeconfig);
-            values.forEach(install::set);
-            release = install.call();
+        // JSON is YAML: the IdP values go in as a values file (no secret in it, only references).
+        Path idpFile = Files.createTempFile("dexauth-idps-", ".yaml");
+        try {
+            Files.writeString(idpFile, idpValues);
+            if (exists) {
+                UpgradeCommand up = new Helm(cfg.chartDir()).upgrade().withName(cfg.release()).withNamespace(ns)
+                        .withKubeConfig(kubeconfig).resetValues().withValuesFile(idpFile);
+                values.forEach(up::set);
+                release = up.call();
+            } else {
+                var install = new Helm(cfg.chartDir()).install().withName(cfg.release()).withNamespace(ns)
+                        .withKubeConfig(kubeconfig).withValuesFile(idpFile);
+                values.forEach(install::set);
+                release = install.call();
+            }
+        } finally {
+            Files.deleteIfExists(idpFile);
         }
         ConfigMap state = new ConfigMapBuilder().withNewMetadata().withName(STATE_CONFIGMAP).withNamespace(ns)
                 .addToLabels(ChartSecrets.MANAGED_BY, "dexauth").endMetadata()

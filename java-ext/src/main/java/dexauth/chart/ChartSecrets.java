@@ -123,6 +123,13 @@ public final class ChartSecrets {
                 if (!dryRun) kube.secrets().inNamespace(ns).withName(name).delete();
             }
         }
+        if (purge) {
+            // IdP bind passwords and client secrets are operator data: only a purge removes them.
+            for (var s : kube.secrets().inNamespace(ns).withLabel(dexauth.idp.IdpSecrets.LABEL).list().getItems()) {
+                changes.put("secret/" + ns + "/" + s.getMetadata().getName(), "deleted");
+                if (!dryRun) kube.secrets().inNamespace(ns).withName(s.getMetadata().getName()).delete();
+            }
+        }
         if (kube.configMaps().inNamespace(CA_CONFIGMAP_NAMESPACE).withName(CA_CONFIGMAP).get() != null) {
             changes.put("configmap/" + CA_CONFIGMAP_NAMESPACE + "/" + CA_CONFIGMAP, "deleted");
             if (!dryRun) kube.configMaps().inNamespace(CA_CONFIGMAP_NAMESPACE).withName(CA_CONFIGMAP).delete();

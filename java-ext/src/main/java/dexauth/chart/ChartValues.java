@@ -1,6 +1,10 @@
 package dexauth.chart;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dexauth.config.DeploymentConfig;
+import dexauth.idp.IdpSpec;
 
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -38,6 +42,24 @@ public final class ChartValues {
         v.put("ingress.path", cfg.ingressPath());
         List<String> hosts = cfg.ingressHosts();
         for (int i = 0; i < hosts.size(); i++) v.put("ingress.hosts[" + i + "]", hosts.get(i));
+        return v;
+    }
+
+    /**
+     * The upstream IdPs as chart values (a values file: connector configs are nested and DNs hold
+     * commas, which {@code --set} would split): Dex connectors with $VARIABLE secret references, the
+     * Secrets Dex gets them from, and their digest so a changed secret restarts Dex.
+     */
+    public static ObjectNode idps(DeploymentConfig cfg, String secretsChecksum) {
+        ObjectNode v = new ObjectMapper().createObjectNode();
+        ArrayNode connectors = v.putArray("connectors");
+        ObjectNode secrets = v.putObject("connectorSecrets");
+        ArrayNode names = secrets.putArray("secretNames");
+        for (IdpSpec spec : cfg.idps().values()) {
+            connectors.add(spec.connector(cfg.issuer()));
+            if (spec.hasSecret()) names.add(spec.secretName());
+        }
+        secrets.put("checksum", secretsChecksum);
         return v;
     }
 }

@@ -22,6 +22,10 @@ public final class CliConfig {
         public String username = "root";
         public String eauth = "pam";
         public String caFile;
+        /** Grain (key:value) of the minions that deploy Dex: `authctl idp` re-applies the Dex states there. */
+        public String target = "dexauth_roles:bootstrap";
+        /** Which base pillar root holds the operator's files (dexauth_idps.sls); upgrades never replace it. */
+        public int pillarRootIndex = 0;
     }
 
     @JsonIgnoreProperties(ignoreUnknown = true)

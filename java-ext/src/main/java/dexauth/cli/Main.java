@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
                 "Secrets are never taken from the command line: they are prompted for (hidden) or read from stdin."
         },
         subcommands = {VersionCommand.class, LoginCommand.class, PasswdCommand.class, UserCommand.class,
-                RoleCommand.class, AdminCommand.class, TokenCommand.class, SaltCommand.class, EngineCommand.class,
+                RoleCommand.class, IdpCommand.class, AdminCommand.class, TokenCommand.class, SaltCommand.class, EngineCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Examples:",
                 "  authctl version            show the versions of authctl and the Dex it targets",
@@ -22,7 +22,8 @@ import picocli.CommandLine.Command;
                 "  authctl token --email E    log in and print an ID token for kubectl --token",
                 "  authctl login --email E    log in; later commands act with your rights",
                 "  authctl user add E --role solution-admin    create a user",
-                "  authctl passwd             change your own password"})
+                "  authctl passwd             change your own password",
+                "  authctl idp add ldap corp --host ldap.example.com ...    connect an LDAP directory"})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

@@ -26,20 +26,26 @@ final class SaltCommand {
         boolean passwordStdin;
 
         SaltApi open() {
-            CliConfig cfg = CliConfig.load(config);
-            if (cfg.saltApi.url == null) throw new UserError("saltApi.url is not set in the configuration file");
-            char[] password;
-            if (passwordStdin) password = Passwords.line("salt-api password");
-            else if ("auto".equals(cfg.saltApi.eauth)) password = "unused-by-eauth-auto".toCharArray();
-            else password = Passwords.prompt("salt-api password for " + cfg.saltApi.username);
-            try {
-                return SaltApi.connect(URI.create(cfg.saltApi.url), cfg.saltApi.username, password, cfg.saltApi.eauth,
-                        TrustStores.trusting(cfg.saltApi.caFile == null ? null : Path.of(cfg.saltApi.caFile)));
-            } catch (IOException e) {
-                throw new UserError(e.getMessage());
-            } finally {
-                java.util.Arrays.fill(password, '\0');
-            }
+            return SaltCommand.open(CliConfig.load(config), passwordStdin);
+        }
+    }
+
+    /** Logs in to salt-api as the configuration says; the password comes from stdin or a hidden prompt. */
+    static SaltApi open(CliConfig cfg, boolean passwordStdin) {
+        if (cfg.saltApi.url == null) throw new UserError("saltApi.url is not set in the configuration file");
+        char[] password;
+        if (passwordStdin) password = Passwords.line("salt-api password");
+        else if ("auto".equals(cfg.saltApi.eauth)) password = "unused-by-eauth-auto".toCharArray();
+        else password = Passwords.prompt("salt-api password for " + cfg.saltApi.username);
+        try {
+            return SaltApi.connect(URI.create(cfg.saltApi.url), cfg.saltApi.username, password, cfg.saltApi.eauth,
+                    TrustStores.trusting(cfg.saltApi.caFile == null ? null : Path.of(cfg.saltApi.caFile)));
+        } catch (IOException e) {
+            throw new UserError(e.getMessage());
+        } catch (RuntimeException e) {
+            throw new UserError("cannot log in to salt-api at " + cfg.saltApi.url + ": " + Errors.describe(e), 11);
+        } finally {
+            java.util.Arrays.fill(password, '\0');
         }
     }
 

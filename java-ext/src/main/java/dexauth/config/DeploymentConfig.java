@@ -1,12 +1,15 @@
 package dexauth.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dexauth.idp.IdpCatalog;
+import dexauth.idp.IdpSpec;
 
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
@@ -20,7 +23,8 @@ public record DeploymentConfig(
         String image, String listenAddress, int httpsPort, int grpcPort, int telemetryPort, String grpcAddress,
         String idTokenTtl, boolean ingressEnabled, String ingressClass, String ingressPath, List<String> ingressHosts,
         Path chartDir, String release, String superadminEmail, String superadminUsername, Path superadminPasswordFile,
-        int bcryptCost, String kubernetesVersion, Path kubeconfig, Path apiserverManifest, Path authenticationConfig) {
+        int bcryptCost, String kubernetesVersion, Path kubeconfig, Path apiserverManifest, Path authenticationConfig,
+        Map<String, IdpSpec> idps) {
 
     private static final Pattern DNS1123 = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
     private static final Pattern EMAIL = Pattern.compile("[^@\\s]+@[^@\\s]+\\.[^@\\s]+");
@@ -72,7 +76,7 @@ public record DeploymentConfig(
                 Path.of(r.path("chart:dir")), r.name("chart:release"), email, r.text("superadmin:username"),
                 pwFile == null ? null : Path.of(pwFile), cost, version.replaceFirst("^v", ""),
                 Path.of(r.path("kubernetes:kubeconfig")), Path.of(r.path("kubernetes:apiserver_manifest")),
-                Path.of(r.path("kubernetes:authentication_config")));
+                Path.of(r.path("kubernetes:authentication_config")), IdpCatalog.fromPillar(pillar.get("idps")));
     }
 
     /** Kubernetes minor version, e.g. 36 for 1.36.3. */

@@ -50,6 +50,37 @@ public final class DexApi implements AutoCloseable {
 
     public String target() { return target; }
 
+    /**
+     * Waits until the running Dex offers exactly {@code expected} connectors (ids), i.e. until a
+     * redeployed Dex with a new connector list serves; fails naming what it offers instead.
+     */
+    public void awaitConnectors(java.util.Set<String> expected, Duration timeout) {
+        Instant deadline = Instant.now().plus(timeout);
+        java.util.Set<String> seen = null;
+        String error = null;
+        while (Instant.now().isBefore(deadline)) {
+            try {
+                seen = new java.util.TreeSet<>();
+                for (var c : DexGrpc.newBlockingStub(channel).withDeadlineAfter(3, TimeUnit.SECONDS)
+                        .listConnectors(dexauth.dex.grpc.ListConnectorReq.getDefaultInstance()).getConnectorsList()) {
+                    seen.add(c.getId());
+                }
+                if (seen.equals(expected)) return;
+            } catch (StatusRuntimeException e) {
+                error = describe(e);
+            }
+            try {
+                Thread.sleep(300);
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        throw new IllegalStateException("Dex did not start serving connectors " + expected + " within "
+                + timeout.toSeconds() + " s (it offers " + seen + (error == null ? "" : ", last error: " + error)
+                + "); check Dex's log");
+    }
+
     /** Waits until Dex answers GetVersion (e.g. right after a deploy); fails with the last error. */
     public VersionResp awaitReady(Duration timeout) {
         Instant deadline = Instant.now().plus(timeout);

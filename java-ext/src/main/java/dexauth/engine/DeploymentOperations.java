@@ -54,7 +54,16 @@ final class DeploymentOperations {
         ops.put("chart.deploy", (req, dry) -> {
             DeploymentConfig cfg = config(req);
             try (KubernetesClient kube = Kube.client(cfg.kubeconfig())) {
-                return changes(new ChartDeployer(kube, cfg.kubeconfig()).deploy(cfg, dry));
+                Map<String, String> changes = new ChartDeployer(kube, cfg.kubeconfig()).deploy(cfg, dry);
+                if (!changes.isEmpty() && !dry) {
+                    // The state is done when Dex serves the new connector list, so a login right after works.
+                    java.util.Set<String> ids = new java.util.TreeSet<>(cfg.idps().keySet());
+                    ids.add("local");
+                    try (DexApi dex = dex(cfg)) {
+                        dex.awaitConnectors(ids, Duration.ofSeconds(req.path("waitSeconds").asInt(180)));
+                    }
+                }
+                return changes(changes);
             }
         });
         ops.put("superadmin.ensure", DeploymentOperations::superadmin);

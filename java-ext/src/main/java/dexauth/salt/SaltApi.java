@@ -1,6 +1,11 @@
 package dexauth.salt;
 
 import com.suse.salt.netapi.AuthModule;
+import com.google.gson.JsonElement;
+import com.google.gson.reflect.TypeToken;
+import com.suse.salt.netapi.calls.WheelCall;
+import com.suse.salt.netapi.calls.WheelResult;
+import com.suse.salt.netapi.calls.modules.State;
 import com.suse.salt.netapi.calls.modules.Test;
 import com.suse.salt.netapi.calls.runner.Manage;
 import com.suse.salt.netapi.client.SaltClient;
@@ -8,6 +13,7 @@ import com.suse.salt.netapi.client.impl.HttpAsyncClientImpl;
 import com.suse.salt.netapi.datatypes.AuthMethod;
 import com.suse.salt.netapi.datatypes.Token;
 import com.suse.salt.netapi.datatypes.target.Glob;
+import com.suse.salt.netapi.datatypes.target.Grains;
 import com.suse.salt.netapi.results.Result;
 import org.apache.http.impl.nio.client.CloseableHttpAsyncClient;
 import org.apache.http.impl.nio.client.HttpAsyncClients;
@@ -15,6 +21,7 @@ import org.apache.http.impl.nio.client.HttpAsyncClients;
 import javax.net.ssl.SSLContext;
 import java.io.IOException;
 import java.net.URI;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -86,6 +93,79 @@ public final class SaltApi implements AutoCloseable {
         Result<List<String>> r = Manage.up(Optional.of(TIMEOUT_SECONDS), Optional.of(TIMEOUT_SECONDS)).callSync(client, auth).toCompletableFuture().join();
         return r.result().orElseThrow(() -> new IllegalStateException("manage.up failed: "
                 + r.error().map(Object::toString).orElse("no result")));
+    }
+
+    /**
+     * Text of a file in the master's pillar roots (wheel pillar_roots.read), or null when absent.
+     * Several roots may hold it: the first, highest-priority one wins, as in pillar compilation.
+     */
+    public String readPillarFile(String relativePath) {
+        WheelCall<List<Map<String, String>>> call = new WheelCall<>("pillar_roots.read",
+                Optional.of(Map.of("path", relativePath)), new TypeToken<List<Map<String, String>>>() { });
+        WheelResult<Result<List<Map<String, String>>>> r = call.callSync(client, auth).toCompletableFuture().join();
+        List<Map<String, String>> files = r.getData().getResult().result().orElseThrow(() -> new IllegalStateException(
+                "salt-api: pillar_roots.read failed: " + r.getData().getResult().error().map(Object::toString).orElse("?")));
+        return files.isEmpty() ? null : files.get(0).values().iterator().next();
+    }
+
+    /** Writes a file into pillar root number {@code index} of saltenv base (wheel pillar_roots.write). */
+    public void writePillarFile(String relativePath, String text, int index) {
+        WheelCall<String> call = new WheelCall<>("pillar_roots.write",
+                Optional.of(Map.of("path", relativePath, "data", text, "index", index)), new TypeToken<String>() { });
+        WheelResult<Result<String>> r = call.callSync(client, auth).toCompletableFuture().join();
+        String msg = r.getData().getResult().result().orElse("no answer");
+        if (!msg.startsWith("Wrote data to file")) {
+            throw new IllegalStateException("salt-api could not write pillar file " + relativePath + ": " + msg);
+        }
+    }
+
+    /** One state of a state run, as an operator reads it. */
+    public record StateOutcome(String id, boolean ok, boolean changed, String comment, double seconds) {}
+
+    /**
+     * Applies states on the minions matching a grain ("key:value"), queued behind any running
+     * state run, and returns each minion's states in execution order. {@code progress} is told
+     * every few seconds while the run lasts.
+     */
+    public Map<String, List<StateOutcome>> applyStates(String grainTarget, List<String> sls, int timeoutSeconds,
+                                                      java.util.function.Consumer<Long> progress) {
+        int colon = grainTarget.indexOf(':');
+        Grains target = new Grains(grainTarget.substring(0, colon), grainTarget.substring(colon + 1));
+        long start = System.nanoTime();
+        var future = State.apply(sls, Optional.empty(), Optional.of(true), Optional.empty())
+                .withTimeouts(Optional.of(timeoutSeconds), Optional.of(timeoutSeconds))
+                .callSync(client, target, auth).toCompletableFuture();
+        while (true) {
+            try {
+                Map<String, Result<Map<String, State.ApplyResult>>> results = future.get(5, java.util.concurrent.TimeUnit.SECONDS);
+                Map<String, List<StateOutcome>> out = new TreeMap<>();
+                results.forEach((minion, r) -> out.put(minion, outcomes(r)));
+                return out;
+            } catch (java.util.concurrent.TimeoutException e) {
+                progress.accept((System.nanoTime() - start) / 1_000_000_000L);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for salt-api");
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw new IllegalStateException("salt-api state run failed: " + e.getCause().getMessage(), e.getCause());
+            }
+        }
+    }
+
+    private static List<StateOutcome> outcomes(Result<Map<String, State.ApplyResult>> r) {
+        List<StateOutcome> list = new ArrayList<>();
+        if (r.result().isEmpty()) {
+            list.add(new StateOutcome("(state run)", false, false, r.error().map(Object::toString).orElse("no result"), 0));
+            return list;
+        }
+        List<State.ApplyResult> ordered = new ArrayList<>(r.result().get().values());
+        ordered.sort(java.util.Comparator.comparingInt(State.ApplyResult::getRunNum));
+        for (State.ApplyResult a : ordered) {
+            JsonElement changes = a.getChanges(JsonElement.class);
+            boolean changed = changes != null && changes.isJsonObject() && changes.getAsJsonObject().size() > 0;
+            list.add(new StateOutcome(a.getName(), a.isResult(), changed, a.getComment(), a.getDuration() / 1000.0));
+        }
+        return list;
     }
 
     @Override

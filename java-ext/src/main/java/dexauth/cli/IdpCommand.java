@@ -1,0 +1,480 @@
+package dexauth.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dexauth.config.ConfigError;
+import dexauth.idp.DirectorySettings;
+import dexauth.idp.IdpCatalog;
+import dexauth.idp.IdpSpec;
+import dexauth.idp.IdpType;
+import dexauth.idp.LdapProbe;
+import dexauth.idp.OAuthProbe;
+import dexauth.idp.ProbeReport;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+@Command(name = "idp", mixinStandardHelpOptions = true,
+        description = {"Connect the cluster to upstream identity providers: LDAP, Active Directory, OIDC, GitLab, GitHub.",
+                "The local user store always stays available beside them.",
+                "",
+                "Settings are desired state in pillar (dexauth_idps.sls, written through salt-api); each bind password",
+                "or client secret is a Kubernetes Secret Dex reads from its environment. After a change the Dex states",
+                "are re-applied through salt-api, unless --no-apply.",
+                "Directory groups map to roles with `authctl role grant --group GROUP ROLE`."},
+        subcommands = {IdpCommand.Add.class, IdpCommand.ListIdps.class, IdpCommand.Show.class, IdpCommand.Test.class,
+                IdpCommand.Remove.class, IdpCommand.Apply.class},
+        footer = {"", "Examples:",
+                "  authctl idp add ldap corp --host ldap.example.com --ca-file ca.pem \\",
+                "      --bind-dn cn=dex,dc=example,dc=com --user-base-dn ou=people,dc=example,dc=com --test-user jdoe",
+                "  authctl idp add ad corp --domain example.com --host dc1.example.com --ca-file ca.pem \\",
+                "      --bind-dn 'CN=dex,CN=Users,DC=example,DC=com'",
+                "  authctl idp test corp --user jdoe",
+                "  authctl role grant --group developers read-only"})
+final class IdpCommand {
+    static final int CHECK_FAILED = 10;
+    static final int APPLY_FAILED = 11;
+
+    /** Options of every idp command: who acts (Session) and how to reach salt-api. */
+    static final class Common {
+        @Mixin Session session;
+
+        @Option(names = "--salt-password-stdin",
+                description = "Read the salt-api password from stdin, after any secret (eauth auto needs none).")
+        boolean saltPasswordStdin;
+    }
+
+    /** Options of commands that change the IdPs. */
+    static final class Change {
+        @Option(names = "--no-apply", description = "Save the desired state only; apply later with `authctl idp apply`.")
+        boolean noApply;
+    }
+
+    // ------------------------------------------------------------------ add
+
+    @Command(name = "add", mixinStandardHelpOptions = true,
+            description = {"Add (or with --replace, change) an IdP. The connection is checked first (DNS, TCP, TLS,",
+                    "bind, base DNs, and --test-user's groups); a failed check saves nothing unless --force."},
+            subcommands = {AddLdap.class, AddAd.class, AddOidc.class, AddGitlab.class, AddGithub.class})
+    static final class Add {
+    }
+
+    /** Options every `add` shares. */
+    static final class AddOptions {
+        @Parameters(index = "0", paramLabel = "NAME",
+                description = "IdP name: lowercase letters, digits, '-' (the Dex connector id, e.g. corp-ldap).")
+        String name;
+        @Option(names = "--display-name", description = "Name on the login page (default: NAME).")
+        String displayName;
+        @Option(names = "--replace", description = "Replace an IdP of this name instead of refusing.")
+        boolean replace;
+        @Option(names = "--force", description = "Save and apply even if the checks fail.")
+        boolean force;
+        @Mixin Change change;
+        @Mixin Common common;
+    }
+
+    /** Options of LDAP and Active Directory. */
+    static final class DirectoryOptions {
+        @Option(names = "--host", required = true, description = "Directory server host name or address.")
+        String host;
+        @Option(names = "--port", description = "Port (default: 636 for LDAPS, 389 with --starttls or --insecure-no-tls).")
+        Integer port;
+        @Option(names = "--starttls", description = "Plain LDAP upgraded with StartTLS, instead of LDAPS.")
+        boolean startTls;
+        @Option(names = "--insecure-no-tls",
+                description = "Plain LDAP without TLS: passwords cross the network in clear. Only for tests.")
+        boolean noTls;
+        @Option(names = "--ca-file", description = "PEM CA certificate(s) that signed the server's certificate (default: system CAs).")
+        Path caFile;
+        @Option(names = "--bind-dn", description = "Service account DN Dex binds as to search (none: anonymous).")
+        String bindDN;
+        @Option(names = "--bind-password-stdin", description = "Read the bind password from stdin (default: hidden prompt).")
+        boolean bindPasswordStdin;
+        @Option(names = "--user-base-dn", description = "Where users are searched.")
+        String userBaseDN;
+        @Option(names = "--user-filter", description = "LDAP filter users must match.")
+        String userFilter;
+        @Option(names = "--login-attribute", description = "Attribute people type as their login.")
+        String loginAttr;
+        @Option(names = "--id-attribute", description = "Attribute that identifies a user for good.")
+        String idAttr;
+        @Option(names = "--email-attribute", description = "Attribute holding the email (the Kubernetes username).")
+        String emailAttr;
+        @Option(names = "--email-suffix", description = "Build emails as <name attribute>@SUFFIX instead.")
+        String emailSuffix;
+        @Option(names = "--name-attribute", description = "Attribute holding the display name.")
+        String nameAttr;
+        @Option(names = "--group-base-dn", description = "Where groups are searched (default: the user base DN).")
+        String groupBaseDN;
+        @Option(names = "--group-filter", description = "LDAP filter groups must match.")
+        String groupFilter;
+        @Option(names = "--group-match", split = ",", paramLabel = "USER_ATTR=GROUP_ATTR",
+                description = "A group holds a member when its GROUP_ATTR equals the user's USER_ATTR (DN = the user's DN),"
+                        + " e.g. DN=member or uid=memberUid. Repeatable.")
+        List<String> groupMatch;
+        @Option(names = "--group-name-attribute", description = "Attribute holding the group name.")
+        String groupNameAttr;
+        @Option(names = "--no-groups", description = "Do not search groups.")
+        boolean noGroups;
+        @Option(names = "--test-user", description = "Also check that this login is found, and show its groups.")
+        String testUser;
+
+        /** Applies the operator's overrides on top of a preset. */
+        DirectorySettings over(DirectorySettings s) throws IOException {
+            if (startTls && noTls) throw new UserError("--starttls and --insecure-no-tls exclude each other");
+            s.host = host;
+            s.port = port;
+            s.tls = noTls ? DirectorySettings.Tls.NONE : startTls ? DirectorySettings.Tls.STARTTLS : DirectorySettings.Tls.LDAPS;
+            if (caFile != null) s.caPem = readCa(caFile);
+            s.bindDN = bindDN;
+            if (userBaseDN != null) s.userBaseDN = userBaseDN;
+            if (userFilter != null) s.userFilter = userFilter;
+            if (loginAttr != null) s.usernameAttr = loginAttr;
+            if (idAttr != null) s.idAttr = idAttr;
+            if (emailAttr != null) s.emailAttr = emailAttr;
+            if (emailSuffix != null) {
+                s.emailSuffix = emailSuffix;
+                s.emailAttr = null;
+            }
+            if (nameAttr != null) s.nameAttr = nameAttr;
+            if (groupBaseDN != null) s.groupBaseDN = groupBaseDN;
+            if (groupFilter != null) s.groupFilter = groupFilter;
+            if (groupMatch != null) s.groupMatchers = groupMatch;
+            if (groupNameAttr != null) s.groupNameAttr = groupNameAttr;
+            s.noGroups = noGroups;
+            return s;
+        }
+    }
+
+    @Command(name = "ldap", mixinStandardHelpOptions = true,
+            description = {"Add an LDAP directory (OpenLDAP presets: inetOrgPerson users logging in with uid,",
+                    "groupOfNames/groupOfUniqueNames/posixGroup groups)."},
+            footer = {"", "Example:",
+                    "  authctl idp add ldap corp --host ldap.example.com --ca-file /etc/ssl/corp-ca.pem \\",
+                    "      --bind-dn cn=dex,ou=services,dc=example,dc=com --user-base-dn ou=people,dc=example,dc=com \\",
+                    "      --group-base-dn ou=groups,dc=example,dc=com --test-user jdoe"})
+    static final class AddLdap implements Callable<Integer> {
+        @Mixin AddOptions add;
+        @Mixin DirectoryOptions dir;
+
+        @Override
+        public Integer call() throws IOException {
+            if (dir.userBaseDN == null) throw new UserError("--user-base-dn is required for LDAP (e.g. ou=people,dc=example,dc=com)");
+            return addDirectory(add, dir, IdpType.LDAP, dir.over(DirectorySettings.openLdap()));
+        }
+    }
+
+    @Command(name = "ad", mixinStandardHelpOptions = true,
+            description = {"Add an Active Directory domain. Presets: base DNs from --domain, login with",
+                    "userPrincipalName (--login-attribute sAMAccountName for the short name), groups with nested",
+                    "membership (--no-nested-groups for direct only). Every preset can be overridden."},
+            footer = {"", "Example:",
+                    "  authctl idp add ad corp --domain example.com --host dc1.example.com --ca-file corp-ca.pem \\",
+                    "      --bind-dn 'CN=svc-dex,CN=Users,DC=example,DC=com' --test-user jdoe@example.com"})
+    static final class AddAd implements Callable<Integer> {
+        @Mixin AddOptions add;
+        @Mixin DirectoryOptions dir;
+        @Option(names = "--domain", required = true, description = "AD DNS domain, e.g. example.com.")
+        String domain;
+        @Option(names = "--no-nested-groups", description = "Only direct group membership.")
+        boolean noNested;
+
+        @Override
+        public Integer call() throws IOException {
+            DirectorySettings preset;
+            try {
+                preset = DirectorySettings.activeDirectory(domain);
+            } catch (IllegalArgumentException e) {
+                throw new UserError(e.getMessage());
+            }
+            if (noNested) preset.groupMatchers = List.of("DN=member");
+            DirectorySettings s = dir.over(preset);
+            if ("sAMAccountName".equalsIgnoreCase(s.usernameAttr) && dir.emailAttr == null) s.usernamePrompt = "Username";
+            return addDirectory(add, dir, IdpType.AD, s);
+        }
+    }
+
+    static int addDirectory(AddOptions add, DirectoryOptions dir, IdpType type, DirectorySettings settings) {
+        ObjectNode config;
+        try {
+            config = settings.toConfig();
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage());
+        }
+        IdpSpec spec = spec(add, type, config);
+        char[] secret = spec.hasSecret() ? secret(dir.bindPasswordStdin, "bind password for " + dir.bindDN) : null;
+        return save(add, spec, secret, LdapProbe.run(spec, secret, dir.testUser));
+    }
+
+    /** Options of the OAuth2 IdPs. */
+    static final class OAuthOptions {
+        @Option(names = "--client-id", required = true, description = "Client id registered at the provider.")
+        String clientId;
+        @Option(names = "--client-secret-stdin", description = "Read the client secret from stdin (default: hidden prompt).")
+        boolean secretStdin;
+        @Option(names = "--ca-file", description = "PEM CA certificate(s) of the provider (default: system CAs).")
+        Path caFile;
+    }
+
+    @Command(name = "oidc", mixinStandardHelpOptions = true,
+            description = {"Add an OpenID Connect provider (Keycloak, another Dex, Azure AD...). Register",
+                    "<dex issuer>/callback as its redirect URI."},
+            footer = {"", "Example:",
+                    "  authctl idp add oidc keycloak --issuer https://sso.example.com/realms/corp --client-id k8s \\",
+                    "      --groups-claim groups"})
+    static final class AddOidc implements Callable<Integer> {
+        @Mixin AddOptions add;
+        @Mixin OAuthOptions oauth;
+        @Option(names = "--issuer", required = true, description = "The provider's issuer URL (https).")
+        String issuer;
+        @Option(names = "--scope", split = ",", description = "Scopes to ask (default: openid,profile,email).")
+        List<String> scopes;
+        @Option(names = "--groups-claim", description = "Claim with the user's groups; trusts the provider's groups.")
+        String groupsClaim;
+
+        @Override
+        public Integer call() throws IOException {
+            ObjectNode c = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+            c.put("issuer", issuer.replaceAll("/$", "")).put("clientID", oauth.clientId);
+            List<String> sc = new ArrayList<>(scopes != null ? scopes : List.of("openid", "profile", "email"));
+            if (groupsClaim != null) {
+                if (!sc.contains("groups")) sc.add("groups");
+                c.put("insecureEnableGroups", true);
+                c.putObject("claimMapping").put("groups", groupsClaim);
+            }
+            sc.forEach(c.withArray("scopes")::add);
+            if (oauth.caFile != null) c.putArray("rootCAs").add(readCa(oauth.caFile));
+            return addOAuth(add, oauth, IdpType.OIDC, c);
+        }
+    }
+
+    @Command(name = "gitlab", mixinStandardHelpOptions = true,
+            description = {"Add GitLab (gitlab.com or self-managed) as an OAuth2 provider. Register",
+                    "<dex issuer>/callback as the application's redirect URI, scopes read_user openid."})
+    static final class AddGitlab implements Callable<Integer> {
+        @Mixin AddOptions add;
+        @Mixin OAuthOptions oauth;
+        @Option(names = "--base-url", defaultValue = "https://gitlab.com", description = "GitLab URL (default: ${DEFAULT-VALUE}).")
+        String baseUrl;
+        @Option(names = "--group", split = ",", description = "Only members of these GitLab groups may log in.")
+        List<String> groups;
+
+        @Override
+        public Integer call() throws IOException {
+            ObjectNode c = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+            c.put("baseURL", baseUrl.replaceAll("/$", "")).put("clientID", oauth.clientId);
+            if (groups != null) groups.forEach(c.withArray("groups")::add);
+            if (oauth.caFile != null) {
+                c.put("rootCAData", java.util.Base64.getEncoder().encodeToString(readCa(oauth.caFile).getBytes(StandardCharsets.US_ASCII)));
+            }
+            return addOAuth(add, oauth, IdpType.GITLAB, c);
+        }
+    }
+
+    @Command(name = "github", mixinStandardHelpOptions = true,
+            description = {"Add GitHub as an OAuth2 provider. Register <dex issuer>/callback as the OAuth app's callback URL."})
+    static final class AddGithub implements Callable<Integer> {
+        @Mixin AddOptions add;
+        @Mixin OAuthOptions oauth;
+        @Option(names = "--org", split = ",", description = "Only members of these organisations may log in.")
+        List<String> orgs;
+        @Option(names = "--host-name", description = "GitHub Enterprise host name (default: github.com).")
+        String hostName;
+
+        @Override
+        public Integer call() throws IOException {
+            if (oauth.caFile != null) {
+                throw new UserError("--ca-file is not supported for GitHub: Dex reads GitHub's CA from a file in its pod;"
+                        + " add the CA to the Dex image instead");
+            }
+            ObjectNode c = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+            c.put("clientID", oauth.clientId);
+            if (hostName != null) c.put("hostName", hostName);
+            if (orgs != null) orgs.forEach(o -> c.withArray("orgs").addObject().put("name", o));
+            if (orgs != null) c.put("loadAllGroups", false);
+            return addOAuth(add, oauth, IdpType.GITHUB, c);
+        }
+    }
+
+    static int addOAuth(AddOptions add, OAuthOptions oauth, IdpType type, ObjectNode config) {
+        IdpSpec spec = spec(add, type, config);
+        char[] secret = secret(oauth.secretStdin, "client secret for " + oauth.clientId);
+        return save(add, spec, secret, OAuthProbe.run(spec));
+    }
+
+    static IdpSpec spec(AddOptions add, IdpType type, ObjectNode config) {
+        try {
+            return new IdpSpec(add.name, type, add.displayName != null ? add.displayName : add.name, config);
+        } catch (ConfigError e) {
+            throw new UserError(e.getMessage().replaceFirst("^pillar key \\S+?:config:", "setting ")
+                    .replaceFirst("^pillar key \\S+: ", ""));
+        }
+    }
+
+    static char[] secret(boolean fromStdin, String label) {
+        return Passwords.existing(fromStdin, label);
+    }
+
+    /** Checks, then saves and applies; a failed check saves nothing unless --force. */
+    static int save(AddOptions add, IdpSpec spec, char[] secret, ProbeReport report) {
+        System.out.println("Checking " + spec.type().id() + " IdP " + spec.name() + ":");
+        report.lines().forEach(System.out::println);
+        if (!report.ok() && !add.force) {
+            throw new UserError("check failed (" + report.failure().step() + "); nothing was saved."
+                    + " Fix it, or use --force to save anyway", CHECK_FAILED);
+        }
+        try (IdpWorkflow flow = IdpWorkflow.open(add.common)) {
+            Map<String, IdpSpec> idps = flow.load();
+            if (idps.containsKey(spec.name()) && !add.replace) {
+                throw new UserError("IdP " + spec.name() + " exists; use --replace to change it", 3);
+            }
+            flow.store(spec, secret);
+            idps.put(spec.name(), spec);
+            flow.write(idps);
+            System.out.println("saved " + spec.name() + ": pillar " + IdpCatalog.PILLAR_FILE
+                    + (spec.hasSecret() ? ", Secret " + flow.namespace() + "/" + spec.secretName() : ""));
+            return flow.applyUnless(add.change.noApply, idps);
+        } finally {
+            if (secret != null) Arrays.fill(secret, '\0');
+        }
+    }
+
+    static String readCa(Path file) throws IOException {
+        if (!Files.isReadable(file)) throw new UserError("CA file " + file + " not found or not readable");
+        String pem = Files.readString(file, StandardCharsets.US_ASCII);
+        if (!pem.contains("-----BEGIN CERTIFICATE-----")) throw new UserError("CA file " + file + " holds no PEM certificate");
+        return pem;
+    }
+
+    // ------------------------------------------------------------------ list, show, test, remove, apply
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "List the IdPs (the local store is always there).")
+    static final class ListIdps implements Callable<Integer> {
+        @Mixin Common common;
+
+        @Override
+        public Integer call() {
+            try (IdpWorkflow flow = IdpWorkflow.openSaltOnly(common)) {
+                System.out.printf("%-20s %-7s %-30s %s%n", "NAME", "TYPE", "LOGIN PAGE", "SERVER");
+                System.out.printf("%-20s %-7s %-30s %s%n", "local", "local", "Email (local users)", "-");
+                for (IdpSpec s : flow.load().values()) {
+                    System.out.printf("%-20s %-7s %-30s %s%n", s.name(), s.type().id(), s.displayName(), server(s));
+                }
+            }
+            return 0;
+        }
+    }
+
+    static String server(IdpSpec s) {
+        var c = s.config();
+        return switch (s.type()) {
+            case LDAP, AD -> (c.path("insecureNoSSL").asBoolean() ? "ldap://" : c.path("startTLS").asBoolean()
+                    ? "ldap+starttls://" : "ldaps://") + s.host();
+            case OIDC -> c.path("issuer").asText();
+            case GITLAB -> c.path("baseURL").asText();
+            case GITHUB -> c.path("hostName").asText("github.com");
+        };
+    }
+
+    @Command(name = "show", mixinStandardHelpOptions = true, description = "Show an IdP's settings (secrets masked).")
+    static final class Show implements Callable<Integer> {
+        @Mixin Common common;
+        @Parameters(paramLabel = "NAME") String name;
+
+        @Override
+        public Integer call() throws IOException {
+            try (IdpWorkflow flow = IdpWorkflow.openSaltOnly(common)) {
+                IdpSpec s = flow.get(name);
+                ObjectNode view = s.toPillar();
+                ObjectNode cfg = (ObjectNode) view.get("config");
+                if (s.hasSecret()) cfg.put(s.type().secretField(), "******** (Secret " + s.secretName() + ")");
+                if (cfg.has("rootCAData")) cfg.put("rootCAData", "<PEM CA, " + cfg.path("rootCAData").asText().length() + " base64 chars>");
+                if (cfg.has("rootCAs")) cfg.put("rootCAs", "<PEM CA>");
+                System.out.print(new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory()
+                        .disable(com.fasterxml.jackson.dataformat.yaml.YAMLGenerator.Feature.WRITE_DOC_START_MARKER))
+                        .writeValueAsString(Map.of(name, view)));
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "test", mixinStandardHelpOptions = true,
+            description = {"Check a saved IdP with its stored secret: DNS, TCP, TLS trust, bind, base DNs; with --user,",
+                    "find that user and show the groups and Kubernetes identity (oidc:-prefixed) it maps to."},
+            footer = {"", "Exit codes: 0 all checks passed, " + CHECK_FAILED + " a check failed (its cause and fix are printed)."})
+    static final class Test implements Callable<Integer> {
+        @Mixin Common common;
+        @Parameters(paramLabel = "NAME") String name;
+        @Option(names = "--user", description = "A login to look up (LDAP/AD).") String user;
+
+        @Override
+        public Integer call() {
+            try (IdpWorkflow flow = IdpWorkflow.open(common)) {
+                IdpSpec s = flow.get(name);
+                ProbeReport r;
+                if (s.type().isDirectory()) {
+                    char[] secret = s.hasSecret() ? flow.secret(s) : null;
+                    r = LdapProbe.run(s, secret, user);
+                    if (secret != null) Arrays.fill(secret, '\0');
+                } else {
+                    r = OAuthProbe.run(s);
+                }
+                System.out.println("Checking " + s.type().id() + " IdP " + s.name() + ":");
+                r.lines().forEach(System.out::println);
+                if (!r.ok()) throw new UserError("check failed (" + r.failure().step() + ")", CHECK_FAILED);
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "remove", mixinStandardHelpOptions = true,
+            description = "Remove an IdP: its pillar entry, then (after Dex is redeployed without it) its Secret.")
+    static final class Remove implements Callable<Integer> {
+        @Mixin Common common;
+        @Mixin Change change;
+        @Parameters(paramLabel = "NAME") String name;
+
+        @Override
+        public Integer call() {
+            try (IdpWorkflow flow = IdpWorkflow.open(common)) {
+                Map<String, IdpSpec> idps = flow.load();
+                if (idps.remove(name) == null) {
+                    flow.deleteSecret(name); // a Secret left by an interrupted remove
+                    throw new UserError("no IdP named " + name + " (see `authctl idp list`)", 5);
+                }
+                flow.write(idps);
+                System.out.println("removed " + name + " from pillar " + IdpCatalog.PILLAR_FILE);
+                int rc = flow.applyUnless(change.noApply, idps);
+                if (rc == 0 && flow.deleteSecret(name)) {
+                    System.out.println("deleted Secret " + flow.namespace() + "/dexauth-idp-" + name);
+                }
+                return rc;
+            }
+        }
+    }
+
+    @Command(name = "apply", mixinStandardHelpOptions = true,
+            description = "Re-apply the Dex states through salt-api (after --no-apply changes).")
+    static final class Apply implements Callable<Integer> {
+        @Mixin Common common;
+
+        @Override
+        public Integer call() {
+            try (IdpWorkflow flow = IdpWorkflow.open(common)) {
+                return flow.applyUnless(false, flow.load());
+            }
+        }
+    }
+}

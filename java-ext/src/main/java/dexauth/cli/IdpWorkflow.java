@@ -1,0 +1,169 @@
+package dexauth.cli;
+
+import dexauth.config.ConfigError;
+import dexauth.idp.IdpCatalog;
+import dexauth.idp.IdpSecrets;
+import dexauth.idp.IdpSpec;
+import dexauth.salt.SaltApi;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletionException;
+
+/**
+ * What `authctl idp` does with the outside world: the IdP pillar file through salt-api's wheel,
+ * the IdP Secrets through the Kubernetes API (with the operator's rights), and the re-apply of
+ * the Dex states through salt-api.
+ */
+final class IdpWorkflow implements AutoCloseable {
+    static final List<String> DEX_STATES = List.of("dexauth.deployed");
+    private static final int APPLY_TIMEOUT_SECONDS = 600;
+
+    private final CliConfig cfg;
+    private final SaltApi salt;
+    private final KubernetesClient kube;
+
+    private IdpWorkflow(CliConfig cfg, SaltApi salt, KubernetesClient kube) {
+        this.cfg = cfg;
+        this.salt = salt;
+        this.kube = kube;
+    }
+
+    /** Salt-api and Kubernetes; the Kubernetes rights are checked first, before any salt-api password is asked. */
+    static IdpWorkflow open(IdpCommand.Common c) {
+        CliConfig cfg = c.session.cfg();
+        KubernetesClient kube = c.session.kube();
+        try {
+            return new IdpWorkflow(cfg, SaltCommand.open(cfg, c.saltPasswordStdin), kube);
+        } catch (RuntimeException e) {
+            kube.close();
+            throw e;
+        }
+    }
+
+    static IdpWorkflow openSaltOnly(IdpCommand.Common c) {
+        CliConfig cfg = c.session.cfg();
+        return new IdpWorkflow(cfg, SaltCommand.open(cfg, c.saltPasswordStdin), null);
+    }
+
+    String namespace() { return cfg.users.namespace; }
+
+    Map<String, IdpSpec> load() {
+        String text;
+        try {
+            text = salt.readPillarFile(IdpCatalog.PILLAR_FILE);
+        } catch (CompletionException | IllegalStateException e) {
+            throw new UserError("cannot read pillar " + IdpCatalog.PILLAR_FILE + " through salt-api: "
+                    + Errors.describe(e), 11);
+        }
+        try {
+            return IdpCatalog.parse(text);
+        } catch (ConfigError e) {
+            throw new UserError(e.getMessage() + "; fix " + IdpCatalog.PILLAR_FILE + " on the Salt master", 2);
+        }
+    }
+
+    IdpSpec get(String name) {
+        IdpSpec s = load().get(name);
+        if (s == null) throw new UserError("no IdP named " + name + " (see `authctl idp list`)", 5);
+        return s;
+    }
+
+    void write(Map<String, IdpSpec> idps) {
+        try {
+            salt.writePillarFile(IdpCatalog.PILLAR_FILE, IdpCatalog.render(idps), cfg.saltApi.pillarRootIndex);
+        } catch (CompletionException | IllegalStateException e) {
+            throw new UserError("cannot write pillar " + IdpCatalog.PILLAR_FILE + " through salt-api: "
+                    + Errors.describe(e), 11);
+        }
+    }
+
+    /** Stores the IdP's secret (or drops a stale one when the IdP now has none). */
+    void store(IdpSpec spec, char[] secret) {
+        try {
+            IdpSecrets secrets = new IdpSecrets(kube, namespace());
+            if (spec.hasSecret()) secrets.save(spec, secret);
+            else secrets.delete(spec.name());
+        } catch (KubernetesClientException e) {
+            throw kubeError(e, "store the " + spec.type().secretLabel() + " in Secret " + spec.secretName());
+        }
+    }
+
+    char[] secret(IdpSpec spec) {
+        try {
+            char[] s = new IdpSecrets(kube, namespace()).read(spec);
+            if (s == null) {
+                throw new UserError("the " + spec.type().secretLabel() + " of " + spec.name() + " is missing (Secret "
+                        + namespace() + "/" + spec.secretName() + "); store it again with `authctl idp add "
+                        + spec.type().id() + " " + spec.name() + " --replace ...`", 5);
+            }
+            return s;
+        } catch (KubernetesClientException e) {
+            throw kubeError(e, "read Secret " + spec.secretName());
+        }
+    }
+
+    boolean deleteSecret(String name) {
+        try {
+            return new IdpSecrets(kube, namespace()).delete(name);
+        } catch (KubernetesClientException e) {
+            throw kubeError(e, "delete Secret dexauth-idp-" + name);
+        }
+    }
+
+    private UserError kubeError(KubernetesClientException e, String what) {
+        if (e.getCode() == 401 || e.getCode() == 403) {
+            return new UserError("not allowed to " + what + ": IdPs are managed by Cluster Admins", 6);
+        }
+        return new UserError("cannot " + what + ": " + UserCommand.rootMessage(e), 8);
+    }
+
+    /** Re-applies the Dex states and prints each state's outcome; 0 when all succeeded. */
+    int applyUnless(boolean noApply, Map<String, IdpSpec> idps) {
+        if (noApply) {
+            System.out.println("not applied (--no-apply); run `authctl idp apply` to deploy the change");
+            return 0;
+        }
+        String target = cfg.saltApi.target;
+        System.out.println("applying " + String.join(", ", DEX_STATES) + " on minions with grain " + target
+                + " through salt-api...");
+        long start = System.nanoTime();
+        Map<String, List<SaltApi.StateOutcome>> results;
+        try {
+            results = salt.applyStates(target, DEX_STATES, APPLY_TIMEOUT_SECONDS,
+                    secs -> System.out.println("  ... still applying (" + secs + " s)"));
+        } catch (CompletionException | IllegalStateException e) {
+            throw new UserError("salt-api could not apply the Dex states: " + Errors.describe(e)
+                    + "; the IdP settings are saved: retry with `authctl idp apply`", IdpCommand.APPLY_FAILED);
+        }
+        if (results.isEmpty()) {
+            throw new UserError("no minion matches grain " + target + " (saltApi.target in the configuration);"
+                    + " the settings are saved: retry with `authctl idp apply`", IdpCommand.APPLY_FAILED);
+        }
+        boolean ok = true;
+        for (var e : results.entrySet()) {
+            for (SaltApi.StateOutcome o : e.getValue()) {
+                ok &= o.ok();
+                System.out.printf("  %s: %-4s %s%s%n", e.getKey(), o.ok() ? "ok" : "FAIL", o.id(),
+                        o.ok() ? (o.changed() ? "  (changed)" : "") : "\n      " + o.comment());
+            }
+        }
+        double secs = (System.nanoTime() - start) / 1e9;
+        if (!ok) {
+            System.out.printf("apply FAILED after %.1f s; the IdP settings are saved: fix the cause above, then"
+                    + " `authctl idp apply`%n", secs);
+            return IdpCommand.APPLY_FAILED;
+        }
+        System.out.printf("applied in %.1f s; the login page offers: local%s%n", secs,
+                idps.isEmpty() ? " (directly, no choice screen)" : ", " + String.join(", ", idps.keySet()));
+        return 0;
+    }
+
+    @Override
+    public void close() {
+        salt.close();
+        if (kube != null) kube.close();
+    }
+}

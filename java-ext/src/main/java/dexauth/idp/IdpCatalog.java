@@ -1,0 +1,64 @@
+package dexauth.idp;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
+import dexauth.config.ConfigError;
+
+import java.io.IOException;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The IdPs as desired state: the pillar file {@value #PILLAR_FILE} that {@code authctl idp}
+ * writes (through salt-api) in the operator's pillar root, which upgrades never replace.
+ * It holds no secret, so it may be read, reviewed and versioned like any pillar.
+ */
+public final class IdpCatalog {
+    public static final String PILLAR_FILE = "dexauth_idps.sls";
+    private static final String HEADER = """
+            #!yaml
+            # Upstream identity providers of Dex (pillar dexauth:idps), written by `authctl idp`.
+            # Secrets are not here: each IdP's bind password or client secret is in the Kubernetes
+            # Secret dexauth-idp-<name>. Edit with `authctl idp add/remove`, or by hand in this shape.
+            """;
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
+            .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
+            .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES));
+
+    private IdpCatalog() {}
+
+    /** The IdPs of a {@code dexauth:idps} pillar dict (absent or null: none). */
+    public static Map<String, IdpSpec> fromPillar(JsonNode idps) {
+        Map<String, IdpSpec> out = new TreeMap<>();
+        if (idps == null || idps.isNull() || idps.isMissingNode()) return out;
+        if (!idps.isObject()) throw new ConfigError(IdpSpec.PILLAR_KEY, "must be a dict of IdP name to settings");
+        idps.fields().forEachRemaining(e -> out.put(e.getKey(), IdpSpec.fromPillar(e.getKey(), e.getValue())));
+        return out;
+    }
+
+    /** Parses the pillar file; null or empty text means no IdP. */
+    public static Map<String, IdpSpec> parse(String text) {
+        if (text == null || text.isBlank()) return new TreeMap<>();
+        try {
+            JsonNode root = YAML.readTree(text);
+            return fromPillar(root == null ? null : root.path("dexauth").get("idps"));
+        } catch (IOException e) {
+            throw new ConfigError(IdpSpec.PILLAR_KEY, "the pillar file " + PILLAR_FILE + " is not valid YAML: "
+                    + e.getMessage());
+        }
+    }
+
+    public static String render(Map<String, IdpSpec> idps) {
+        ObjectNode root = YAML.createObjectNode();
+        ObjectNode list = root.putObject("dexauth").putObject("idps");
+        new TreeMap<>(idps).forEach((name, spec) -> list.set(name, spec.toPillar()));
+        try {
+            return HEADER + YAML.writeValueAsString(root);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot write YAML", e);
+        }
+    }
+}

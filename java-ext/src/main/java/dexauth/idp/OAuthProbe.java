@@ -1,0 +1,92 @@
+package dexauth.idp;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import javax.net.ssl.SSLContext;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Base64;
+
+/**
+ * Checks an OIDC, GitLab or GitHub IdP: DNS, TCP, TLS trust, then (OIDC, GitLab) the discovery
+ * document and its issuer. A client secret can only be proven by a real login, which this cannot do.
+ */
+public final class OAuthProbe {
+    private OAuthProbe() {}
+
+    public static ProbeReport run(IdpSpec spec) {
+        ProbeReport r = new ProbeReport();
+        var c = spec.config();
+        URI base = switch (spec.type()) {
+            case OIDC -> URI.create(c.path("issuer").asText());
+            case GITLAB -> URI.create(c.path("baseURL").asText("https://gitlab.com"));
+            case GITHUB -> URI.create("https://" + c.path("hostName").asText("github.com"));
+            default -> throw new IllegalArgumentException(spec.type().id() + " is not an OAuth IdP");
+        };
+        String host = base.getHost();
+        int port = base.getPort() > 0 ? base.getPort() : 443;
+        if (!NetworkCheck.dns(r, host) || !NetworkCheck.tcp(r, host, port)) return r;
+        String caPem = caPem(c);
+        NetworkCheck.CapturingTrust capture = new NetworkCheck.CapturingTrust();
+        SSLContext tls;
+        try {
+            tls = NetworkCheck.context(caPem, capture);
+        } catch (Exception e) {
+            r.fail("TLS", "cannot read the CA certificate: " + NetworkCheck.firstMessage(e), "give a PEM CA file");
+            return r;
+        }
+        String caSource = caPem == null ? "the system CAs" : "the given CA file";
+        if (!NetworkCheck.tls(r, host, port, tls, capture, caSource)) return r;
+        if (spec.type() == IdpType.GITHUB) return r;
+
+        String issuer = base.toString().replaceAll("/$", "");
+        URI discovery = URI.create(issuer + "/.well-known/openid-configuration");
+        HttpClient http = HttpClient.newBuilder().sslContext(tls).connectTimeout(Duration.ofSeconds(5)).build();
+        try {
+            HttpResponse<String> res = http.send(HttpRequest.newBuilder(discovery).timeout(Duration.ofSeconds(10)).GET().build(),
+                    HttpResponse.BodyHandlers.ofString());
+            if (res.statusCode() != 200) {
+                r.fail("Discovery", discovery + " answered HTTP " + res.statusCode(),
+                        "check the issuer URL: it is the URL before /.well-known/openid-configuration");
+                return r;
+            }
+            JsonNode doc = new ObjectMapper().readTree(res.body());
+            String announced = doc.path("issuer").asText();
+            if (!announced.equals(issuer) && !announced.equals(issuer + "/")) {
+                r.fail("Discovery", "the provider calls itself " + announced + ", not " + issuer,
+                        "use exactly " + announced + " as the issuer");
+                return r;
+            }
+            r.pass("Discovery", "issuer " + announced + ", authorization endpoint "
+                    + doc.path("authorization_endpoint").asText());
+        } catch (IOException e) {
+            r.fail("Discovery", "cannot read " + discovery + ": " + NetworkCheck.firstMessage(e), "check the issuer URL");
+            return r;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            r.fail("Discovery", "interrupted", null);
+            return r;
+        }
+        r.note("The client secret is checked by the first login (" + spec.name() + " on the login page).");
+        return r;
+    }
+
+    private static String caPem(JsonNode c) {
+        if (c.has("rootCAData")) {
+            return new String(Base64.getDecoder().decode(c.path("rootCAData").asText()), StandardCharsets.US_ASCII);
+        }
+        JsonNode cas = c.path("rootCAs");
+        if (cas.isArray() && !cas.isEmpty()) {
+            StringBuilder b = new StringBuilder();
+            cas.forEach(ca -> b.append(ca.asText()).append('\n'));
+            return b.toString();
+        }
+        return null;
+    }
+}
