@@ -1,0 +1,252 @@
+"""End to end, Iteration 2: upstream IdPs from `authctl idp` (real slapd, Samba AD DC, a second Dex)."""
+import json
+import os
+
+import pytest
+
+import dexlab
+from directories import LoginFailed, SambaAD, Slapd, TestCA, UpstreamDex, decode_jwt_claims, free_port, \
+    login_page, login_via_browser_flow
+
+CLI_REDIRECT = "http://127.0.0.1:5555/callback"
+SCOPES = ("openid", "email", "groups", "profile", "audience:server:client_id:kubernetes")
+UPSTREAM_SECRET = "upstream-client-" + os.urandom(8).hex()
+
+
+@pytest.fixture(scope="module")
+def env(lab, tmp_path_factory):
+    """Deployed lab with no IdP, an OpenLDAP server and a test CA Dex does not know yet."""
+    ok, states, _ = dexlab.orchestrate(lab)
+    assert ok, json.dumps(states)[-2000:]
+    # Right after Dex creates its CRDs, kube-apiserver answers 429 for a few seconds.
+    dexlab.wait(lambda: login_page(issuer(lab), str(dexlab.ca_file(lab)), "authctl", CLI_REDIRECT),
+                timeout=60, what="Dex's login page")
+    root = tmp_path_factory.mktemp("idp")
+    ca = TestCA(root, "directory")
+    slapd = Slapd.start(root, ca)
+    lab.idp_root, lab.idp_ca, lab.slapd = root, ca, slapd
+    yield lab
+    for name in ("corp", "ad-upn", "ad-sam", "upstream"):
+        lab.authctl("idp", "remove", name, "--break-glass")
+    slapd.close()
+
+
+def idp(lab, *args, stdin=None):
+    return lab.authctl("idp", *args, "--break-glass", stdin=stdin)
+
+
+def ldap_args(lab, *, name="corp", host="127.0.0.1", port=None, ca_file=None, base=None):
+    s = lab.slapd
+    return ["add", "ldap", name, "--display-name", "Corp directory", "--host", host,
+            "--port", str(port or s.ldaps_port), "--ca-file", str(ca_file or lab.idp_ca.cert_path),
+            "--bind-dn", s.bind_dn, "--bind-password-stdin", "--user-base-dn", base or s.users_dn,
+            "--group-base-dn", s.groups_dn, "--test-user", "alice"]
+
+
+def issuer(lab):
+    return dexlab.pillar(lab)["issuer"]
+
+
+def browser_login(lab, connector, user, password, extra_ca=None):
+    cas = [str(dexlab.ca_file(lab))] + ([str(extra_ca)] if extra_ca else [])
+    body = login_via_browser_flow(issuer(lab), cas, "authctl", CLI_REDIRECT, user, password,
+                                  connector_id=connector, scopes=SCOPES)
+    return body["id_token"]
+
+
+def pillar_text(lab):
+    return (lab.root / "pillar" / "dexauth_idps.sls").read_text()
+
+
+def idp_secrets(lab):
+    r = lab.kubectl("-n", "dexauth", "get", "secrets", "-l", "dexauth.io/idp", "-o", "name")
+    assert r.returncode == 0, r.stderr
+    return sorted(r.stdout.split())
+
+
+def test_without_idps_the_login_page_goes_straight_to_local_users(env):
+    page = login_page(issuer(env), str(dexlab.ca_file(env)), "authctl", CLI_REDIRECT)
+    assert page == {"direct": True, "connector": "local"}
+
+
+@pytest.mark.parametrize("case, expect", [
+    ("wrong bind password", "invalid credentials"),
+    ("untrusted certificate", "not signed by a trusted CA"),
+    ("wrong base DN", "does not exist"),
+    ("unreachable host", "refused"),
+])
+def test_failed_checks_name_their_cause_and_apply_nothing(env, case, expect):
+    s = env.slapd
+    before_pillar, before_secrets = pillar_text(env), idp_secrets(env)
+    password = s.bind_password
+    kw = {}
+    if case == "wrong bind password":
+        password = "not-the-bind-password"
+    elif case == "untrusted certificate":
+        kw["ca_file"] = TestCA(env.idp_root, "stranger").cert_path
+    elif case == "wrong base DN":
+        kw["base"] = "ou=nobody,dc=example,dc=org"
+    else:
+        kw["port"] = free_port()
+    r = idp(env, *ldap_args(env, **kw), stdin=password + "\n")
+    assert r.returncode == 10, r.stdout + r.stderr
+    assert expect in r.stdout, r.stdout
+    assert "fix:" in r.stdout and "nothing was saved" in r.stderr
+    assert pillar_text(env) == before_pillar
+    assert idp_secrets(env) == before_secrets
+
+
+def test_ldap_user_logs_in_with_directory_groups_and_gets_the_group_role(env):
+    s = env.slapd
+    r = idp(env, *ldap_args(env), stdin=s.bind_password + "\n")
+    assert r.returncode == 0, r.stdout + r.stderr
+    # The check shows the user's groups and the Kubernetes identity before anything is applied.
+    assert "developers, ops" in r.stdout and "oidc:" + s.users["alice"]["email"] in r.stdout
+    assert "bootstrap: ok   Dex chart is deployed  (changed)" in r.stdout
+
+    page = login_page(issuer(env), str(dexlab.ca_file(env)), "authctl", CLI_REDIRECT)
+    assert page == {"direct": False, "connectors": ["corp", "local"]}
+
+    alice = browser_login(env, "corp", "alice", s.users["alice"]["password"])
+    claims = decode_jwt_claims(alice)
+    assert claims["email"] == s.users["alice"]["email"]
+    assert sorted(claims["groups"]) == ["developers", "ops"]
+
+    # Before any grant, the directory user has no rights; a group grant gives the role.
+    assert env.kubectl("get", "pods", "-n", "dexauth", token=alice).returncode != 0
+    r = env.authctl("role", "grant", "--group", "developers", "read-only", "--break-glass")
+    assert r.returncode == 0, r.stderr
+    dexlab.wait(lambda: env.kubectl("get", "pods", "-n", "dexauth", token=alice).returncode == 0,
+                timeout=30, what="read-only through group developers")
+    denied = env.kubectl("create", "configmap", "x", "-n", "dexauth", token=alice)
+    assert denied.returncode != 0 and "forbidden" in denied.stderr.lower()
+    carol = browser_login(env, "corp", "carol", s.users["carol"]["password"])
+    assert env.kubectl("get", "pods", "-n", "dexauth", token=carol).returncode != 0
+
+    with pytest.raises(LoginFailed):
+        browser_login(env, "corp", "alice", "wrong-password")
+
+
+def test_idp_test_of_the_saved_idp_uses_the_stored_secret(env):
+    r = idp(env, "test", "corp", "--user", "bob")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "ok   Bind" in r.stdout and "oidc:developers" in r.stdout
+    r = idp(env, "test", "corp", "--user", "nobody")
+    assert r.returncode == 10 and "no entry matches" in r.stdout
+    r = idp(env, "show", "corp")
+    assert r.returncode == 0 and "********" in r.stdout and env.slapd.bind_password not in r.stdout
+    assert "corp" in idp(env, "list").stdout
+
+
+def test_superadmin_logs_in_with_idps_configured_and_ldap_down(env):
+    status, _ = dexlab.password_grant(env, "admin@lab.local", dexlab.superadmin_password(env))
+    assert status == 200
+    env.slapd.stop()
+    try:
+        status, _ = dexlab.password_grant(env, "admin@lab.local", dexlab.superadmin_password(env))
+        assert status == 200
+        token = browser_login(env, "local", "admin@lab.local", dexlab.superadmin_password(env))
+        assert decode_jwt_claims(token)["email"] == "admin@lab.local"
+        with pytest.raises(LoginFailed):
+            browser_login(env, "corp", "alice", env.slapd.users["alice"]["password"])
+        r = idp(env, "test", "corp")
+        assert r.returncode == 10 and "FAIL TCP" in r.stdout
+    finally:
+        env.slapd.start_again()
+    browser_login(env, "corp", "alice", env.slapd.users["alice"]["password"])
+
+
+def test_idp_and_secret_survive_a_rerun_and_a_chart_upgrade(env):
+    secret_before = env.kubectl("-n", "dexauth", "get", "secret", "dexauth-idp-corp", "-o",
+                                "jsonpath={.metadata.uid}").stdout
+    ok, states, _ = dexlab.orchestrate(env)
+    assert ok and dexlab.changed_states(states) == []
+    dexlab.set_overrides(env, {"dexauth": {"dex": {"id_token_ttl": "2h"}}})  # new values: a helm upgrade
+    try:
+        ok, states, _ = dexlab.orchestrate(env)
+        assert ok and "Dex chart is deployed" in dexlab.changed_states(states)
+        browser_login(env, "corp", "bob", env.slapd.users["bob"]["password"])
+    finally:
+        dexlab.set_overrides(env, {})
+        assert dexlab.orchestrate(env)[0]
+    assert "corp" in pillar_text(env)
+    assert env.kubectl("-n", "dexauth", "get", "secret", "dexauth-idp-corp", "-o",
+                       "jsonpath={.metadata.uid}").stdout == secret_before
+
+
+def test_active_directory_nested_groups_by_upn_and_by_sam_account_name(env):
+    ad = SambaAD.start(env.idp_root, env.idp_ca)
+    try:
+        common = ["--domain", ad.domain, "--host", "127.0.0.1", "--ca-file", str(env.idp_ca.cert_path),
+                  "--bind-dn", ad.bind_dn, "--bind-password-stdin"]
+        dave = ad.users["dave"]
+        r = idp(env, "add", "ad", "ad-upn", *common, "--test-user", dave["upn"], "--no-apply",
+                stdin=ad.bind_password + "\n")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "k8s-all" in r.stdout and "k8s-devs" in r.stdout  # nested membership found by the check
+        r = idp(env, "add", "ad", "ad-sam", *common, "--login-attribute", "sAMAccountName", "--test-user", "dave",
+                stdin=ad.bind_password + "\n")
+        assert r.returncode == 0, r.stdout + r.stderr
+
+        for connector, login in (("ad-upn", dave["upn"]), ("ad-sam", "dave")):
+            claims = decode_jwt_claims(browser_login(env, connector, login, dave["password"]))
+            assert claims["email"] == dave["upn"].lower() or claims["email"] == dave["upn"]
+            assert {"k8s-devs", "k8s-all"} <= set(claims["groups"]), claims
+        erin = ad.users["erin"]
+        claims = decode_jwt_claims(browser_login(env, "ad-sam", "erin", erin["password"]))
+        assert "k8s-all" in claims["groups"] and "k8s-devs" not in claims["groups"]
+    finally:
+        for name in ("ad-upn", "ad-sam"):
+            idp(env, "remove", name, "--no-apply")
+        ad.close()
+
+
+def test_upstream_oidc_provider_logs_users_in(env):
+    callback = issuer(env) + "/callback"
+    upstream = UpstreamDex.start(env.idp_root, TestCA(env.idp_root, "upstream"), "lab-dex", UPSTREAM_SECRET, callback)
+    try:
+        r = idp(env, "add", "oidc", "upstream", "--issuer", upstream.issuer, "--client-id", "lab-dex",
+                "--ca-file", str(upstream.ca_file), "--client-secret-stdin", stdin=UPSTREAM_SECRET + "\n")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "ok   Discovery" in r.stdout
+        frank = upstream.users["frank"]
+        token = browser_login(env, "upstream", frank["email"], frank["password"], extra_ca=upstream.ca_file)
+        assert decode_jwt_claims(token)["email"] == frank["email"]
+    finally:
+        upstream.close()
+
+
+def test_no_bind_password_or_client_secret_in_salt_logs_job_cache_or_argument_lists(env):
+    secrets = [env.slapd.bind_password.encode(), UPSTREAM_SECRET.encode()]
+    hits = []
+    for base in (env.root / "logs", env.root / "var", env.root / "var" / "salt", env.root / "pillar"):
+        for dirpath, dirs, files in os.walk(base):
+            # etcd is where Kubernetes keeps Secrets, which is where these belong.
+            dirs[:] = [d for d in dirs if os.path.join(dirpath, d) != str(env.root / "var" / "etcd")]
+            for f in files:
+                p = os.path.join(dirpath, f)
+                try:
+                    if any(s in open(p, "rb").read() for s in secrets):
+                        hits.append(p)
+                except OSError:
+                    pass
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if any(s in open(f"/proc/{pid}/cmdline", "rb").read() for s in secrets):
+                    hits.append(f"/proc/{pid}/cmdline")
+            except OSError:
+                pass
+    assert hits == []
+
+
+def test_remove_leaves_no_secret_and_the_login_page_direct_again(env):
+    for name in ("upstream", "corp"):
+        r = idp(env, "remove", name)
+        assert r.returncode == 0, r.stdout + r.stderr
+    assert idp_secrets(env) == []
+    assert "corp" not in pillar_text(env)
+    page = login_page(issuer(env), str(dexlab.ca_file(env)), "authctl", CLI_REDIRECT)
+    assert page == {"direct": True, "connector": "local"}
+    r = idp(env, "remove", "corp")
+    assert r.returncode == 5 and "no IdP named corp" in r.stderr
