@@ -100,7 +100,7 @@ def bench_lab_and_orchestrate(do_lab, do_orch):
 
 
 def main():
-    wanted = set(sys.argv[1:]) or {"toolchain", "jvm", "lab", "orchestrate", "users"}
+    wanted = set(sys.argv[1:]) or {"toolchain", "jvm", "lab", "orchestrate", "users", "idps"}
     if "toolchain" in wanted:
         bench_toolchain()
     if "jvm" in wanted:
@@ -110,6 +110,9 @@ def main():
     if "users" in wanted:
         import users
         users.main()
+    if "idps" in wanted:
+        import idps
+        idps.main()
 
 
 if __name__ == "__main__":

@@ -174,6 +174,52 @@ def test_idp_and_secret_survive_a_rerun_and_a_chart_upgrade(env):
                        "jsonpath={.metadata.uid}").stdout == secret_before
 
 
+def test_rotating_the_bind_password_with_replace_restarts_dex_with_the_new_secret(env):
+    s = env.slapd
+    new = "rotated-" + os.urandom(6).hex()
+    old_pid = env.pod_pid("deploy-dexauth-dex")
+    s.modify(f"dn: {s.bind_dn}\nchangetype: modify\nreplace: userPassword\nuserPassword: {new}\n")
+    s.bind_password = new
+    with pytest.raises(LoginFailed):  # Dex still binds with the old password
+        browser_login(env, "corp", "alice", s.users["alice"]["password"])
+    r = idp(env, *ldap_args(env), "--replace", stdin=new + "\n")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert env.pod_pid("deploy-dexauth-dex") != old_pid
+    browser_login(env, "corp", "alice", s.users["alice"]["password"])
+
+
+def test_only_cluster_admins_manage_idps(env):
+    first, second = "Quartz-Lantern-5521", "Copper-Harbor-8134"
+    r = env.authctl("user", "add", "viewer@idp.test", "--role", "read-only", "--password-stdin", "--break-glass",
+                    stdin=first + "\n")
+    assert r.returncode == 0, r.stderr
+    assert env.authctl("passwd", "--email", "viewer@idp.test", "--password-stdin",
+                       stdin=f"{first}\n{second}\n").returncode == 0
+    home = {"AUTHCTL_HOME": str(env.idp_root / "viewer-home")}
+    r = env.authctl("login", "--email", "viewer@idp.test", "--password-stdin", stdin=second + "\n", env=home)
+    assert r.returncode == 0, r.stderr
+    before = pillar_text(env)
+    args = [a for a in ldap_args(env, name="viewer-idp") if a != "--test-user" and a != "alice"]
+    r = env.authctl("idp", *args, stdin=env.slapd.bind_password + "\n", env=home)
+    assert r.returncode == 6, r.stdout + r.stderr
+    assert "managed by Cluster Admins" in r.stderr
+    assert pillar_text(env) == before and "dexauth-idp-viewer-idp" not in " ".join(idp_secrets(env))
+    env.authctl("user", "delete", "viewer@idp.test", "--break-glass")
+
+
+def test_gitlab_idp_is_offered_on_the_login_page(env):
+    r = idp(env, "add", "gitlab", "gitlab", "--base-url", f"https://127.0.0.1:{free_port()}", "--client-id", "k8s",
+            "--client-secret-stdin", stdin="gitlab-secret-" + os.urandom(4).hex() + "\n")
+    assert r.returncode == 10 and "FAIL TCP" in r.stdout  # not reachable from here: refused without --force
+    r = idp(env, "add", "gitlab", "gitlab", "--base-url", f"https://127.0.0.1:{free_port()}", "--client-id", "k8s",
+            "--client-secret-stdin", "--force", "--display-name", "GitLab", stdin="gitlab-secret\n")
+    assert r.returncode == 0, r.stdout + r.stderr
+    page = login_page(issuer(env), str(dexlab.ca_file(env)), "authctl", CLI_REDIRECT)
+    assert "gitlab" in page["connectors"]
+    assert "********" in idp(env, "show", "gitlab").stdout
+    assert idp(env, "remove", "gitlab").returncode == 0
+
+
 def test_active_directory_nested_groups_by_upn_and_by_sam_account_name(env):
     ad = SambaAD.start(env.idp_root, env.idp_ca)
     try:

@@ -58,8 +58,17 @@ apt_packages() {
   local sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
   with_heartbeat "apt-get update" "$cache/logs/apt-update.log" $sudo apt-get update -q
+  # Packages like slapd and samba start system daemons on 0.0.0.0 when installed; the tests
+  # start their own on 127.0.0.1, so forbid service starts during the install (policy-rc.d).
+  local policy=/usr/sbin/policy-rc.d own_policy=""
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod 0755 "$policy" && own_policy=1
+  fi
+  local rc=0
   with_heartbeat "apt-get install" "$cache/logs/apt-install.log" \
-    $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+    $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" || rc=$?
+  [[ -n $own_policy ]] && $sudo rm -f "$policy"
+  return $rc
 }
 
 salt_venv() {
