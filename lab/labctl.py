@@ -260,6 +260,8 @@ class Lab:
                                "apiserver_manifest": str(self.manifests / "kube-apiserver.yaml"),
                                "authentication_config": str(k8s / "dexauth" / "authentication-config.yaml")},
                 "authctl_config": str(self.root / "authctl.yaml"),
+                "salt_api": {"url": f"https://127.0.0.1:{ports['salt_api']}", "username": "root", "eauth": "auto",
+                             "ca_file": str(self.pki / "ca.crt")},
             },
         }
         (self.root / "pillar" / "lab.sls").write_text(yaml.safe_dump(pillar))

@@ -27,7 +27,7 @@ def ca_file(lab):
 
 def password_grant(lab, email, password, audience=True):
     """Returns (status, body dict) of Dex's token endpoint."""
-    scope = "openid email groups profile" + (" audience:server:client_id:kubernetes" if audience else "")
+    scope = "openid email groups profile federated:id" + (" audience:server:client_id:kubernetes" if audience else "")
     data = urllib.parse.urlencode({"grant_type": "password", "client_id": "authctl", "username": email,
                                    "password": password, "scope": scope}).encode()
     ctx = ssl.create_default_context(cafile=str(ca_file(lab)))

@@ -303,7 +303,35 @@ def parse_ldif(text):
     return entries
 
 
-class _LdapClientMixin:
+class _Server:
+    """A server process the tests own: close() stops it and removes its directory; usable in `with`."""
+
+    proc = None
+    root = None
+
+    def _stop(self):
+        if self.proc is not None:
+            self.proc.stop()
+
+    def close(self):
+        try:
+            self._stop()
+        finally:
+            _unregister(self)
+            shutil.rmtree(self.root, ignore_errors=True)
+            self._released()
+
+    def _released(self):
+        """Hook for what a server holds beyond its process and directory."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class _LdapClientMixin(_Server):
     """ldapsearch/ldapmodify as the bind or admin account, secrets passed with -y files."""
 
     def _ldap_url(self, tls):
@@ -584,20 +612,6 @@ userPassword: {_ssha(self.bind_password)}
         _wait_until(lambda: not _port_open(self.ldap_port) and not _port_open(self.ldaps_port), 10,
                     "slapd ports closed")
 
-    def close(self):
-        """Stops slapd and removes its directory."""
-        try:
-            if self.proc is not None:
-                self.proc.stop()
-        finally:
-            _unregister(self)
-            shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     # ---- data changes for tests (as rootdn over LDAPS)
     def add_user(self, uid, password, email=None, name=None, groups=()):
@@ -948,25 +962,17 @@ class SambaAD(_LdapClientMixin):
                     raise ServerError(f"another SambaAD holds ports 389/636 on this host for more than {timeout}s")
                 time.sleep(0.5)
 
-    def close(self):
-        """Stops samba, removes its directory, releases the host-wide lock."""
-        try:
-            if self.proc is not None:
-                self.proc.stop(timeout=15)
-                with contextlib.suppress(ServerError):
-                    _wait_until(lambda: not _port_open(self.ldaps_port), 10, "samba ports closed")
-        finally:
-            _unregister(self)
-            shutil.rmtree(self.root, ignore_errors=True)
-            if self._lock is not None:
-                self._lock.close()
-                self._lock = None
+    def _stop(self):
+        """Stops samba and waits for its fixed ports to close."""
+        if self.proc is not None:
+            self.proc.stop(timeout=15)
+            with contextlib.suppress(ServerError):
+                _wait_until(lambda: not _port_open(self.ldaps_port), 10, "samba ports closed")
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+    def _released(self):
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def groups_of(self, user_dn, nested=True):
         """Names (cn) of the groups ``user_dn`` is a member of, transitively with the
@@ -990,7 +996,7 @@ def dex_bin():
     raise ServerError("no dex binary: set DEX_BIN or run toolchain/install.sh")
 
 
-class UpstreamDex:
+class UpstreamDex(_Server):
     """An independent Dex (memory storage, local passwords) at https://127.0.0.1:<port>/upstream.
 
     User: frank (email frank@upstream.test, groups [upstream-devs]). The extra keyword arguments
@@ -1056,19 +1062,6 @@ class UpstreamDex:
             _wait_until(lambda: s.get(discovery, timeout=2).ok, timeout, f"{self.root.name} discovery", self.proc)
         self.timings["start"] = time.monotonic() - t0
 
-    def close(self):
-        try:
-            if self.proc is not None:
-                self.proc.stop()
-        finally:
-            _unregister(self)
-            shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 # --------------------------------------------------------------------------- browser flow

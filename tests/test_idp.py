@@ -9,7 +9,7 @@ from directories import LoginFailed, SambaAD, Slapd, TestCA, UpstreamDex, decode
     login_page, login_via_browser_flow
 
 CLI_REDIRECT = "http://127.0.0.1:5555/callback"
-SCOPES = ("openid", "email", "groups", "profile", "audience:server:client_id:kubernetes")
+SCOPES = ("openid", "email", "groups", "profile", "federated:id", "audience:server:client_id:kubernetes")
 UPSTREAM_SECRET = "upstream-client-" + os.urandom(8).hex()
 
 
@@ -101,7 +101,7 @@ def test_ldap_user_logs_in_with_directory_groups_and_gets_the_group_role(env):
     r = idp(env, *ldap_args(env), stdin=s.bind_password + "\n")
     assert r.returncode == 0, r.stdout + r.stderr
     # The check shows the user's groups and the Kubernetes identity before anything is applied.
-    assert "developers, ops" in r.stdout and "oidc:" + s.users["alice"]["email"] in r.stdout
+    assert "developers, ops" in r.stdout and "oidc:corp:" + s.users["alice"]["email"] in r.stdout
     assert "bootstrap: ok   Dex chart is deployed  (changed)" in r.stdout
 
     page = login_page(issuer(env), str(dexlab.ca_file(env)), "authctl", CLI_REDIRECT)
@@ -125,6 +125,24 @@ def test_ldap_user_logs_in_with_directory_groups_and_gets_the_group_role(env):
 
     with pytest.raises(LoginFailed):
         browser_login(env, "corp", "alice", "wrong-password")
+
+
+def test_a_directory_user_claiming_a_local_email_does_not_get_its_rights(env):
+    """The super-admin is local; a directory entry with the same email maps to oidc:corp:<email>."""
+    env.slapd.add_user("mallory", "Mallory-Pass-" + os.urandom(4).hex(), email="admin@lab.local")
+    token = browser_login(env, "corp", "mallory", env.slapd.users["mallory"]["password"])
+    assert decode_jwt_claims(token)["email"] == "admin@lab.local"
+    who = env.kubectl("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}", token=token)
+    assert who.returncode == 0 and who.stdout == "oidc:corp:admin@lab.local", who.stdout + who.stderr
+    denied = env.kubectl("get", "secrets", "-A", token=token)
+    assert denied.returncode != 0 and "forbidden" in denied.stderr.lower()
+    # A token that does not name its connector is refused outright.
+    cas = [str(dexlab.ca_file(env))]
+    bare = login_via_browser_flow(issuer(env), cas, "authctl", CLI_REDIRECT, "mallory",
+                                  env.slapd.users["mallory"]["password"], connector_id="corp",
+                                  scopes=[s for s in SCOPES if s != "federated:id"])["id_token"]
+    refused = env.kubectl("auth", "whoami", token=bare)
+    assert refused.returncode != 0 and "unauthorized" in refused.stderr.lower()
 
 
 def test_idp_test_of_the_saved_idp_uses_the_stored_secret(env):

@@ -45,6 +45,9 @@ def _apply(name, operation, config, **extra):
         ret["comment"] = "; ".join("{}: {}".format(k, v) for k, v in changes.items())
     else:
         ret["comment"] = reply.get("comment") or "Already in the desired state"
+    for warning in reply.get("warnings") or []:
+        # Applied, but something needs the operator (e.g. an IdP whose Secret is missing).
+        ret["comment"] += "; WARNING: " + warning
     return ret, reply
 
 

@@ -22,6 +22,11 @@ authctl knows where Dex is:
         apiserver:
           url: {{ dexauth.kubernetes.apiserver_url }}
           caFile: {{ dexauth.kubernetes.ca_file }}
+        saltApi:
+          url: {{ dexauth.salt_api.url | json }}
+          username: {{ dexauth.salt_api.username | json }}
+          eauth: {{ dexauth.salt_api.eauth | json }}
+          caFile: {{ dexauth.salt_api.ca_file | json }}
         users:
           namespace: {{ dexauth.namespace }}
           bcryptCost: {{ dexauth.password.bcrypt_cost }}

@@ -187,3 +187,12 @@ def test_superadmin_rerun_says_nothing_about_a_password(state, engine, terminal)
 
     assert ret == {"name": "superadmin", "changes": {}, "result": True, "comment": "Already in the desired state"}
     assert terminal.getvalue() == ""
+
+
+def test_engine_warnings_reach_the_comment_without_failing_the_state(state, engine):
+    engine.reply = {"result": True, "changes": {},
+                    "warnings": ["IdP 'corp' has no Secret dexauth/dexauth-idp-corp (its logins fail)"]}
+    ret = state.chart_deployed("Dex chart is deployed", CONFIG)
+    assert ret["result"] is True and ret["changes"] == {}
+    assert ret["comment"] == ("Already in the desired state; WARNING: IdP 'corp' has no Secret"
+                              " dexauth/dexauth-idp-corp (its logins fail)")

@@ -1,6 +1,7 @@
 package dexauth.apiserver;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
@@ -77,6 +78,11 @@ public final class ApiserverAuthentication {
         return flag.startsWith("--authentication-config") || flag.startsWith("--oidc-");
     }
 
+    /** Dex's connector id of its local user store. */
+    public static final String LOCAL_CONNECTOR = "local";
+    static final String USERNAME_EXPRESSION = "claims.federated_claims.connector_id == '" + LOCAL_CONNECTOR
+            + "' ? 'oidc:' + claims.email : 'oidc:' + claims.federated_claims.connector_id + ':' + claims.email";
+
     static String structuredConfig(DeploymentConfig cfg, String caPem) throws IOException {
         ObjectNode root = YAML.createObjectNode();
         root.put("apiVersion", "apiserver.config.k8s.io/v1");
@@ -87,8 +93,14 @@ public final class ApiserverAuthentication {
         issuer.putArray("audiences").add(cfg.audienceClientId());
         issuer.put("certificateAuthority", caPem);
         ObjectNode claims = jwt.putObject("claimMappings");
-        claims.putObject("username").put("claim", "email").put("prefix", "oidc:");
+        // Local users are oidc:<email>; users of an upstream IdP are oidc:<idp>:<email>, so an
+        // IdP asserting a local user's email (say the super-admin's) never gets that user's rights.
+        claims.putObject("username").put("expression", USERNAME_EXPRESSION);
         claims.putObject("groups").put("claim", "groups").put("prefix", "oidc:");
+        ArrayNode rules = jwt.putArray("claimValidationRules");
+        rules.addObject().put("expression", "has(claims.federated_claims)")
+                .put("message", "the token names no connector: request the federated:id scope");
+        rules.addObject().put("expression", "claims.email_verified == true").put("message", "the email is not verified");
         return YAML.writeValueAsString(root);
     }
 

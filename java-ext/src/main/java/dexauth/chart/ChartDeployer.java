@@ -31,6 +31,7 @@ public final class ChartDeployer {
 
     private final KubernetesClient kube;
     private final Path kubeconfig;
+    private final List<String> warnings = new java.util.ArrayList<>();
 
     public ChartDeployer(KubernetesClient kube, Path kubeconfig) {
         this.kube = kube;
@@ -39,8 +40,9 @@ public final class ChartDeployer {
 
     public Map<String, String> deploy(DeploymentConfig cfg, boolean dryRun) throws IOException {
         Map<String, String> values = ChartValues.of(cfg);
-        String idpValues = ChartValues.idps(cfg, new IdpSecrets(kube, cfg.namespace()).checksum(cfg.idps().values()))
-                .toString();
+        warnings.clear();
+        String idpValues = ChartValues.idps(cfg, new IdpSecrets(kube, cfg.namespace()).checksum(cfg.idps().values(),
+                warnings)).toString();
         Map<String, String> hashed = new LinkedHashMap<>(values);
         hashed.put("idps", idpValues);
         String checksum = checksum(cfg.chartDir(), hashed);
@@ -77,6 +79,9 @@ public final class ChartDeployer {
         changes.put("release/" + ns + "/" + cfg.release(), reason + " (revision " + release.getRevision() + ")");
         return changes;
     }
+
+    /** Problems of the last {@link #deploy} that did not stop it (missing IdP Secrets). */
+    public List<String> warnings() { return List.copyOf(warnings); }
 
     /** Null when the deployed release matches; otherwise why it must be (re)deployed. */
     private String reasonToDeploy(DeploymentConfig cfg, String checksum) {

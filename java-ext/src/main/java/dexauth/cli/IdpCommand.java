@@ -214,7 +214,8 @@ final class IdpCommand {
             throw new UserError(e.getMessage());
         }
         IdpSpec spec = spec(add, type, config);
-        char[] secret = spec.hasSecret() ? secret(dir.bindPasswordStdin, "bind password for " + dir.bindDN) : null;
+        char[] secret = spec.hasSecret()
+                ? Passwords.existing(dir.bindPasswordStdin, "bind password for " + dir.bindDN, "--bind-password-stdin") : null;
         return save(add, spec, secret, LdapProbe.run(spec, secret, dir.testUser));
     }
 
@@ -243,6 +244,9 @@ final class IdpCommand {
         List<String> scopes;
         @Option(names = "--groups-claim", description = "Claim with the user's groups; trusts the provider's groups.")
         String groupsClaim;
+        @Option(names = "--insecure-skip-email-verified",
+                description = "Accept tokens without an email_verified claim (Azure AD): trust the provider's emails as verified.")
+        boolean skipEmailVerified;
 
         @Override
         public Integer call() throws IOException {
@@ -255,6 +259,7 @@ final class IdpCommand {
                 c.putObject("claimMapping").put("groups", groupsClaim);
             }
             sc.forEach(c.withArray("scopes")::add);
+            if (skipEmailVerified) c.put("insecureSkipEmailVerified", true);
             if (oauth.caFile != null) c.putArray("rootCAs").add(readCa(oauth.caFile));
             return addOAuth(add, oauth, IdpType.OIDC, c);
         }
@@ -310,7 +315,7 @@ final class IdpCommand {
 
     static int addOAuth(AddOptions add, OAuthOptions oauth, IdpType type, ObjectNode config) {
         IdpSpec spec = spec(add, type, config);
-        char[] secret = secret(oauth.secretStdin, "client secret for " + oauth.clientId);
+        char[] secret = Passwords.existing(oauth.secretStdin, "client secret for " + oauth.clientId, "--client-secret-stdin");
         return save(add, spec, secret, OAuthProbe.run(spec));
     }
 
@@ -321,10 +326,6 @@ final class IdpCommand {
             throw new UserError(e.getMessage().replaceFirst("^pillar key \\S+?:config:", "setting ")
                     .replaceFirst("^pillar key \\S+: ", ""));
         }
-    }
-
-    static char[] secret(boolean fromStdin, String label) {
-        return Passwords.existing(fromStdin, label);
     }
 
     /** Checks, then saves and applies; a failed check saves nothing unless --force. */
@@ -451,7 +452,10 @@ final class IdpCommand {
             try (IdpWorkflow flow = IdpWorkflow.open(common)) {
                 Map<String, IdpSpec> idps = flow.load();
                 if (idps.remove(name) == null) {
-                    flow.deleteSecret(name); // a Secret left by an interrupted remove
+                    if (flow.deleteSecret(name)) { // left by a remove whose apply failed
+                        System.out.println("deleted the leftover Secret " + flow.namespace() + "/dexauth-idp-" + name);
+                        return 0;
+                    }
                     throw new UserError("no IdP named " + name + " (see `authctl idp list`)", 5);
                 }
                 flow.write(idps);

@@ -36,7 +36,7 @@ final class IdpWorkflow implements AutoCloseable {
         CliConfig cfg = c.session.cfg();
         KubernetesClient kube = c.session.kube();
         try {
-            return new IdpWorkflow(cfg, SaltCommand.open(cfg, c.saltPasswordStdin), kube);
+            return new IdpWorkflow(cfg, SaltCommand.open(cfg, c.saltPasswordStdin, "--salt-password-stdin"), kube);
         } catch (RuntimeException e) {
             kube.close();
             throw e;
@@ -45,7 +45,7 @@ final class IdpWorkflow implements AutoCloseable {
 
     static IdpWorkflow openSaltOnly(IdpCommand.Common c) {
         CliConfig cfg = c.session.cfg();
-        return new IdpWorkflow(cfg, SaltCommand.open(cfg, c.saltPasswordStdin), null);
+        return new IdpWorkflow(cfg, SaltCommand.open(cfg, c.saltPasswordStdin, "--salt-password-stdin"), null);
     }
 
     String namespace() { return cfg.users.namespace; }
@@ -156,9 +156,38 @@ final class IdpWorkflow implements AutoCloseable {
                     + " `authctl idp apply`%n", secs);
             return IdpCommand.APPLY_FAILED;
         }
-        System.out.printf("applied in %.1f s; the login page offers: local%s%n", secs,
-                idps.isEmpty() ? " (directly, no choice screen)" : ", " + String.join(", ", idps.keySet()));
+        System.out.printf("applied in %.1f s%n", secs);
+        return reportOffered(idps);
+    }
+
+    /**
+     * Says what Dex now offers, read from Dex itself where its gRPC API is reachable (root on the
+     * bootstrap node); a difference with the desired IdPs means pillar did not reach the states.
+     */
+    private int reportOffered(Map<String, IdpSpec> idps) {
+        java.util.SortedSet<String> desired = new java.util.TreeSet<>(idps.keySet());
+        desired.add("local");
+        java.util.SortedSet<String> offered;
+        CliConfig.Dex d = cfg.dex;
+        try (dexauth.dex.DexApi dex = dexauth.dex.DexApi.connect(d.grpcAddress, java.nio.file.Path.of(d.caFile),
+                java.nio.file.Path.of(d.clientCert), java.nio.file.Path.of(d.clientKey))) {
+            offered = dex.connectorIds();
+        } catch (java.io.IOException | RuntimeException e) {
+            System.out.println("the login page should offer: " + describe(desired)
+                    + " (Dex's API is not reachable from here to confirm)");
+            return 0;
+        }
+        if (!offered.equals(desired)) {
+            System.out.println("Dex offers " + offered + " but the saved IdPs are " + desired);
+            throw new UserError("Dex did not pick up the saved IdPs: is " + IdpCatalog.PILLAR_FILE.replace(".sls", "")
+                    + " listed in the pillar top file of the master (base environment)?", IdpCommand.APPLY_FAILED);
+        }
+        System.out.println("the login page offers: " + describe(offered));
         return 0;
+    }
+
+    private static String describe(java.util.SortedSet<String> connectors) {
+        return connectors.size() == 1 ? "local (directly, no choice screen)" : String.join(", ", connectors);
     }
 
     @Override

@@ -40,14 +40,23 @@ final class Passwords {
     }
 
     static char[] existing(boolean fromStdin, String label) {
-        return fromStdin ? line(label) : prompt(label);
+        return existing(fromStdin, label, "--password-stdin");
+    }
+
+    /** A secret that exists already (typed once); {@code stdinOption} is named when there is no terminal. */
+    static char[] existing(boolean fromStdin, String label, String stdinOption) {
+        return fromStdin ? line(label) : prompt(label, stdinOption);
     }
 
     /** Hidden prompt; fails clearly when there is no terminal. */
     static char[] prompt(String label) {
+        return prompt(label, "--password-stdin");
+    }
+
+    static char[] prompt(String label, String stdinOption) {
         Console console = System.console();
         if (console == null) {
-            throw new UserError("no terminal to prompt for " + label + "; pipe it in with --password-stdin");
+            throw new UserError("no terminal to prompt for " + label + "; pipe it in with " + stdinOption);
         }
         char[] value = console.readPassword("%s: ", label);
         if (value == null || value.length == 0) throw new UserError(label + " is empty");

@@ -32,14 +32,21 @@ final class SaltCommand {
 
     /** Logs in to salt-api as the configuration says; the password comes from stdin or a hidden prompt. */
     static SaltApi open(CliConfig cfg, boolean passwordStdin) {
-        if (cfg.saltApi.url == null) throw new UserError("saltApi.url is not set in the configuration file");
+        return open(cfg, passwordStdin, "--password-stdin");
+    }
+
+    static SaltApi open(CliConfig cfg, boolean passwordStdin, String stdinOption) {
+        if (cfg.saltApi.url == null || cfg.saltApi.url.isBlank()) {
+            throw new UserError("saltApi.url is not set in the configuration file: set pillar dexauth:salt_api:url"
+                    + " and apply dexauth.cli, or edit the file");
+        }
         char[] password;
         if (passwordStdin) password = Passwords.line("salt-api password");
         else if ("auto".equals(cfg.saltApi.eauth)) password = "unused-by-eauth-auto".toCharArray();
-        else password = Passwords.prompt("salt-api password for " + cfg.saltApi.username);
+        else password = Passwords.prompt("salt-api password for " + cfg.saltApi.username, stdinOption);
         try {
             return SaltApi.connect(URI.create(cfg.saltApi.url), cfg.saltApi.username, password, cfg.saltApi.eauth,
-                    TrustStores.trusting(cfg.saltApi.caFile == null ? null : Path.of(cfg.saltApi.caFile)));
+                    TrustStores.trusting(cfg.saltApi.caFile == null || cfg.saltApi.caFile.isBlank() ? null : Path.of(cfg.saltApi.caFile)));
         } catch (IOException e) {
             throw new UserError(e.getMessage());
         } catch (RuntimeException e) {

@@ -68,6 +68,11 @@ public record DeploymentConfig(
                     + " must be less than certificates:validity_days (" + validity
                     + "), or every apply re-issues the certificates");
         }
+        Map<String, IdpSpec> idps = IdpCatalog.fromPillar(pillar.get("idps"));
+        if (!idps.isEmpty() && Integer.parseInt(version.replaceFirst("^v", "").split("\\.")[1]) < 30) {
+            throw new ConfigError(ROOT + ":idps", "upstream IdPs need Kubernetes 1.30 or later: only its structured"
+                    + " authentication keeps their users (oidc:<idp>:<email>) apart from local users (oidc:<email>)");
+        }
         return new DeploymentConfig(cluster, ns, issuer, r.text("clients:audience_id"), r.text("clients:cli_id"),
                 Path.of(certBase).resolve("certs-" + cluster), r.ips("certificates:ip_sans"),
                 r.dnsNames("certificates:dns_sans"), validity, renewBefore, r.text("dex:image"),
@@ -76,7 +81,7 @@ public record DeploymentConfig(
                 Path.of(r.path("chart:dir")), r.name("chart:release"), email, r.text("superadmin:username"),
                 pwFile == null ? null : Path.of(pwFile), cost, version.replaceFirst("^v", ""),
                 Path.of(r.path("kubernetes:kubeconfig")), Path.of(r.path("kubernetes:apiserver_manifest")),
-                Path.of(r.path("kubernetes:authentication_config")), IdpCatalog.fromPillar(pillar.get("idps")));
+                Path.of(r.path("kubernetes:authentication_config")), idps);
     }
 
     /** Kubernetes minor version, e.g. 36 for 1.36.3. */

@@ -50,6 +50,16 @@ public final class DexApi implements AutoCloseable {
 
     public String target() { return target; }
 
+    /** Ids of the connectors the running Dex offers ("local" is the local user store). */
+    public java.util.SortedSet<String> connectorIds() {
+        java.util.SortedSet<String> ids = new java.util.TreeSet<>();
+        for (var c : DexGrpc.newBlockingStub(channel).withDeadlineAfter(3, TimeUnit.SECONDS)
+                .listConnectors(dexauth.dex.grpc.ListConnectorReq.getDefaultInstance()).getConnectorsList()) {
+            ids.add(c.getId());
+        }
+        return ids;
+    }
+
     /**
      * Waits until the running Dex offers exactly {@code expected} connectors (ids), i.e. until a
      * redeployed Dex with a new connector list serves; fails naming what it offers instead.
@@ -60,11 +70,7 @@ public final class DexApi implements AutoCloseable {
         String error = null;
         while (Instant.now().isBefore(deadline)) {
             try {
-                seen = new java.util.TreeSet<>();
-                for (var c : DexGrpc.newBlockingStub(channel).withDeadlineAfter(3, TimeUnit.SECONDS)
-                        .listConnectors(dexauth.dex.grpc.ListConnectorReq.getDefaultInstance()).getConnectorsList()) {
-                    seen.add(c.getId());
-                }
+                seen = connectorIds();
                 if (seen.equals(expected)) return;
             } catch (StatusRuntimeException e) {
                 error = describe(e);

@@ -45,7 +45,7 @@ public final class TokenClient {
         form.put("client_id", clientId);
         form.put("username", username);
         form.put("password", new String(password));
-        form.put("scope", "openid email profile groups offline_access audience:server:client_id:" + audienceClientId);
+        form.put("scope", "openid email profile groups offline_access federated:id audience:server:client_id:" + audienceClientId);
         String body = form.entrySet().stream()
                 .map(e -> e.getKey() + "=" + URLEncoder.encode(e.getValue(), StandardCharsets.UTF_8))
                 .collect(Collectors.joining("&"));

@@ -54,7 +54,8 @@ final class DeploymentOperations {
         ops.put("chart.deploy", (req, dry) -> {
             DeploymentConfig cfg = config(req);
             try (KubernetesClient kube = Kube.client(cfg.kubeconfig())) {
-                Map<String, String> changes = new ChartDeployer(kube, cfg.kubeconfig()).deploy(cfg, dry);
+                ChartDeployer deployer = new ChartDeployer(kube, cfg.kubeconfig());
+                Map<String, String> changes = deployer.deploy(cfg, dry);
                 if (!changes.isEmpty() && !dry) {
                     // The state is done when Dex serves the new connector list, so a login right after works.
                     java.util.Set<String> ids = new java.util.TreeSet<>(cfg.idps().keySet());
@@ -63,7 +64,9 @@ final class DeploymentOperations {
                         dex.awaitConnectors(ids, Duration.ofSeconds(req.path("waitSeconds").asInt(180)));
                     }
                 }
-                return changes(changes);
+                ObjectNode reply = changes(changes);
+                deployer.warnings().forEach(reply.withArray("warnings")::add);
+                return reply;
             }
         });
         ops.put("superadmin.ensure", DeploymentOperations::superadmin);

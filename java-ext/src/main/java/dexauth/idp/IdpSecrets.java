@@ -55,19 +55,21 @@ public final class IdpSecrets {
     }
 
     /**
-     * A digest of the Secrets the IdPs use, so Dex restarts when one changes. Fails, naming the
-     * IdP, when a Secret is missing: Dex would start with an empty password.
+     * A digest of the Secrets the IdPs use, so Dex restarts when one changes. An IdP whose Secret
+     * is missing (e.g. after a purge) is named in {@code missing}: Dex still deploys (the local store
+     * must keep working) and only that IdP's logins fail until its secret is stored again.
      */
-    public String checksum(Collection<IdpSpec> idps) {
+    public String checksum(Collection<IdpSpec> idps, java.util.List<String> missing) {
         Map<String, String> data = new TreeMap<>();
         for (IdpSpec spec : idps) {
             if (!spec.hasSecret()) continue;
             Secret s = get(spec.name());
             String v = s == null || s.getData() == null ? null : s.getData().get(spec.secretEnv());
             if (v == null) {
-                throw new IllegalStateException("IdP '" + spec.name() + "' has no Secret " + namespace + "/"
-                        + spec.secretName() + " with key " + spec.secretEnv() + "; store its " + spec.type().secretLabel()
-                        + " with `authctl idp add " + spec.type().id() + " " + spec.name() + " --replace ...`");
+                missing.add("IdP '" + spec.name() + "' has no Secret " + namespace + "/" + spec.secretName()
+                        + " (its logins fail); store its " + spec.type().secretLabel() + " with `authctl idp add "
+                        + spec.type().id() + " " + spec.name() + " --replace ...`");
+                v = "missing";
             }
             data.put(spec.secretEnv(), v);
         }

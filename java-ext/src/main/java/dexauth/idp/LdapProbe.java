@@ -192,7 +192,7 @@ public final class LdapProbe {
                 r.pass("Groups", String.join(", ", groups));
             }
         }
-        r.note("Kubernetes username: oidc:" + email);
+        r.note("Kubernetes username: oidc:" + spec.name() + ":" + email);
         r.note("Kubernetes groups:   " + (groups.isEmpty() ? "(none)"
                 : String.join(", ", groups.stream().map(g -> "oidc:" + g).toList())));
     }

@@ -140,8 +140,8 @@ class ApiserverAuthenticationTest {
         assertEquals(1, jwt.at("/issuer/audiences").size());
         assertEquals("kubernetes", jwt.at("/issuer/audiences/0").asText());
         assertEquals(CA_PEM, jwt.at("/issuer/certificateAuthority").asText());
-        assertEquals("email", jwt.at("/claimMappings/username/claim").asText());
-        assertEquals("oidc:", jwt.at("/claimMappings/username/prefix").asText());
+        assertEquals(ApiserverAuthentication.USERNAME_EXPRESSION, jwt.at("/claimMappings/username/expression").asText());
+        assertEquals("has(claims.federated_claims)", jwt.at("/claimValidationRules/0/expression").asText());
         assertEquals("groups", jwt.at("/claimMappings/groups/claim").asText());
         assertEquals("oidc:", jwt.at("/claimMappings/groups/prefix").asText());
     }

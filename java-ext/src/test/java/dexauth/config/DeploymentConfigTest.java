@@ -37,6 +37,20 @@ class DeploymentConfigTest {
     }
 
     @Test
+    void idpsNeedStructuredAuthenticationAndCheckTheirKeys() {
+        java.util.Map<String, Object> ldap = java.util.Map.of("type", "ldap", "config", java.util.Map.of(
+                "host", "ldap.example.com:636", "bindDN", "cn=dex",
+                "userSearch", java.util.Map.of("baseDN", "dc=example", "username", "uid", "emailAttr", "mail")));
+        ObjectNode pillar = TestPillars.set(TestPillars.valid(), "idps:corp", ldap);
+        assertEquals(java.util.Set.of("corp"), DeploymentConfig.fromPillar(pillar).idps().keySet());
+        String msg = rejected("dexauth:idps", () -> DeploymentConfig.fromPillar(
+                TestPillars.set(pillar.deepCopy(), "kubernetes:version", "1.29.4")));
+        assertTrue(msg.contains("1.30"), msg);
+        rejected("dexauth:idps:corp:config:host", () -> DeploymentConfig.fromPillar(
+                TestPillars.set(pillar.deepCopy(), "idps:corp:config:host", "ldap.example.com")));
+    }
+
+    @Test
     void missingIssuerNamesTheKey() {
         ObjectNode pillar = TestPillars.valid();
         pillar.remove("issuer");
