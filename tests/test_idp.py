@@ -102,7 +102,7 @@ def test_ldap_user_logs_in_with_directory_groups_and_gets_the_group_role(env):
     assert r.returncode == 0, r.stdout + r.stderr
     # The check shows the user's groups and the Kubernetes identity before anything is applied.
     assert "developers, ops" in r.stdout and "oidc:corp:" + s.users["alice"]["email"] in r.stdout
-    assert "bootstrap: ok   Dex chart is deployed  (changed)" in r.stdout
+    assert "bootstrap: ok   Dex chart is deployed, changed" in r.stdout
 
     page = login_page(issuer(env), str(dexlab.ca_file(env)), "authctl", CLI_REDIRECT)
     assert page == {"direct": False, "connectors": ["corp", "local"]}

@@ -146,8 +146,8 @@ final class IdpWorkflow implements AutoCloseable {
         for (var e : results.entrySet()) {
             for (SaltApi.StateOutcome o : e.getValue()) {
                 ok &= o.ok();
-                System.out.printf("  %s: %-4s %s%s%n", e.getKey(), o.ok() ? "ok" : "FAIL", o.id(),
-                        o.ok() ? (o.changed() ? "  (changed)" : "") : "\n      " + o.comment());
+                System.out.printf("  %s: %-4s %s%s (%.1f s)%s%n", e.getKey(), o.ok() ? "ok" : "FAIL", o.id(),
+                        o.changed() ? ", changed" : "", o.seconds(), o.ok() ? "" : "\n      " + o.comment());
             }
         }
         double secs = (System.nanoTime() - start) / 1e9;

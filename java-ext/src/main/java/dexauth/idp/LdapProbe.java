@@ -14,9 +14,7 @@ import com.unboundid.ldap.sdk.extensions.StartTLSExtendedRequest;
 import com.unboundid.util.ssl.HostNameSSLSocketVerifier;
 
 import javax.net.ssl.SSLContext;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -40,22 +38,14 @@ public final class LdapProbe {
         boolean plain = c.path("insecureNoSSL").asBoolean(false);
         if (!NetworkCheck.dns(r, host) || !NetworkCheck.tcp(r, host, port)) return r;
 
-        String caPem = c.has("rootCAData")
-                ? new String(Base64.getDecoder().decode(c.path("rootCAData").asText()), StandardCharsets.US_ASCII) : null;
-        String caSource = caPem == null ? "the system CAs" : "the given CA file";
-        NetworkCheck.CapturingTrust capture = new NetworkCheck.CapturingTrust();
-        SSLContext tls;
-        try {
-            tls = NetworkCheck.context(caPem, capture);
-        } catch (Exception e) {
-            r.fail("TLS", "cannot read the CA certificate: " + NetworkCheck.firstMessage(e), "give a PEM CA file");
-            return r;
-        }
+        NetworkCheck.Trust trust = NetworkCheck.trust(r, c);
+        if (trust == null) return r;
+        SSLContext tls = trust.context();
         LDAPConnectionOptions options = new LDAPConnectionOptions();
         options.setConnectTimeoutMillis(NetworkCheck.TIMEOUT_MS);
         options.setResponseTimeoutMillis(NetworkCheck.TIMEOUT_MS);
         options.setSSLSocketVerifier(new HostNameSSLSocketVerifier(true));
-        if (!plain && !startTls && !NetworkCheck.tls(r, host, port, tls, capture, caSource)) return r;
+        if (!plain && !startTls && !NetworkCheck.tls(r, host, port, trust)) return r;
 
         try (LDAPConnection conn = plain || startTls
                 ? new LDAPConnection(options, host, port)
@@ -68,9 +58,10 @@ public final class LdapProbe {
                                 "enable TLS on the server, or connect with LDAPS (port 636)");
                         return r;
                     }
-                    r.pass("TLS", "StartTLS; certificate of " + capture.subject() + " trusted (" + caSource + ")");
+                    r.pass("TLS", "StartTLS; certificate of " + trust.capture().subject() + " trusted ("
+                            + trust.source() + ")");
                 } catch (LDAPException e) {
-                    NetworkCheck.tlsFailure(r, host, e, capture, caSource);
+                    NetworkCheck.tlsFailure(r, host, e, trust);
                     return r;
                 }
             } else if (plain) {

@@ -1,5 +1,6 @@
 package dexauth.idp;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dexauth.pki.Pem;
 
 import javax.net.ssl.SSLContext;
@@ -15,9 +16,11 @@ import java.net.NoRouteToHostException;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.cert.X509Certificate;
+import java.util.Base64;
 import java.util.List;
 
 /** The network steps every IdP check starts with: DNS, TCP, then a verified TLS handshake. */
@@ -57,6 +60,37 @@ final class NetworkCheck {
         return false;
     }
 
+    /** What a probe trusts: the TLS context, the trust manager that sees the server's certificate, and its source. */
+    record Trust(SSLContext context, CapturingTrust capture, String source) {}
+
+    /**
+     * The trust an IdP's config asks for: its CA (rootCAData, or rootCAs as PEM) or the system CAs.
+     * Null, with a failed TLS step, when the CA cannot be read.
+     */
+    static Trust trust(ProbeReport r, JsonNode config) {
+        String caPem = caPem(config);
+        CapturingTrust capture = new CapturingTrust();
+        try {
+            return new Trust(context(caPem, capture), capture, caPem == null ? "the system CAs" : "the given CA file");
+        } catch (IOException | GeneralSecurityException | RuntimeException e) {
+            r.fail("TLS", "cannot read the CA certificate: " + firstMessage(e), "give a PEM CA file");
+            return null;
+        }
+    }
+
+    private static String caPem(JsonNode c) {
+        if (c.has("rootCAData")) {
+            return new String(Base64.getDecoder().decode(c.path("rootCAData").asText()), StandardCharsets.US_ASCII);
+        }
+        JsonNode cas = c.path("rootCAs");
+        if (cas.isArray() && !cas.isEmpty()) {
+            StringBuilder b = new StringBuilder();
+            cas.forEach(ca -> b.append(ca.asText()).append('\n'));
+            return b.toString();
+        }
+        return null;
+    }
+
     /** A TLS context trusting {@code caPem}, or the JDK's default CAs when it is null. */
     static SSLContext context(String caPem, CapturingTrust capture) throws IOException, GeneralSecurityException {
         TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
@@ -77,24 +111,27 @@ final class NetworkCheck {
     }
 
     /** Handshakes with {@code host:port}, checking trust and that the certificate names the host. */
-    static boolean tls(ProbeReport r, String host, int port, SSLContext ctx, CapturingTrust capture, String caSource) {
-        try (SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket()) {
+    static boolean tls(ProbeReport r, String host, int port, Trust trust) {
+        CapturingTrust capture = trust.capture();
+        try (SSLSocket s = (SSLSocket) trust.context().getSocketFactory().createSocket()) {
             SSLParameters p = s.getSSLParameters();
             p.setEndpointIdentificationAlgorithm("HTTPS"); // same host name rules for LDAPS and HTTPS
             s.setSSLParameters(p);
             s.setSoTimeout(TIMEOUT_MS);
             s.connect(new InetSocketAddress(host, port), TIMEOUT_MS);
             s.startHandshake();
-            r.pass("TLS", "certificate of " + capture.subject() + " trusted (" + caSource + ")");
+            r.pass("TLS", "certificate of " + capture.subject() + " trusted (" + trust.source() + ")");
             return true;
         } catch (IOException e) {
-            tlsFailure(r, host, e, capture, caSource);
+            tlsFailure(r, host, e, trust);
             return false;
         }
     }
 
     /** Classifies a TLS failure: untrusted CA, wrong host name, or no TLS at all. */
-    static void tlsFailure(ProbeReport r, String host, Throwable e, CapturingTrust capture, String caSource) {
+    static void tlsFailure(ProbeReport r, String host, Throwable e, Trust trust) {
+        CapturingTrust capture = trust.capture();
+        String caSource = trust.source();
         String all = causes(e);
         if (all.contains("PKIX") || all.contains("certification path") || all.contains("CertPath")) {
             r.fail("TLS", "the server certificate (" + capture.subject() + ", issued by " + capture.issuer()

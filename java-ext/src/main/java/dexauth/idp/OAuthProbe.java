@@ -3,15 +3,12 @@ package dexauth.idp;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
-import javax.net.ssl.SSLContext;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.Base64;
 
 /**
  * Checks an OIDC, GitLab or GitHub IdP: DNS, TCP, TLS trust, then (OIDC, GitLab) the discovery
@@ -32,22 +29,13 @@ public final class OAuthProbe {
         String host = base.getHost();
         int port = base.getPort() > 0 ? base.getPort() : 443;
         if (!NetworkCheck.dns(r, host) || !NetworkCheck.tcp(r, host, port)) return r;
-        String caPem = caPem(c);
-        NetworkCheck.CapturingTrust capture = new NetworkCheck.CapturingTrust();
-        SSLContext tls;
-        try {
-            tls = NetworkCheck.context(caPem, capture);
-        } catch (Exception e) {
-            r.fail("TLS", "cannot read the CA certificate: " + NetworkCheck.firstMessage(e), "give a PEM CA file");
-            return r;
-        }
-        String caSource = caPem == null ? "the system CAs" : "the given CA file";
-        if (!NetworkCheck.tls(r, host, port, tls, capture, caSource)) return r;
+        NetworkCheck.Trust trust = NetworkCheck.trust(r, c);
+        if (trust == null || !NetworkCheck.tls(r, host, port, trust)) return r;
         if (spec.type() == IdpType.GITHUB) return r;
 
         String issuer = base.toString().replaceAll("/$", "");
         URI discovery = URI.create(issuer + "/.well-known/openid-configuration");
-        HttpClient http = HttpClient.newBuilder().sslContext(tls).connectTimeout(Duration.ofSeconds(5)).build();
+        HttpClient http = HttpClient.newBuilder().sslContext(trust.context()).connectTimeout(Duration.ofSeconds(5)).build();
         try {
             HttpResponse<String> res = http.send(HttpRequest.newBuilder(discovery).timeout(Duration.ofSeconds(10)).GET().build(),
                     HttpResponse.BodyHandlers.ofString());
@@ -75,18 +63,5 @@ public final class OAuthProbe {
         }
         r.note("The client secret is checked by the first login (" + spec.name() + " on the login page).");
         return r;
-    }
-
-    private static String caPem(JsonNode c) {
-        if (c.has("rootCAData")) {
-            return new String(Base64.getDecoder().decode(c.path("rootCAData").asText()), StandardCharsets.US_ASCII);
-        }
-        JsonNode cas = c.path("rootCAs");
-        if (cas.isArray() && !cas.isEmpty()) {
-            StringBuilder b = new StringBuilder();
-            cas.forEach(ca -> b.append(ca.asText()).append('\n'));
-            return b.toString();
-        }
-        return null;
     }
 }
