@@ -314,11 +314,14 @@ class Lab:
         self.wait_for("salt-minion (test.ping through the master)", ok, timeout=120)
 
     def bootstrap_state(self):
-        r = self.salt_call("state.apply", "lab.bootstrap")
+        # queue=True: the minion's schedule (dexauth.roles) may be running a state at this moment.
+        r = self.salt_call("state.apply", "lab.bootstrap", "queue=True")
         try:
             result = json.loads(r.stdout)["local"]
         except (ValueError, KeyError, TypeError):
             raise SystemExit(f"labctl: lab.bootstrap failed:\n{r.stdout}\n{r.stderr}")
+        if not isinstance(result, dict):  # a list of errors (render failure, conflicting run)
+            raise SystemExit("labctl: lab.bootstrap failed: " + "; ".join(map(str, result)))
         failed = [v.get("comment") for v in result.values() if isinstance(v, dict) and not v.get("result")]
         if failed or r.returncode != 0:
             raise SystemExit("labctl: lab.bootstrap failed: " + "; ".join(map(str, failed)) + "\n" + r.stderr)

@@ -34,11 +34,11 @@ class Client:
         return cls(f"https://127.0.0.1:{ports['apiserver']}", lab.pki / "ca.crt",
                    lab.pki / "admin.crt", lab.pki / "admin.key")
 
-    def request(self, method, path, body=None, raw=False, timeout=10):
+    def request(self, method, path, body=None, raw=False, timeout=10, content_type="application/json"):
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.server + path, data=data, method=method)
         if data is not None:
-            req.add_header("Content-Type", "application/json")
+            req.add_header("Content-Type", content_type)
         if self.token:
             req.add_header("Authorization", f"Bearer {self.token}")
         with urllib.request.urlopen(req, context=self.ctx, timeout=timeout) as resp:

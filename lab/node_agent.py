@@ -105,7 +105,7 @@ class Agent:
                 log(f"cannot run {manifest.name}: {e}")
                 continue
             digest = hashlib.sha256(json.dumps(pod["spec"], sort_keys=True).encode()).hexdigest()
-            wanted[pod["metadata"]["name"]] = ((lambda a=argv, e=env: (a, e)), digest)
+            wanted[pod["metadata"]["name"]] = ((lambda a=argv, e=env: (a, e)), digest, None)
         return wanted
 
     def reconcile(self):
@@ -115,16 +115,21 @@ class Agent:
         except Exception as e:  # noqa: BLE001 - apiserver may be restarting; keep what runs
             for name, proc in self.processes.items():
                 if name.startswith("deploy-"):
-                    wanted.setdefault(name, (None, proc.spec_hash))
+                    wanted.setdefault(name, (None, proc.spec_hash, None))
             if not isinstance(e, pods.ApiUnavailable):
                 log(f"deployments: {e}")
         for name in list(self.processes):
             if name not in wanted:
                 self.processes.pop(name).stop()
         now = time.time()
-        for name, (launch, digest) in wanted.items():
+        for name, (launch, digest, report_ready) in wanted.items():
             proc = self.processes.setdefault(name, Process(name, self.lab))
             if proc.alive() and proc.spec_hash == digest:
+                if report_ready:
+                    try:
+                        report_ready()
+                    except Exception as e:  # noqa: BLE001 - status is retried on the next pass
+                        log(f"{name}: cannot report rollout: {e}")
                 continue
             if launch is None:
                 continue

@@ -15,6 +15,7 @@ import os
 import shlex
 import shutil
 import urllib.error
+import urllib.request
 from pathlib import Path
 
 import labkube
@@ -52,8 +53,43 @@ def deployment_pods(lab, binary_for):
         ns, name = d["metadata"]["namespace"], d["metadata"]["name"]
         key = f"deploy-{ns}-{name}"
         digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()
-        wanted[key] = (functools.partial(_prepare, lab, kube, ns, template, binary, ports, key), digest)
+        version = (d["metadata"]["uid"], d["metadata"]["generation"])
+        ready = functools.partial(_report_rollout, kube, ns, name, version, d["spec"].get("replicas", 1),
+                                  _readiness_url(containers[0]))
+        wanted[key] = (functools.partial(_prepare, lab, kube, ns, template, binary, ports, key), digest, ready)
     return wanted
+
+
+_rolled_out = {}  # (ns, name) -> (uid, generation) whose rollout the status already reports
+
+
+def _readiness_url(container):
+    probe = (container.get("readinessProbe") or {}).get("httpGet")
+    if not probe or probe.get("scheme", "HTTP").upper() != "HTTP":
+        return None
+    port = probe["port"]
+    if isinstance(port, str):
+        port = next(p["containerPort"] for p in container.get("ports", []) if p.get("name") == port)
+    return f"http://127.0.0.1:{port}{probe.get('path', '/')}"
+
+
+def _report_rollout(kube, ns, name, version, replicas, ready_url):
+    """The Deployment controller's part: once the process of this generation runs and passes its
+    readiness probe, the Deployment's status says it is rolled out (what `rollout status` waits for)."""
+    if _rolled_out.get((ns, name)) == version:  # a re-created Deployment starts again at generation 1
+        return
+    if ready_url:
+        try:
+            with urllib.request.urlopen(ready_url, timeout=1) as resp:
+                if resp.status != 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            return
+    status = {"observedGeneration": version[1], "replicas": replicas, "updatedReplicas": replicas,
+              "readyReplicas": replicas, "availableReplicas": replicas}
+    kube.request("PATCH", f"/apis/apps/v1/namespaces/{ns}/deployments/{name}/status", {"status": status},
+                 content_type="application/merge-patch+json")
+    _rolled_out[(ns, name)] = version
 
 
 def _prepare(lab, kube, ns, template, binary, ports, key):

@@ -7,6 +7,8 @@ import dexauth.config.DeploymentConfig;
 import dexauth.idp.IdpSecrets;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.apps.DeploymentStatus;
 import io.fabric8.kubernetes.client.KubernetesClient;
 
 import java.io.IOException;
@@ -15,6 +17,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -77,8 +81,42 @@ public final class ChartDeployer {
                 .addToData("checksum", checksum).addToData("release", cfg.release()).build();
         kube.configMaps().inNamespace(ns).resource(state).serverSideApply();
         changes.put("release/" + ns + "/" + cfg.release(), reason + " (revision " + release.getRevision() + ")");
+        awaitRollout(ns, cfg.release(), Duration.ofSeconds(180));
         return changes;
     }
+
+    /**
+     * Waits, like {@code kubectl rollout status}, until every replica of the Deployment runs its
+     * newest pod template: a login right after the state then reaches the new Dex, not the old one.
+     */
+    void awaitRollout(String ns, String name, Duration timeout) {
+        Instant deadline = Instant.now().plus(timeout);
+        String last = "not found";
+        while (Instant.now().isBefore(deadline)) {
+            Deployment d = kube.apps().deployments().inNamespace(ns).withName(name).get();
+            if (d != null) {
+                int want = d.getSpec().getReplicas() == null ? 1 : d.getSpec().getReplicas();
+                DeploymentStatus st = d.getStatus() == null ? new DeploymentStatus() : d.getStatus();
+                long observed = st.getObservedGeneration() == null ? 0 : st.getObservedGeneration();
+                if (want == 0 || (observed >= d.getMetadata().getGeneration() && want == orZero(st.getUpdatedReplicas())
+                        && want == orZero(st.getAvailableReplicas()) && want == orZero(st.getReplicas()))) {
+                    return;
+                }
+                last = orZero(st.getUpdatedReplicas()) + "/" + want + " updated, " + orZero(st.getAvailableReplicas())
+                        + " available, generation " + observed + "/" + d.getMetadata().getGeneration() + " observed";
+            }
+            try {
+                Thread.sleep(300);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        throw new IllegalStateException("Deployment " + ns + "/" + name + " did not roll out within "
+                + timeout.toSeconds() + " s (" + last + "); check the Dex pod's events and log");
+    }
+
+    private static int orZero(Integer i) { return i == null ? 0 : i; }
 
     /** Problems of the last {@link #deploy} that did not stop it (missing IdP Secrets). */
     public List<String> warnings() { return List.copyOf(warnings); }

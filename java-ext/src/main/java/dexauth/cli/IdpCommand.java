@@ -124,6 +124,10 @@ final class IdpCommand {
                 description = "A group holds a member when its GROUP_ATTR equals the user's USER_ATTR (DN = the user's DN),"
                         + " e.g. DN=member or uid=memberUid. Repeatable.")
         List<String> groupMatch;
+        @Option(names = "--member-attribute", paramLabel = "ATTR",
+                description = "Shorthand for --group-match DN=ATTR: the group attribute listing its members' DNs"
+                        + " (member, uniqueMember).")
+        String memberAttr;
         @Option(names = "--group-name-attribute", description = "Attribute holding the group name.")
         String groupNameAttr;
         @Option(names = "--no-groups", description = "Do not search groups.")
@@ -151,7 +155,9 @@ final class IdpCommand {
             if (nameAttr != null) s.nameAttr = nameAttr;
             if (groupBaseDN != null) s.groupBaseDN = groupBaseDN;
             if (groupFilter != null) s.groupFilter = groupFilter;
+            if (groupMatch != null && memberAttr != null) throw new UserError("give --group-match or --member-attribute, not both");
             if (groupMatch != null) s.groupMatchers = groupMatch;
+            if (memberAttr != null) s.groupMatchers = List.of("DN=" + memberAttr);
             if (groupNameAttr != null) s.groupNameAttr = groupNameAttr;
             s.noGroups = noGroups;
             return s;
@@ -336,6 +342,7 @@ final class IdpCommand {
             throw new UserError("check failed (" + report.failure().step() + "); nothing was saved."
                     + " Fix it, or use --force to save anyway", CHECK_FAILED);
         }
+        if (!report.ok()) System.out.println("check failed (" + report.failure().step() + "); saving anyway (--force)");
         try (IdpWorkflow flow = IdpWorkflow.open(add.common)) {
             Map<String, IdpSpec> idps = flow.load();
             if (idps.containsKey(spec.name()) && !add.replace) {
