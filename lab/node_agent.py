@@ -58,7 +58,9 @@ class Process:
         self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      env=env, start_new_session=True, cwd=self.lab.root)
         self.spec_hash = spec_hash
-        self.pidfile.write_text(str(self.proc.pid))
+        tmp = self.pidfile.with_suffix(".tmp")  # readers never see a half-written pidfile
+        tmp.write_text(str(self.proc.pid))
+        tmp.replace(self.pidfile)
         log(f"started {self.name} pid {self.proc.pid}")
 
     def stop(self):

@@ -75,7 +75,10 @@ class LabHandle:
 
     def pod_pid(self, name):
         f = self.root / "run" / f"pod-{name}.pid"
-        return int(f.read_text()) if f.exists() else None
+        try:
+            return int(f.read_text())
+        except (FileNotFoundError, ValueError):  # not running, or a pidfile from an older agent being written
+            return None
 
     def wait_pod_pid_change(self, name, old, timeout=90):
         deadline = time.time() + timeout
