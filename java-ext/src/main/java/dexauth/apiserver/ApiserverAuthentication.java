@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import dexauth.config.DeploymentConfig;
+import dexauth.dex.DexApi;
 import dexauth.pki.Pem;
 
 import java.io.IOException;
@@ -24,7 +25,6 @@ import java.util.Map;
  */
 public final class ApiserverAuthentication {
     static final String VOLUME = "dexauth-authn";
-    static final int STRUCTURED_SINCE_MINOR = 30;
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
             .enable(YAMLGenerator.Feature.LITERAL_BLOCK_STYLE));
@@ -36,7 +36,7 @@ public final class ApiserverAuthentication {
         Path configFile = cfg.authenticationConfig();
         Path dir = configFile.getParent();
         StaticPodManifest manifest = StaticPodManifest.read(cfg.apiserverManifest());
-        boolean structured = cfg.kubernetesMinor() >= STRUCTURED_SINCE_MINOR;
+        boolean structured = cfg.structuredAuthentication();
         Path caFile = dir.resolve("dex-ca.crt");
         if (structured) {
             if (writeIfDifferent(configFile, structuredConfig(cfg, caPem), dryRun)) {
@@ -78,9 +78,7 @@ public final class ApiserverAuthentication {
         return flag.startsWith("--authentication-config") || flag.startsWith("--oidc-");
     }
 
-    /** Dex's connector id of its local user store. */
-    public static final String LOCAL_CONNECTOR = "local";
-    static final String USERNAME_EXPRESSION = "claims.federated_claims.connector_id == '" + LOCAL_CONNECTOR
+    static final String USERNAME_EXPRESSION = "claims.federated_claims.connector_id == '" + DexApi.LOCAL_CONNECTOR
             + "' ? 'oidc:' + claims.email : 'oidc:' + claims.federated_claims.connector_id + ':' + claims.email";
 
     static String structuredConfig(DeploymentConfig cfg, String caPem) throws IOException {

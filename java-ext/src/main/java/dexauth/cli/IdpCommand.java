@@ -9,7 +9,6 @@ import dexauth.idp.IdpType;
 import dexauth.idp.LdapProbe;
 import dexauth.idp.OAuthProbe;
 import dexauth.idp.ProbeReport;
-import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -404,15 +403,7 @@ final class IdpCommand {
         @Override
         public Integer call() throws IOException {
             try (IdpWorkflow flow = IdpWorkflow.openSaltOnly(common)) {
-                IdpSpec s = flow.get(name);
-                ObjectNode view = s.toPillar();
-                ObjectNode cfg = (ObjectNode) view.get("config");
-                if (s.hasSecret()) cfg.put(s.type().secretField(), "******** (Secret " + s.secretName() + ")");
-                if (cfg.has("rootCAData")) cfg.put("rootCAData", "<PEM CA, " + cfg.path("rootCAData").asText().length() + " base64 chars>");
-                if (cfg.has("rootCAs")) cfg.put("rootCAs", "<PEM CA>");
-                System.out.print(new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory()
-                        .disable(com.fasterxml.jackson.dataformat.yaml.YAMLGenerator.Feature.WRITE_DOC_START_MARKER))
-                        .writeValueAsString(Map.of(name, view)));
+                System.out.print(IdpCatalog.show(flow.get(name)));
             }
             return 0;
         }
@@ -460,7 +451,7 @@ final class IdpCommand {
                 Map<String, IdpSpec> idps = flow.load();
                 if (idps.remove(name) == null) {
                     if (flow.deleteSecret(name)) { // left by a remove whose apply failed
-                        System.out.println("deleted the leftover Secret " + flow.namespace() + "/dexauth-idp-" + name);
+                        System.out.println("deleted the leftover Secret " + flow.namespace() + "/" + IdpSpec.secretName(name));
                         return 0;
                     }
                     throw new UserError("no IdP named " + name + " (see `authctl idp list`)", 5);
@@ -469,7 +460,7 @@ final class IdpCommand {
                 System.out.println("removed " + name + " from pillar " + IdpCatalog.PILLAR_FILE);
                 int rc = flow.applyUnless(change.noApply, idps);
                 if (rc == 0 && flow.deleteSecret(name)) {
-                    System.out.println("deleted Secret " + flow.namespace() + "/dexauth-idp-" + name);
+                    System.out.println("deleted Secret " + flow.namespace() + "/" + IdpSpec.secretName(name));
                 }
                 return rc;
             }

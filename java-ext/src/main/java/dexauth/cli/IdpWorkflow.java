@@ -1,6 +1,7 @@
 package dexauth.cli;
 
 import dexauth.config.ConfigError;
+import dexauth.dex.DexApi;
 import dexauth.idp.IdpCatalog;
 import dexauth.idp.IdpSecrets;
 import dexauth.idp.IdpSpec;
@@ -21,22 +22,24 @@ final class IdpWorkflow implements AutoCloseable {
     static final List<String> DEX_STATES = List.of("dexauth.deployed");
     private static final int APPLY_TIMEOUT_SECONDS = 600;
 
+    private final Session session;
     private final CliConfig cfg;
     private final SaltApi salt;
     private final KubernetesClient kube;
 
-    private IdpWorkflow(CliConfig cfg, SaltApi salt, KubernetesClient kube) {
+    private IdpWorkflow(Session session, CliConfig cfg, SaltApi salt, KubernetesClient kube) {
+        this.session = session;
         this.cfg = cfg;
         this.salt = salt;
         this.kube = kube;
     }
 
-    /** Salt-api and Kubernetes; the Kubernetes rights are checked first, before any salt-api password is asked. */
+    /** Salt-api and Kubernetes (with the operator's rights, which Kubernetes enforces on each Secret change). */
     static IdpWorkflow open(IdpCommand.Common c) {
         CliConfig cfg = c.session.cfg();
         KubernetesClient kube = c.session.kube();
         try {
-            return new IdpWorkflow(cfg, SaltCommand.open(cfg, c.saltPasswordStdin, "--salt-password-stdin"), kube);
+            return new IdpWorkflow(c.session, cfg, SaltCommand.open(cfg, c.saltPasswordStdin, "--salt-password-stdin"), kube);
         } catch (RuntimeException e) {
             kube.close();
             throw e;
@@ -45,7 +48,7 @@ final class IdpWorkflow implements AutoCloseable {
 
     static IdpWorkflow openSaltOnly(IdpCommand.Common c) {
         CliConfig cfg = c.session.cfg();
-        return new IdpWorkflow(cfg, SaltCommand.open(cfg, c.saltPasswordStdin, "--salt-password-stdin"), null);
+        return new IdpWorkflow(c.session, cfg, SaltCommand.open(cfg, c.saltPasswordStdin, "--salt-password-stdin"), null);
     }
 
     String namespace() { return cfg.users.namespace; }
@@ -109,7 +112,7 @@ final class IdpWorkflow implements AutoCloseable {
         try {
             return new IdpSecrets(kube, namespace()).delete(name);
         } catch (KubernetesClientException e) {
-            throw kubeError(e, "delete Secret dexauth-idp-" + name);
+            throw kubeError(e, "delete Secret " + IdpSpec.secretName(name));
         }
     }
 
@@ -166,13 +169,11 @@ final class IdpWorkflow implements AutoCloseable {
      */
     private int reportOffered(Map<String, IdpSpec> idps) {
         java.util.SortedSet<String> desired = new java.util.TreeSet<>(idps.keySet());
-        desired.add("local");
+        desired.add(DexApi.LOCAL_CONNECTOR);
         java.util.SortedSet<String> offered;
-        CliConfig.Dex d = cfg.dex;
-        try (dexauth.dex.DexApi dex = dexauth.dex.DexApi.connect(d.grpcAddress, java.nio.file.Path.of(d.caFile),
-                java.nio.file.Path.of(d.clientCert), java.nio.file.Path.of(d.clientKey))) {
+        try (DexApi dex = session.dex()) {
             offered = dex.connectorIds();
-        } catch (java.io.IOException | RuntimeException e) {
+        } catch (RuntimeException e) { // not root on the bootstrap node, or Dex's API unreachable
             System.out.println("the login page should offer: " + describe(desired)
                     + " (Dex's API is not reachable from here to confirm)");
             return 0;

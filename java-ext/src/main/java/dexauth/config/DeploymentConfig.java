@@ -68,12 +68,7 @@ public record DeploymentConfig(
                     + " must be less than certificates:validity_days (" + validity
                     + "), or every apply re-issues the certificates");
         }
-        Map<String, IdpSpec> idps = IdpCatalog.fromPillar(pillar.get("idps"));
-        if (!idps.isEmpty() && Integer.parseInt(version.replaceFirst("^v", "").split("\\.")[1]) < 30) {
-            throw new ConfigError(ROOT + ":idps", "upstream IdPs need Kubernetes 1.30 or later: only its structured"
-                    + " authentication keeps their users (oidc:<idp>:<email>) apart from local users (oidc:<email>)");
-        }
-        return new DeploymentConfig(cluster, ns, issuer, r.text("clients:audience_id"), r.text("clients:cli_id"),
+        DeploymentConfig cfg = new DeploymentConfig(cluster, ns, issuer, r.text("clients:audience_id"), r.text("clients:cli_id"),
                 Path.of(certBase).resolve("certs-" + cluster), r.ips("certificates:ip_sans"),
                 r.dnsNames("certificates:dns_sans"), validity, renewBefore, r.text("dex:image"),
                 r.text("dex:listen_address"), https, grpc, telemetry, r.text("dex:grpc_address"), ttl,
@@ -81,13 +76,21 @@ public record DeploymentConfig(
                 Path.of(r.path("chart:dir")), r.name("chart:release"), email, r.text("superadmin:username"),
                 pwFile == null ? null : Path.of(pwFile), cost, version.replaceFirst("^v", ""),
                 Path.of(r.path("kubernetes:kubeconfig")), Path.of(r.path("kubernetes:apiserver_manifest")),
-                Path.of(r.path("kubernetes:authentication_config")), idps);
+                Path.of(r.path("kubernetes:authentication_config")), IdpCatalog.fromPillar(pillar.get("idps")));
+        if (!cfg.idps().isEmpty() && !cfg.structuredAuthentication()) {
+            throw new ConfigError(ROOT + ":idps", "upstream IdPs need Kubernetes 1.30 or later: only its structured"
+                    + " authentication keeps their users (oidc:<idp>:<email>) apart from local users (oidc:<email>)");
+        }
+        return cfg;
     }
 
     /** Kubernetes minor version, e.g. 36 for 1.36.3. */
     public int kubernetesMinor() {
         return Integer.parseInt(kubernetesVersion.split("\\.")[1]);
     }
+
+    /** kube-apiserver takes a structured authentication configuration (1.30 on), not only --oidc-* flags. */
+    public boolean structuredAuthentication() { return kubernetesMinor() >= 30; }
 
     /** The issuer's host is an IP SAN or DNS SAN of Dex's certificate, so TLS verification works. */
     public String issuerHost() { return issuer.getHost(); }

@@ -50,6 +50,9 @@ public final class DexApi implements AutoCloseable {
 
     public String target() { return target; }
 
+    /** Connector id of Dex's local user store (enablePasswordDB). */
+    public static final String LOCAL_CONNECTOR = "local";
+
     /** Ids of the connectors the running Dex offers ("local" is the local user store). */
     public java.util.SortedSet<String> connectorIds() {
         java.util.SortedSet<String> ids = new java.util.TreeSet<>();
@@ -58,33 +61,6 @@ public final class DexApi implements AutoCloseable {
             ids.add(c.getId());
         }
         return ids;
-    }
-
-    /**
-     * Waits until the running Dex offers exactly {@code expected} connectors (ids), i.e. until a
-     * redeployed Dex with a new connector list serves; fails naming what it offers instead.
-     */
-    public void awaitConnectors(java.util.Set<String> expected, Duration timeout) {
-        Instant deadline = Instant.now().plus(timeout);
-        java.util.Set<String> seen = null;
-        String error = null;
-        while (Instant.now().isBefore(deadline)) {
-            try {
-                seen = connectorIds();
-                if (seen.equals(expected)) return;
-            } catch (StatusRuntimeException e) {
-                error = describe(e);
-            }
-            try {
-                Thread.sleep(300);
-            } catch (InterruptedException ie) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-        }
-        throw new IllegalStateException("Dex did not start serving connectors " + expected + " within "
-                + timeout.toSeconds() + " s (it offers " + seen + (error == null ? "" : ", last error: " + error)
-                + "); check Dex's log");
     }
 
     /** Waits until Dex answers GetVersion (e.g. right after a deploy); fails with the last error. */

@@ -56,14 +56,6 @@ final class DeploymentOperations {
             try (KubernetesClient kube = Kube.client(cfg.kubeconfig())) {
                 ChartDeployer deployer = new ChartDeployer(kube, cfg.kubeconfig());
                 Map<String, String> changes = deployer.deploy(cfg, dry);
-                if (!changes.isEmpty() && !dry) {
-                    // The state is done when Dex serves the new connector list, so a login right after works.
-                    java.util.Set<String> ids = new java.util.TreeSet<>(cfg.idps().keySet());
-                    ids.add("local");
-                    try (DexApi dex = dex(cfg)) {
-                        dex.awaitConnectors(ids, Duration.ofSeconds(req.path("waitSeconds").asInt(180)));
-                    }
-                }
                 ObjectNode reply = changes(changes);
                 deployer.warnings().forEach(reply.withArray("warnings")::add);
                 return reply;

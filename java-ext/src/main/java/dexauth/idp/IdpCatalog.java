@@ -51,12 +51,28 @@ public final class IdpCatalog {
         }
     }
 
+    /** One IdP for a terminal: its pillar entry with the secret's place named and CAs abbreviated. */
+    public static String show(IdpSpec spec) {
+        ObjectNode view = spec.toPillar();
+        ObjectNode cfg = (ObjectNode) view.get("config");
+        if (spec.hasSecret()) cfg.put(spec.type().secretField(), "******** (Secret " + spec.secretName() + ")");
+        if (cfg.has("rootCAData")) cfg.put("rootCAData", "<PEM CA, " + cfg.path("rootCAData").asText().length() + " base64 chars>");
+        if (cfg.has("rootCAs")) cfg.put("rootCAs", "<PEM CA>");
+        ObjectNode root = YAML.createObjectNode();
+        root.set(spec.name(), view);
+        return write(root);
+    }
+
     public static String render(Map<String, IdpSpec> idps) {
         ObjectNode root = YAML.createObjectNode();
         ObjectNode list = root.putObject("dexauth").putObject("idps");
         new TreeMap<>(idps).forEach((name, spec) -> list.set(name, spec.toPillar()));
+        return HEADER + write(root);
+    }
+
+    private static String write(JsonNode node) {
         try {
-            return HEADER + YAML.writeValueAsString(root);
+            return YAML.writeValueAsString(node);
         } catch (IOException e) {
             throw new IllegalStateException("cannot write YAML", e);
         }

@@ -40,7 +40,7 @@ public final class IdpSecrets {
     }
 
     public Secret get(String idpName) {
-        return kube.secrets().inNamespace(namespace).withName("dexauth-idp-" + idpName).get();
+        return kube.secrets().inNamespace(namespace).withName(IdpSpec.secretName(idpName)).get();
     }
 
     /** The stored secret, for `idp test` of a saved IdP; null when there is none. */
@@ -51,7 +51,7 @@ public final class IdpSecrets {
     }
 
     public boolean delete(String idpName) {
-        return !kube.secrets().inNamespace(namespace).withName("dexauth-idp-" + idpName).delete().isEmpty();
+        return !kube.secrets().inNamespace(namespace).withName(IdpSpec.secretName(idpName)).delete().isEmpty();
     }
 
     /**

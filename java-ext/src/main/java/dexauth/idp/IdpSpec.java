@@ -64,7 +64,10 @@ public record IdpSpec(String name, IdpType type, String displayName, ObjectNode 
     }
 
     /** The Kubernetes Secret (in Dex's namespace) holding this IdP's secret. */
-    public String secretName() { return "dexauth-idp-" + name; }
+    public String secretName() { return secretName(name); }
+
+    /** The Secret of IdP {@code name}, also when only the name is left (a removed IdP). */
+    public static String secretName(String name) { return "dexauth-idp-" + name; }
 
     /** Environment variable of the Dex container, and key of {@link #secretName()}, carrying the secret. */
     public String secretEnv() { return "DEXAUTH_IDP_" + name.toUpperCase(Locale.ROOT).replace('-', '_'); }
