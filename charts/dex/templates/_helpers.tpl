@@ -44,13 +44,17 @@ The config (secretEnv) and the Deployment (env) must agree, hence one helper.
       "id" $v.clients.apiserver.id
       "name" $v.clients.apiserver.name
       "secretEnv" (include "dex.secretEnv" $v.clients.apiserver.secretKey)
-      "trustedPeers" (list $v.clients.cli.id)
+      "trustedPeers" (list $v.clients.cli.id $v.clients.kubectl.id)
       "redirectURIs" (list)) -}}
 {{- $clients = append $clients (dict
       "id" $v.clients.cli.id
       "name" $v.clients.cli.name
       "public" true
       "redirectURIs" $v.clients.cli.redirectURIs) -}}
+{{- $clients = append $clients (dict
+      "id" $v.clients.kubectl.id
+      "name" $v.clients.kubectl.name
+      "public" true) -}}
 {{- range $v.clients.extra -}}
 {{- $c := omit . "secretKey" -}}
 {{- if .secretKey }}{{ $_ := set $c "secretEnv" (include "dex.secretEnv" .secretKey) }}{{ end -}}

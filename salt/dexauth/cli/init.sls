@@ -11,6 +11,7 @@ authctl knows where Dex is:
     - mode: "0644"
     - dataset:
         kubeconfig: {{ dexauth.kubernetes.kubeconfig }}
+        clusterName: {{ dexauth.cluster_name }}
         dex:
           issuer: {{ dexauth.issuer }}
           grpcAddress: {{ dexauth.dex.grpc_address }}
@@ -19,6 +20,7 @@ authctl knows where Dex is:
           clientKey: {{ certs }}/authctl-client.key
           clientId: {{ dexauth.clients.cli_id }}
           audienceClientId: {{ dexauth.clients.audience_id }}
+          kubectlClientId: {{ dexauth.clients.kubectl_id }}
         apiserver:
           url: {{ dexauth.kubernetes.apiserver_url }}
           caFile: {{ dexauth.kubernetes.ca_file }}

@@ -36,7 +36,10 @@ public final class ChartValues {
         v.put("clients.apiserver.id", cfg.audienceClientId());
         v.put("clients.apiserver.secretKey", cfg.audienceClientId());
         v.put("clients.cli.id", cfg.cliClientId());
+        v.put("clients.kubectl.id", cfg.kubectlClientId());
         v.put("expiry.idTokens", cfg.idTokenTtl());
+        v.put("expiry.refreshTokens.validIfNotUsedFor", cfg.refreshTokenIdle());
+        v.put("expiry.refreshTokens.absoluteLifetime", cfg.refreshTokenLifetime());
         v.put("ingress.enabled", Boolean.toString(cfg.ingressEnabled()));
         v.put("ingress.className", cfg.ingressClass());
         v.put("ingress.path", cfg.ingressPath());

@@ -37,6 +37,8 @@ public final class CliConfig {
         public String clientKey;
         public String clientId = "authctl";
         public String audienceClientId = "kubernetes";
+        /** Public client of workstation kubectl logins (`authctl kubeconfig`, `authctl credential`). */
+        public String kubectlClientId = "kubectl";
     }
 
     @JsonIgnoreProperties(ignoreUnknown = true)
@@ -58,6 +60,8 @@ public final class CliConfig {
     public Users users = new Users();
     public Dex dex = new Dex();
     public String kubeconfig;
+    /** The cluster's name (pillar dexauth:cluster_name): names the kubeconfig's cluster and context. */
+    public String clusterName = "kubernetes";
 
     static CliConfig load(Path explicit) {
         Path path = explicit;

@@ -14,11 +14,14 @@ import picocli.CommandLine.Command;
                 "Secrets are never taken from the command line: they are prompted for (hidden) or read from stdin."
         },
         subcommands = {VersionCommand.class, LoginCommand.class, PasswdCommand.class, UserCommand.class,
-                RoleCommand.class, IdpCommand.class, AdminCommand.class, TokenCommand.class, SaltCommand.class, EngineCommand.class,
+                RoleCommand.class, IdpCommand.class, AdminCommand.class, TokenCommand.class,
+                KubeconfigCommand.class, CredentialCommand.class, WhoamiCommand.class, LogoutCommand.class, SaltCommand.class, EngineCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Examples:",
                 "  authctl version            show the versions of authctl and the Dex it targets",
                 "  authctl salt ping          check salt-api and list the responding minions",
+                "  authctl kubeconfig --merge      add a context to ~/.kube/config: kubectl logs you in by itself",
+                "  authctl whoami             your Kubernetes username and groups",
                 "  authctl token --email E    log in and print an ID token for kubectl --token",
                 "  authctl login --email E    log in; later commands act with your rights",
                 "  authctl user add E --role solution-admin    create a user",
@@ -43,7 +46,8 @@ public final class Main implements Runnable {
         // A failure prints one clear line (no stack trace) and exits non-zero.
         cl.setExecutionExceptionHandler((ex, line, parse) -> {
             line.getErr().println("authctl: " + Errors.describe(ex));
-            return ex instanceof UserError ue ? ue.exitCode() : 1;
+            if (ex instanceof UserError ue) return ue.exitCode();
+            return ex instanceof dexauth.kubectl.LoginException le ? LoginExits.code(le) : 1;
         });
         return cl;
     }

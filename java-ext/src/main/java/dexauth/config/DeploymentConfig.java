@@ -19,9 +19,10 @@ import java.util.regex.Pattern;
  */
 public record DeploymentConfig(
         String clusterName, String namespace, URI issuer, String audienceClientId, String cliClientId,
+        String kubectlClientId,
         Path certDir, List<String> ipSans, List<String> dnsSans, int validityDays, int renewBeforeDays,
         String image, String listenAddress, int httpsPort, int grpcPort, int telemetryPort, String grpcAddress,
-        String idTokenTtl, boolean ingressEnabled, String ingressClass, String ingressPath, List<String> ingressHosts,
+        String idTokenTtl, String refreshTokenIdle, String refreshTokenLifetime, boolean ingressEnabled, String ingressClass, String ingressPath, List<String> ingressHosts,
         Path chartDir, String release, String superadminEmail, String superadminUsername, Path superadminPasswordFile,
         int bcryptCost, String kubernetesVersion, Path kubeconfig, Path apiserverManifest, Path authenticationConfig,
         Map<String, IdpSpec> idps) {
@@ -50,10 +51,9 @@ public record DeploymentConfig(
             throw new ConfigError(ROOT + ":kubernetes:version", "'" + version + "' is not a Kubernetes version like 1.36.3");
         }
         int cost = r.intIn("password:bcrypt_cost", 10, 16);
-        String ttl = r.text("dex:id_token_ttl");
-        if (!DURATION.matcher(ttl).matches()) {
-            throw new ConfigError(ROOT + ":dex:id_token_ttl", "'" + ttl + "' is not a duration like 1h or 30m");
-        }
+        String ttl = r.duration("dex:id_token_ttl");
+        String refreshIdle = r.duration("dex:refresh_token_idle");
+        String refreshLifetime = r.duration("dex:refresh_token_lifetime");
         String email = r.text("superadmin:email");
         if (!EMAIL.matcher(email).matches()) {
             throw new ConfigError(ROOT + ":superadmin:email", "'" + email + "' is not an email address");
@@ -69,9 +69,10 @@ public record DeploymentConfig(
                     + "), or every apply re-issues the certificates");
         }
         DeploymentConfig cfg = new DeploymentConfig(cluster, ns, issuer, r.text("clients:audience_id"), r.text("clients:cli_id"),
+                r.text("clients:kubectl_id"),
                 Path.of(certBase).resolve("certs-" + cluster), r.ips("certificates:ip_sans"),
                 r.dnsNames("certificates:dns_sans"), validity, renewBefore, r.text("dex:image"),
-                r.text("dex:listen_address"), https, grpc, telemetry, r.text("dex:grpc_address"), ttl,
+                r.text("dex:listen_address"), https, grpc, telemetry, r.text("dex:grpc_address"), ttl, refreshIdle, refreshLifetime,
                 r.bool("ingress:enabled"), r.text("ingress:class"), ingressPath, r.dnsNames("ingress:hosts"),
                 Path.of(r.path("chart:dir")), r.name("chart:release"), email, r.text("superadmin:username"),
                 pwFile == null ? null : Path.of(pwFile), cost, version.replaceFirst("^v", ""),
@@ -117,6 +118,15 @@ public record DeploymentConfig(
         String optionalText(String key) {
             JsonNode n = node(key);
             return n == null || n.isNull() || n.asText().isBlank() ? null : n.asText().trim();
+        }
+
+        /** A Go duration Dex understands, e.g. 10m, 168h, 1h30m. */
+        String duration(String key) {
+            String v = text(key);
+            if (!DURATION.matcher(v).matches()) {
+                throw new ConfigError(ROOT + ":" + key, "'" + v + "' is not a duration like 10m, 1h or 168h");
+            }
+            return v;
         }
 
         String name(String key) {

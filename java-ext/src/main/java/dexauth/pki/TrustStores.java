@@ -41,15 +41,31 @@ public final class TrustStores {
         }
     }
 
+    /** Trusts exactly the CA certificates of a PEM text (e.g. embedded in a kubeconfig). */
+    public static SSLContext trustingPem(String caPem) throws IOException {
+        try {
+            SSLContext ctx = SSLContext.getInstance("TLS");
+            ctx.init(null, trustManagers(caPem, "the CA data"), null);
+            return ctx;
+        } catch (GeneralSecurityException e) {
+            throw new IOException("cannot build a TLS context from the CA data: " + e.getMessage(), e);
+        }
+    }
+
     public static javax.net.ssl.TrustManager[] trustManagers(Path caFile) throws IOException, GeneralSecurityException {
         if (caFile == null || !Files.isReadable(caFile)) {
             throw new IOException("CA file " + caFile + " is missing or unreadable");
         }
+        return trustManagers(Files.readString(caFile), caFile.toString());
+    }
+
+    private static javax.net.ssl.TrustManager[] trustManagers(String pem, String source)
+            throws IOException, GeneralSecurityException {
         KeyStore ts = KeyStore.getInstance("PKCS12");
         ts.load(null, null);
         int i = 0;
-        for (X509Certificate c : Pem.readCertificates(Files.readString(caFile))) ts.setCertificateEntry("ca" + i++, c);
-        if (i == 0) throw new IOException(caFile + " holds no certificate");
+        for (X509Certificate c : Pem.readCertificates(pem)) ts.setCertificateEntry("ca" + i++, c);
+        if (i == 0) throw new IOException(source + " holds no certificate");
         TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
         tmf.init(ts);
         return tmf.getTrustManagers();

@@ -227,13 +227,15 @@ public final class UserService {
             throw new Refused("the new password must differ from the current one", 2);
         }
         updateDexPassword(email, newPassword);
+        // A changed password ends every session: refresh tokens (kubectl, consoles) must log in again.
+        revokeRefreshTokens(email);
         UserStore store = new UserStore(kube, namespace);
         Optional<UserRecord> u = store.get(email);
         if (u.isPresent() && u.get().mustChange()) {
             store.update(u.get().withMustChange(false));
             reconcile();
         }
-        audit("changed own password", email, "");
+        audit("changed own password", email, "refresh tokens revoked");
     }
 
     /** Recomputes every dexauth role binding from the stored users and group grants. */

@@ -41,7 +41,10 @@ class ChartValuesTest {
         assertEquals(ChartSecrets.CLIENT_SECRETS, v.get("clientSecrets.secretName"));
         assertEquals("kubernetes", v.get("clients.apiserver.id"));
         assertEquals("authctl", v.get("clients.cli.id"));
-        assertEquals("1h", v.get("expiry.idTokens"));
+        assertEquals("kubectl", v.get("clients.kubectl.id"));
+        assertEquals("10m", v.get("expiry.idTokens"));
+        assertEquals("168h", v.get("expiry.refreshTokens.validIfNotUsedFor"));
+        assertEquals("720h", v.get("expiry.refreshTokens.absoluteLifetime"));
     }
 
     @Test

@@ -74,6 +74,13 @@ class DexChartTest {
     assertTrue(StreamSupport.stream(clients.get("kubernetes").path("trustedPeers").spliterator(), false)
         .anyMatch(p -> p.asText().equals("authctl")));
     assertEquals("DEX_CLIENT_SECRET_KUBERNETES", clients.get("kubernetes").path("secretEnv").asText());
+    // kubectl's client: public, trusted by the apiserver's client, and without redirectURIs, so
+    // that Dex accepts exactly loopback redirects (any port) and its own /device/callback.
+    assertTrue(clients.get("kubectl").path("public").asBoolean());
+    assertFalse(clients.get("kubectl").has("redirectURIs"), () -> "kubectl client: " + clients.get("kubectl"));
+    assertTrue(StreamSupport.stream(clients.get("kubernetes").path("trustedPeers").spliterator(), false)
+        .anyMatch(p -> p.asText().equals("kubectl")));
+    assertEquals("720h", config.at("/expiry/refreshTokens/absoluteLifetime").asText());
     assertEquals("DEX_CLIENT_SECRET_GRAFANA_ADMIN", clients.get("grafana").path("secretEnv").asText());
     assertFalse(clients.get("grafana").has("secretKey"), "secretKey is a chart field, not Dex's");
     // Secrets reach Dex only through the environment, never inline in its config.

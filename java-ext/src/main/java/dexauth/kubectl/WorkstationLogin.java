@@ -1,0 +1,112 @@
+package dexauth.kubectl;
+
+import java.net.URI;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * The exec plugin's use-case: a valid ID token for kubectl, from the cache while it lasts, else
+ * by refresh without any prompt, else by an interactive login. All of it holds the cache key's
+ * lock, so parallel kubectl calls refresh (or prompt) once.
+ */
+public final class WorkstationLogin {
+    /** How the use-case talks to the person (the CLI provides the terminal). */
+    public interface Interaction {
+        /** Someone can answer prompts and follow a browser or device login. */
+        boolean interactive();
+
+        String ask(String prompt);
+
+        char[] askSecret(String prompt);
+
+        /** A line for the person (never stdout: that is kubectl's). */
+        void tell(String line);
+
+        /** Starts a browser on {@code url}; false when there is none here. */
+        boolean openBrowser(URI url);
+
+        /** A browser could be started on this machine (desktop session, $BROWSER). */
+        boolean hasBrowser();
+    }
+
+    private static final Duration BROWSER_TIMEOUT = Duration.ofMinutes(5);
+
+    private final LoginSettings settings;
+    private final TokenCache cache;
+    private final Clock clock;
+
+    public WorkstationLogin(LoginSettings settings, TokenCache cache, Clock clock) {
+        this.settings = settings;
+        this.cache = cache;
+        this.clock = clock;
+    }
+
+    public TokenCache.Entry token(Interaction io) {
+        String key = settings.cacheKey();
+        return cache.locked(key, () -> {
+            Optional<TokenCache.Entry> cached = cache.read(key);
+            if (cached.isPresent() && cached.get().usableAt(clock.instant().getEpochSecond())) return cached.get();
+            DexClient dex = DexClient.discover(settings);
+            if (cached.isPresent() && cached.get().refreshToken() != null) {
+                try {
+                    return store(key, dex.refresh(cached.get().refreshToken()));
+                } catch (LoginException.Refused ended) {
+                    cache.remove(key);
+                    io.tell("Your session at " + settings.issuer() + " has ended (" + ended.getMessage()
+                            + "): log in again.");
+                }
+            }
+            if (!io.interactive()) {
+                throw new LoginException.Required("no valid token for " + settings.issuer()
+                        + " and no terminal to log in from");
+            }
+            return store(key, login(dex, io));
+        });
+    }
+
+    private TokenCache.Entry store(String key, DexClient.Tokens tokens) {
+        TokenCache.Entry e = tokens.entry();
+        cache.write(key, e);
+        return e;
+    }
+
+    private DexClient.Tokens login(DexClient dex, Interaction io) {
+        LoginMode mode = settings.mode();
+        if (mode == LoginMode.AUTO) {
+            mode = dex.offersOnlyLocalUsers() ? LoginMode.PASSWORD : io.hasBrowser() ? LoginMode.BROWSER : LoginMode.DEVICE;
+        }
+        switch (mode) {
+            case PASSWORD -> {
+                String user = settings.username() != null ? settings.username() : io.ask("Email: ").trim();
+                if (user.isEmpty()) throw new LoginException.Refused("no email given");
+                char[] password = io.askSecret("Password for " + user + ": ");
+                try {
+                    return dex.password(user, password);
+                } finally {
+                    java.util.Arrays.fill(password, '\0');
+                }
+            }
+            case BROWSER -> {
+                try (LoopbackReceiver receiver = new LoopbackReceiver()) {
+                    return dex.browser(receiver, url -> {
+                        io.tell("Open this URL in a browser to log in:");
+                        io.tell(url.toString());
+                        if (io.openBrowser(url)) io.tell("(a browser was started; waiting for the login to finish)");
+                    }, BROWSER_TIMEOUT);
+                }
+            }
+            default -> {
+                DexClient.DeviceLogin device = dex.startDevice();
+                io.tell("To log in, open " + device.verificationUri() + " and enter the code " + device.userCode());
+                if (device.verificationUriComplete() != null) io.tell("(or open " + device.verificationUriComplete() + ")");
+                return dex.awaitDevice(device);
+            }
+        }
+    }
+
+    /** Forgets this login's tokens (the refresh token stays valid at Dex until it expires or is revoked). */
+    public void forget() {
+        cache.remove(settings.cacheKey());
+    }
+}
