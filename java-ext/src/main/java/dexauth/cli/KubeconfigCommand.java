@@ -3,6 +3,7 @@ package dexauth.cli;
 import dexauth.kubectl.Kubeconfig;
 import dexauth.kubectl.LoginMode;
 import dexauth.kubectl.LoginSettings;
+import dexauth.kubectl.UserHome;
 import dexauth.pki.Pem;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -77,18 +78,12 @@ final class KubeconfigCommand implements Callable<Integer> {
             System.out.print(Kubeconfig.standalone(entry));
             return 0;
         }
-        Path file = target.merge ? mergeTarget() : target.output;
+        Path file = target.merge ? UserHome.kubeconfig() : target.output;
         String existing = target.merge && Files.exists(file) ? Files.readString(file) : null;
         Pem.writePrivate(file, existing != null ? Kubeconfig.merged(existing, entry) : Kubeconfig.standalone(entry));
         System.err.println((existing != null ? "merged context " : "wrote context ") + entry.contextName() + " into "
                 + file + "; try: kubectl" + (target.merge ? "" : " --kubeconfig " + file) + " get namespaces");
         return 0;
-    }
-
-    private static Path mergeTarget() {
-        String env = System.getenv("KUBECONFIG");
-        if (env != null && !env.isBlank()) return Path.of(env.split(java.io.File.pathSeparator)[0]);
-        return Path.of(System.getProperty("user.home"), ".kube", "config");
     }
 
     /** The launcher (bin/authctl) tells its own absolute path; kubectl needs it, not a PATH lookup. */

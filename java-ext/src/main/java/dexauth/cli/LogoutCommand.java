@@ -5,7 +5,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -23,12 +22,13 @@ final class LogoutCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         TokenCache cache = new TokenCache(cacheDir != null ? cacheDir : TokenCache.defaultDir());
         List<Path> removed = cache.clear();
-        boolean session = Files.deleteIfExists(Session.tokenFile());
+        List<Path> own = new TokenCache(Session.loginDir()).clear();
+        boolean session = !own.isEmpty();
         if (removed.isEmpty() && !session) {
             System.out.println("not logged in: nothing to remove");
         } else {
             System.out.println("logged out: removed " + removed.size() + " cached kubectl login(s) from " + cache.dir()
-                    + (session ? " and authctl's login " + Session.tokenFile() : ""));
+                    + (session ? " and authctl's login from " + Session.loginDir() : ""));
         }
         return 0;
     }

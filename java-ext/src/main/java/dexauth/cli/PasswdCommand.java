@@ -22,7 +22,7 @@ final class PasswdCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        String who = email != null ? email : Session.login().path("email").asText();
+        String who = email != null ? email : session.login().user();
         return change(session, who, stdin);
     }
 

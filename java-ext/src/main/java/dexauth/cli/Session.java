@@ -1,11 +1,14 @@
 package dexauth.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dexauth.chart.Kube;
+import dexauth.kubectl.LoginException;
+import dexauth.kubectl.LoginMode;
+import dexauth.kubectl.LoginSettings;
+import dexauth.kubectl.TokenCache;
+import dexauth.kubectl.UserHome;
+import dexauth.kubectl.WorkstationLogin;
 import dexauth.dex.DexApi;
-import dexauth.pki.Pem;
 import dexauth.users.PasswordPolicy;
 import dexauth.users.UserService;
 import io.fabric8.kubernetes.client.Config;
@@ -17,7 +20,8 @@ import picocli.CommandLine.Option;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
+import java.net.URI;
+import java.time.Clock;
 import java.util.Base64;
 
 /**
@@ -37,36 +41,54 @@ final class Session {
         return CliConfig.load(config);
     }
 
-    static Path tokenFile() {
+    /** Where authctl keeps its own login: ~/.config/authctl/ or $AUTHCTL_HOME. */
+    static Path loginDir() {
         String home = System.getenv("AUTHCTL_HOME");
-        Path dir = home != null ? Path.of(home) : Path.of(System.getProperty("user.home"), ".config", "authctl");
-        return dir.resolve("token.json");
+        return home != null ? Path.of(home) : UserHome.dir().resolve(".config").resolve("authctl");
     }
 
-    static void saveToken(String email, String idToken, long expiresIn) throws IOException {
-        ObjectNode n = new ObjectMapper().createObjectNode();
-        n.put("email", email).put("idToken", idToken).put("expiresAt", Instant.now().plusSeconds(expiresIn).toString());
-        Pem.writePrivate(tokenFile(), n.toString()); // a bearer token: 0600, like a key
-    }
-
-    /** The logged-in operator's email and token; fails clearly when absent or expired. */
-    static JsonNode login() {
-        Path f = tokenFile();
-        if (!Files.exists(f)) throw new UserError("not logged in: run `authctl login` (or use --break-glass as root)", 7);
+    /**
+     * The operator's login: the same use-case as kubectl's exec plugin (password grant with the
+     * authctl client, refresh when the short ID token runs out), cached in {@link #loginDir()}.
+     */
+    static WorkstationLogin operatorLogin(CliConfig cfg) {
+        if (cfg.dex.issuer == null || cfg.dex.caFile == null) {
+            throw new UserError("dex.issuer and dex.caFile must be set in the configuration file"
+                    + " (written by the dexauth.cli Salt state)");
+        }
+        String caPem;
         try {
-            JsonNode n = new ObjectMapper().readTree(f.toFile());
-            if (Instant.parse(n.path("expiresAt").asText()).isBefore(Instant.now())) {
-                throw new UserError("your login for " + n.path("email").asText()
-                        + " has expired: run `authctl login` again", 7);
-            }
-            return n;
+            caPem = Files.readString(Path.of(cfg.dex.caFile));
         } catch (IOException e) {
-            throw new UserError("cannot read " + f + ": " + e.getMessage(), 7);
+            throw new UserError("cannot read Dex's CA " + cfg.dex.caFile + ": " + e.getMessage());
+        }
+        LoginSettings s = new LoginSettings(URI.create(cfg.dex.issuer), caPem, cfg.dex.clientId,
+                LoginSettings.defaultScopes(cfg.dex.audienceClientId), null, LoginMode.PASSWORD);
+        return new WorkstationLogin(s, new TokenCache(loginDir()), Clock.systemUTC());
+    }
+
+    /** An interaction that cannot prompt: tells on stderr, asks nothing. */
+    static class Quiet implements WorkstationLogin.Interaction {
+        @Override public boolean interactive() { return false; }
+        @Override public String ask(String prompt) { throw new IllegalStateException("no prompt here"); }
+        @Override public char[] askSecret(String prompt) { throw new IllegalStateException("no prompt here"); }
+        @Override public void tell(String line) { System.err.println(line); }
+        @Override public boolean openBrowser(URI url) { return false; }
+        @Override public boolean hasBrowser() { return false; }
+    }
+
+    /** The logged-in operator (refreshed when due); fails clearly when there is no session. */
+    TokenCache.Entry login() {
+        try {
+            return operatorLogin(cfg()).token(new Quiet());
+        } catch (LoginException.Required e) {
+            throw new UserError("not logged in, or your session ended: run `authctl login` (or use --break-glass"
+                    + " as root)", 7);
         }
     }
 
     String actor() {
-        return breakGlass ? "root (break-glass)" : login().path("email").asText();
+        return breakGlass ? "root (break-glass)" : login().user();
     }
 
     KubernetesClient kube() {
@@ -80,7 +102,7 @@ final class Session {
                 throw new UserError("apiserver.url and apiserver.caFile must be set in the configuration file");
             }
             Config k = new ConfigBuilder().withMasterUrl(c.apiserver.url).withCaCertFile(c.apiserver.caFile)
-                    .withOauthToken(login().path("idToken").asText()).withRequestTimeout(30_000).build();
+                    .withOauthToken(login().idToken()).withRequestTimeout(30_000).build();
             return new KubernetesClientBuilder().withConfig(k).build();
         } catch (IOException e) {
             throw new UserError(e.getMessage());

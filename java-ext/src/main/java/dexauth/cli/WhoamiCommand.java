@@ -38,12 +38,7 @@ final class WhoamiCommand implements Callable<Integer> {
     }
 
     private Config config() throws IOException {
-        Path file = kubeconfig;
-        if (file == null) {
-            String env = System.getenv("KUBECONFIG");
-            file = env != null && !env.isBlank() ? Path.of(env.split(java.io.File.pathSeparator)[0])
-                    : Path.of(System.getProperty("user.home"), ".kube", "config");
-        }
+        Path file = kubeconfig != null ? kubeconfig : dexauth.kubectl.UserHome.kubeconfig();
         if (!Files.isReadable(file)) {
             throw new UserError("no kubeconfig at " + file + "; write one with `authctl kubeconfig --merge`");
         }

@@ -141,13 +141,14 @@ final class DexClient {
     }
 
     Tokens password(String username, char[] password) {
-        return token(new ResourceOwnerPasswordCredentialsGrant(username, new Secret(new String(password))), null,
+        return token(new ResourceOwnerPasswordCredentialsGrant(username, new Secret(new String(password))), scope(),
                 "the login of " + username);
     }
 
     /** Refused when Dex no longer honours the refresh token (revoked, expired, user deleted). */
     Tokens refresh(String refreshToken) {
-        return token(new RefreshTokenGrant(new RefreshToken(refreshToken)), null, "the refresh of your session");
+        // No scope: Dex keeps the login's own (narrowing is all a refresh may do anyway).
+        return token(new RefreshTokenGrant(new RefreshToken(refreshToken)), null, "the refresh token");
     }
 
     DeviceLogin startDevice() {
@@ -202,8 +203,8 @@ final class DexClient {
         return verified((OIDCTokenResponse) r.toSuccessResponse(), nonce);
     }
 
-    private Tokens token(AuthorizationGrant grant, Nonce nonce, String what) {
-        TokenResponse r = exchange(grant);
+    private Tokens token(AuthorizationGrant grant, Scope scope, String what) {
+        TokenResponse r = exchange(grant, scope);
         if (!r.indicatesSuccess()) {
             ErrorObject e = ((TokenErrorResponse) r).getErrorObject();
             String reason = "invalid_grant".equals(e.getCode()) || "access_denied".equals(e.getCode())
@@ -211,11 +212,15 @@ final class DexClient {
             throw new LoginException.Refused("Dex refused " + what + ": "
                     + (grant instanceof RefreshTokenGrant ? describe(e) : reason));
         }
-        return verified((OIDCTokenResponse) r.toSuccessResponse(), nonce);
+        return verified((OIDCTokenResponse) r.toSuccessResponse(), null);
     }
 
     private TokenResponse exchange(AuthorizationGrant grant) {
-        HTTPRequest req = new TokenRequest(metadata.getTokenEndpointURI(), client(), grant, null).toHTTPRequest();
+        return exchange(grant, null);
+    }
+
+    private TokenResponse exchange(AuthorizationGrant grant, Scope scope) {
+        HTTPRequest req = new TokenRequest(metadata.getTokenEndpointURI(), client(), grant, scope).toHTTPRequest();
         HTTPResponse resp = send(req, tls, "Dex's token endpoint");
         try {
             return OIDCTokenResponseParser.parse(resp);

@@ -55,7 +55,7 @@ public final class TokenCache {
 
     /** {@code ~/.kube/cache/dexauth}: beside kubectl's own caches, per operating-system user. */
     public static Path defaultDir() {
-        return Path.of(System.getProperty("user.home"), ".kube", "cache", "dexauth");
+        return UserHome.dir().resolve(".kube").resolve("cache").resolve("dexauth");
     }
 
     public Path dir() { return dir; }
@@ -123,8 +123,8 @@ public final class TokenCache {
     /** Runs {@code work} holding the key's lock (between processes too). */
     public <T> T locked(String key, Supplier<T> work) {
         ensureDir();
-        try (FileChannel ch = FileChannel.open(dir.resolve(key + ".lock"), StandardOpenOption.CREATE,
-                StandardOpenOption.WRITE); FileLock ignored = ch.lock()) {
+        try (FileChannel ch = FileChannel.open(dir.resolve(key + ".lock"), Set.of(StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE), PosixFilePermissions.asFileAttribute(FILE_MODE)); FileLock ignored = ch.lock()) {
             return work.get();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot lock the token cache in " + dir + ": " + e.getMessage(), e);

@@ -54,7 +54,7 @@ public final class WorkstationLogin {
                 } catch (LoginException.Refused ended) {
                     cache.remove(key);
                     io.tell("Your session at " + settings.issuer() + " has ended (" + ended.getMessage()
-                            + "): log in again.");
+                            + "); log in again.");
                 }
             }
             if (!io.interactive()) {
@@ -63,6 +63,12 @@ public final class WorkstationLogin {
             }
             return store(key, login(dex, io));
         });
+    }
+
+    /** A new interactive login, whatever is cached (e.g. `authctl login` as someone else). */
+    public TokenCache.Entry logIn(Interaction io) {
+        String key = settings.cacheKey();
+        return cache.locked(key, () -> store(key, login(DexClient.discover(settings), io)));
     }
 
     private TokenCache.Entry store(String key, DexClient.Tokens tokens) {
