@@ -9,6 +9,7 @@
   orchestrate fresh Dex orchestration on a running lab, then an idempotent re-run; with
               the number of Java engine invocations of each and their total time
   users       user add -> first login, import, list (bench/users.py)
+  kubectl     time the exec plugin adds to kubectl, refresh, fail-fast (bench/kubectl.py)
 
   bench/run.sh [toolchain] [jvm] [lab] [orchestrate]   (default: all)
 """
@@ -100,7 +101,7 @@ def bench_lab_and_orchestrate(do_lab, do_orch):
 
 
 def main():
-    wanted = set(sys.argv[1:]) or {"toolchain", "jvm", "lab", "orchestrate", "users", "idps"}
+    wanted = set(sys.argv[1:]) or {"toolchain", "jvm", "lab", "orchestrate", "users", "idps", "kubectl"}
     if "toolchain" in wanted:
         bench_toolchain()
     if "jvm" in wanted:
@@ -113,6 +114,9 @@ def main():
     if "idps" in wanted:
         import idps
         idps.main()
+    if "kubectl" in wanted:
+        import kubectl
+        kubectl.main()
 
 
 if __name__ == "__main__":

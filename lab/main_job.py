@@ -63,6 +63,7 @@ def main():
         "superadmin_email": pillar["superadmin"]["email"],
         "superadmin_password_file": pillar["superadmin"]["password_file"],
         "cli_client_id": "authctl",
+        "kubectl_client_id": "kubectl",
         "audience_client_id": "kubernetes",
         "orchestrate_command": f"{lab.salt_bin('salt-run')} -c {lab.salt_conf} state.orchestrate "
                                "dexauth.orchestrate.deploy",
@@ -86,12 +87,11 @@ def main():
 
    {repo}/bin/authctl passwd --config {lab.root}/authctl.yaml --email {summary['superadmin_email']}
 
- Then log in and use kubectl with the ID token (the new password is asked for):
+ Then write a kubeconfig that logs you in by itself (asks the new password once, then refreshes):
 
-   read -rsp 'Password: ' PW; echo; TOKEN=$(printf '%s\\n' "$PW" | {repo}/bin/authctl token \\
-     --config {lab.root}/authctl.yaml --email {summary['superadmin_email']} --password-stdin) && \\
-   {summary['kubectl']} --server {summary['apiserver_url']} \\
-     --certificate-authority {lab.pki}/ca.crt --token "$TOKEN" get namespaces
+   {repo}/bin/authctl kubeconfig --config {lab.root}/authctl.yaml \
+     --username {summary['superadmin_email']} --output {lab.root}/kubeconfig-{summary['superadmin_email']}
+   {summary['kubectl']} --kubeconfig {lab.root}/kubeconfig-{summary['superadmin_email']} get namespaces
 
  Re-run the orchestration (changes nothing when nothing has to change):
    {summary['orchestrate_command']}

@@ -42,7 +42,8 @@ public final class Main implements Runnable {
     }
 
     public static CommandLine commandLine() {
-        CommandLine cl = new CommandLine(new Main());
+        // Descriptions are written as lines of up to 100 columns; picocli's 80 would re-wrap them.
+        CommandLine cl = new CommandLine(new Main()).setUsageHelpWidth(100);
         // A failure prints one clear line (no stack trace) and exits non-zero.
         cl.setExecutionExceptionHandler((ex, line, parse) -> {
             line.getErr().println("authctl: " + Errors.describe(ex));

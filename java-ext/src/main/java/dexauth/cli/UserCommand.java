@@ -56,7 +56,7 @@ final class UserCommand {
 
     @Command(name = "add", mixinStandardHelpOptions = true, description = "Create a user (must change the password at first use).",
             footer = {"", "Examples:", "  authctl user add jane@example.com --role solution-admin",
-                    "  printf '%s\\n' \"$PW\" | authctl user add bot@example.com --role read-only --password-stdin"})
+                    "  printf '%%s\\n' \"$PW\" | authctl user add bot@example.com --role read-only --password-stdin"})
     static final class Add implements Callable<Integer> {
         @Mixin Session session;
         @Parameters(index = "0", description = "The user's email (login name).") String email;
