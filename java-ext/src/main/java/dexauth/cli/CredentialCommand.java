@@ -1,5 +1,6 @@
 package dexauth.cli;
 
+import dexauth.errors.LoginRequired;
 import dexauth.kubectl.ExecCredential;
 import dexauth.kubectl.LoginMode;
 import dexauth.kubectl.LoginSettings;
@@ -28,7 +29,8 @@ import java.util.concurrent.Callable;
                 "",
                 "Tokens are cached in ~/.kube/cache/dexauth/ (directory 0700, files 0600), one file per",
                 "issuer, client, scopes and user; `authctl logout` removes them."},
-        footer = {"", "Exit codes: 0 ok, 2 bad option, 4 login refused, 7 login needed but no terminal, 9 Dex unreachable."})
+        footer = {"", "Exit codes: 0 ok, 2 bad option, 4 login refused, 7 login needed but no terminal,",
+                "9 Dex unreachable (all codes: authctl --help)."})
 final class CredentialCommand implements Callable<Integer> {
     static final String NAME = "credential";
 
@@ -66,8 +68,8 @@ final class CredentialCommand implements Callable<Integer> {
             TokenCache.Entry e = new WorkstationLogin(settings, cache, Clock.systemUTC()).token(new Terminal(execInfo));
             System.out.print(ExecCredential.json(ExecCredential.apiVersion(execInfo), e.idToken(), e.expiresAt()));
             return 0;
-        } catch (dexauth.kubectl.LoginException.Required r) {
-            throw new dexauth.kubectl.LoginException.Required(r.getMessage() + ". Log in once from a terminal:"
+        } catch (dexauth.errors.LoginRequired r) {
+            throw new dexauth.errors.LoginRequired(r.getMessage() + ". Log in once from a terminal:"
                     + " run any kubectl command there (it asks you to log in), then retry");
         }
     }

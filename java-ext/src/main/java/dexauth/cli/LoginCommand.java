@@ -1,6 +1,6 @@
 package dexauth.cli;
 
-import dexauth.kubectl.LoginException;
+import dexauth.errors.Unauthenticated;
 import dexauth.kubectl.TokenCache;
 import dexauth.kubectl.WorkstationLogin;
 import picocli.CommandLine.Command;
@@ -34,7 +34,7 @@ final class LoginCommand implements Callable<Integer> {
             TokenCache.Entry e = Session.operatorLogin(cfg).logIn(io);
             System.out.println("logged in as " + e.user() + " (session kept until you log out or your password changes)");
             return 0;
-        } catch (LoginException.Refused refused) {
+        } catch (Unauthenticated refused) {
             throw new UserError(refused.getMessage(), 4);
         }
     }

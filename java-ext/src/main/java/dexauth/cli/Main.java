@@ -1,5 +1,6 @@
 package dexauth.cli;
 
+import dexauth.errors.DomainException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -41,14 +42,20 @@ public final class Main implements Runnable {
         System.exit(commandLine().execute(args));
     }
 
+    private static String[] concat(String[]... parts) {
+        return java.util.Arrays.stream(parts).flatMap(java.util.Arrays::stream).toArray(String[]::new);
+    }
+
     public static CommandLine commandLine() {
         // Descriptions are written as lines of up to 100 columns; picocli's 80 would re-wrap them.
         CommandLine cl = new CommandLine(new Main()).setUsageHelpWidth(100);
+        cl.getCommandSpec().usageMessage().footer(concat(cl.getCommandSpec().usageMessage().footer(),
+                new String[] {"", "Exit codes (every command):"}, ExitCode.table()));
         // A failure prints one clear line (no stack trace) and exits non-zero.
         cl.setExecutionExceptionHandler((ex, line, parse) -> {
             line.getErr().println("authctl: " + Errors.describe(ex));
             if (ex instanceof UserError ue) return ue.exitCode();
-            return ex instanceof dexauth.kubectl.LoginException le ? LoginExits.code(le) : 1;
+            return ex instanceof DomainException de ? ExitCode.of(de).code : ExitCode.FAILED.code;
         });
         return cl;
     }

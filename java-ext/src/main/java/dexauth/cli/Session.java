@@ -1,8 +1,8 @@
 package dexauth.cli;
 
+import dexauth.errors.LoginRequired;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dexauth.chart.Kube;
-import dexauth.kubectl.LoginException;
 import dexauth.kubectl.LoginMode;
 import dexauth.kubectl.LoginSettings;
 import dexauth.kubectl.TokenCache;
@@ -81,7 +81,7 @@ final class Session {
     TokenCache.Entry login() {
         try {
             return operatorLogin(cfg()).token(new Quiet());
-        } catch (LoginException.Required e) {
+        } catch (LoginRequired e) {
             throw new UserError("not logged in, or your session ended: run `authctl login` (or use --break-glass"
                     + " as root)", 7);
         }

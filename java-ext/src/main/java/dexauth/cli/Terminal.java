@@ -1,7 +1,8 @@
 package dexauth.cli;
 
+import dexauth.errors.Unauthenticated;
+import dexauth.errors.LoginRequired;
 import dexauth.kubectl.ExecCredential;
-import dexauth.kubectl.LoginException;
 import dexauth.kubectl.WorkstationLogin;
 
 import java.io.BufferedReader;
@@ -65,10 +66,10 @@ final class Terminal implements WorkstationLogin.Interaction {
             // Not closed: closing /dev/tty mid-session can reset the terminal on some systems.
             BufferedReader in = new BufferedReader(new InputStreamReader(new FileInputStream(TTY), StandardCharsets.UTF_8));
             String line = in.readLine();
-            if (line == null) throw new LoginException.Refused("the terminal closed before an answer was typed");
+            if (line == null) throw new Unauthenticated("the terminal closed before an answer was typed");
             return line;
         } catch (IOException e) {
-            throw new LoginException.Required("cannot read from the terminal: " + e.getMessage());
+            throw new LoginRequired("cannot read from the terminal: " + e.getMessage());
         }
     }
 

@@ -4,7 +4,9 @@ package dexauth.cli;
 public class UserError extends RuntimeException {
     private final int exitCode;
 
-    public UserError(String message) { this(message, 2); }
+    public UserError(String message) { this(message, ExitCode.INVALID); }
+
+    UserError(String message, ExitCode code) { this(message, code.code); }
 
     public UserError(String message, int exitCode) {
         super(message);

@@ -1,5 +1,8 @@
 package dexauth.kubectl;
 
+import dexauth.errors.Invalid;
+import dexauth.errors.Unauthenticated;
+import dexauth.errors.Unavailable;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jwt.JWT;
@@ -88,23 +91,23 @@ final class DexClient {
         try {
             tls = TrustStores.trustingPem(settings.caPem()).getSocketFactory();
         } catch (IOException e) {
-            throw new LoginException.Invalid("issuer CA", "cannot be used: " + e.getMessage());
+            throw new Invalid("issuer CA", "cannot be used: " + e.getMessage());
         }
         URI discovery = URI.create(settings.issuer() + "/.well-known/openid-configuration");
         HTTPResponse r = send(get(discovery), tls, "Dex's discovery document");
         if (r.getStatusCode() != 200) {
-            throw new LoginException.Unavailable("Dex's discovery document " + discovery + " answered HTTP "
+            throw new Unavailable(Unavailable.Dependency.DEX, "Dex's discovery document " + discovery + " answered HTTP "
                     + r.getStatusCode(), null);
         }
         try {
             OIDCProviderMetadata m = OIDCProviderMetadata.parse(r.getBody());
             if (!m.getIssuer().getValue().equals(settings.issuer().toString())) {
-                throw new LoginException.Unavailable("Dex at " + discovery + " names itself " + m.getIssuer()
+                throw new Unavailable(Unavailable.Dependency.DEX, "Dex at " + discovery + " names itself " + m.getIssuer()
                         + ", not the configured issuer " + settings.issuer(), null);
             }
             return new DexClient(settings, tls, m);
         } catch (com.nimbusds.oauth2.sdk.ParseException e) {
-            throw new LoginException.Unavailable("Dex's discovery document is malformed: " + e.getMessage(), e);
+            throw new Unavailable(Unavailable.Dependency.DEX, "Dex's discovery document is malformed: " + e.getMessage(), e);
         }
     }
 
@@ -120,7 +123,7 @@ final class DexClient {
         try {
             return req.send();
         } catch (IOException e) {
-            throw new LoginException.Unavailable("cannot reach " + what + " at " + req.getURI() + ": " + e.getMessage(), e);
+            throw new Unavailable(Unavailable.Dependency.DEX, "cannot reach " + what + " at " + req.getURI() + ": " + e.getMessage(), e);
         }
     }
 
@@ -153,18 +156,18 @@ final class DexClient {
 
     DeviceLogin startDevice() {
         URI endpoint = metadata.getDeviceAuthorizationEndpointURI();
-        if (endpoint == null) throw new LoginException.Unavailable("Dex does not offer the device flow", null);
+        if (endpoint == null) throw new Unavailable(Unavailable.Dependency.DEX, "Dex does not offer the device flow", null);
         HTTPRequest req = new DeviceAuthorizationRequest(endpoint, client(), scope()).toHTTPRequest();
         try {
             DeviceAuthorizationResponse r = DeviceAuthorizationResponse.parse(send(req, tls, "Dex's device endpoint"));
             if (!r.indicatesSuccess()) {
                 ErrorObject e = ((DeviceAuthorizationErrorResponse) r).getErrorObject();
-                throw new LoginException.Refused("Dex refused the device login: " + describe(e));
+                throw new Unauthenticated("Dex refused the device login: " + describe(e));
             }
             DeviceAuthorizationSuccessResponse ok = r.toSuccessResponse();
             return new DeviceLogin(ok, Instant.now().plusSeconds(ok.getLifetime()));
         } catch (com.nimbusds.oauth2.sdk.ParseException e) {
-            throw new LoginException.Unavailable("Dex's device endpoint answered something unexpected: " + e.getMessage(), e);
+            throw new Unavailable(Unavailable.Dependency.DEX, "Dex's device endpoint answered something unexpected: " + e.getMessage(), e);
         }
     }
 
@@ -179,10 +182,10 @@ final class DexClient {
             String code = ((TokenErrorResponse) r).getErrorObject().getCode();
             if ("slow_down".equals(code)) interval += 5;
             else if (!"authorization_pending".equals(code)) {
-                throw new LoginException.Refused("the device login ended: " + describe(((TokenErrorResponse) r).getErrorObject()));
+                throw new Unauthenticated("the device login ended: " + describe(((TokenErrorResponse) r).getErrorObject()));
             }
         }
-        throw new LoginException.Refused("the device code expired before the login was completed");
+        throw new Unauthenticated("the device code expired before the login was completed");
     }
 
     /** Authorization code with PKCE through a browser and a loopback redirect. */
@@ -198,7 +201,7 @@ final class DexClient {
         AuthorizationCode code = receiver.await(state, timeout);
         TokenResponse r = exchange(new AuthorizationCodeGrant(code, redirect, verifier));
         if (!r.indicatesSuccess()) {
-            throw new LoginException.Refused("Dex refused the login: " + describe(((TokenErrorResponse) r).getErrorObject()));
+            throw new Unauthenticated("Dex refused the login: " + describe(((TokenErrorResponse) r).getErrorObject()));
         }
         return verified((OIDCTokenResponse) r.toSuccessResponse(), nonce);
     }
@@ -209,7 +212,7 @@ final class DexClient {
             ErrorObject e = ((TokenErrorResponse) r).getErrorObject();
             String reason = "invalid_grant".equals(e.getCode()) || "access_denied".equals(e.getCode())
                     || e.getHTTPStatusCode() == 401 ? "wrong email or password" : describe(e);
-            throw new LoginException.Refused("Dex refused " + what + ": "
+            throw new Unauthenticated("Dex refused " + what + ": "
                     + (grant instanceof RefreshTokenGrant ? describe(e) : reason));
         }
         return verified((OIDCTokenResponse) r.toSuccessResponse(), null);
@@ -225,31 +228,31 @@ final class DexClient {
         try {
             return OIDCTokenResponseParser.parse(resp);
         } catch (com.nimbusds.oauth2.sdk.ParseException e) {
-            throw new LoginException.Unavailable("Dex's token endpoint answered HTTP " + resp.getStatusCode()
+            throw new Unavailable(Unavailable.Dependency.DEX, "Dex's token endpoint answered HTTP " + resp.getStatusCode()
                     + " with something unexpected: " + e.getMessage(), e);
         }
     }
 
     private Tokens verified(OIDCTokenResponse r, Nonce nonce) {
         String idToken = r.getOIDCTokens().getIDTokenString();
-        if (idToken == null) throw new LoginException.Unavailable("Dex returned no ID token", null);
+        if (idToken == null) throw new Unavailable(Unavailable.Dependency.DEX, "Dex returned no ID token", null);
         RefreshToken refresh = r.getOIDCTokens().getRefreshToken();
         try {
             JWT jwt = JWTParser.parse(idToken);
             JWSAlgorithm alg = (JWSAlgorithm) jwt.getHeader().getAlgorithm();
             if (metadata.getIDTokenJWSAlgs() != null && !metadata.getIDTokenJWSAlgs().contains(alg)) {
-                throw new LoginException.Unavailable("the ID token is signed with " + alg + ", which Dex does not announce", null);
+                throw new Unavailable(Unavailable.Dependency.DEX, "the ID token is signed with " + alg + ", which Dex does not announce", null);
             }
             IDTokenClaimsSet claims = new IDTokenValidator(new Issuer(settings.issuer()), client(), alg, keys())
                     .validate(jwt, nonce);
             String audience = settings.audience();
             if (audience != null && !claims.getAudience().contains(new Audience(audience))) {
-                throw new LoginException.Unavailable("the ID token is not for " + audience
+                throw new Unavailable(Unavailable.Dependency.DEX, "the ID token is not for " + audience
                         + " (is the kubectl client a trusted peer of it in Dex?)", null);
             }
             return new Tokens(idToken, refresh == null ? null : refresh.getValue(), claims);
         } catch (java.text.ParseException | com.nimbusds.jose.proc.BadJOSEException | com.nimbusds.jose.JOSEException e) {
-            throw new LoginException.Unavailable("the ID token from Dex failed verification: " + e.getMessage(), e);
+            throw new Unavailable(Unavailable.Dependency.DEX, "the ID token from Dex failed verification: " + e.getMessage(), e);
         }
     }
 
@@ -259,7 +262,7 @@ final class DexClient {
             try {
                 keys = JWKSet.parse(r.getBody());
             } catch (java.text.ParseException e) {
-                throw new LoginException.Unavailable("Dex's signing keys are malformed: " + e.getMessage(), e);
+                throw new Unavailable(Unavailable.Dependency.DEX, "Dex's signing keys are malformed: " + e.getMessage(), e);
             }
         }
         return keys;
@@ -275,7 +278,7 @@ final class DexClient {
             Thread.sleep(d.toMillis());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new LoginException.Refused("the login was interrupted");
+            throw new Unauthenticated("the login was interrupted");
         }
     }
 }

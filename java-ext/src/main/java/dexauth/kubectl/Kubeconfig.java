@@ -1,5 +1,6 @@
 package dexauth.kubectl;
 
+import dexauth.errors.Invalid;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -56,10 +57,10 @@ public final class Kubeconfig {
         ObjectNode root;
         try {
             JsonNode parsed = existing == null || existing.isBlank() ? null : YAML.readTree(existing);
-            if (parsed != null && !parsed.isObject()) throw new LoginException.Invalid("existing kubeconfig", "is not a YAML map");
+            if (parsed != null && !parsed.isObject()) throw new Invalid("existing kubeconfig", "is not a YAML map");
             root = parsed == null ? YAML.createObjectNode() : (ObjectNode) parsed;
         } catch (IOException ex) {
-            throw new LoginException.Invalid("existing kubeconfig", "is not valid YAML: " + ex.getMessage());
+            throw new Invalid("existing kubeconfig", "is not valid YAML: " + ex.getMessage());
         }
         root.put("apiVersion", "v1");
         root.put("kind", "Config");

@@ -1,5 +1,6 @@
 package dexauth.kubectl;
 
+import dexauth.errors.Invalid;
 import java.util.Locale;
 
 /** How an interactive login happens when no cached or refreshable token is left. */
@@ -17,7 +18,7 @@ public enum LoginMode {
         try {
             return valueOf(text.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException | NullPointerException e) {
-            throw new LoginException.Invalid("login mode", "'" + text + "' is not one of auto, password, browser, device");
+            throw new Invalid("login mode", "'" + text + "' is not one of auto, password, browser, device");
         }
     }
 

@@ -1,5 +1,6 @@
 package dexauth.kubectl;
 
+import dexauth.errors.Invalid;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -31,14 +32,14 @@ public record LoginSettings(URI issuer, String caPem, String clientId, List<Stri
 
     public LoginSettings {
         if (issuer == null || !"https".equals(issuer.getScheme()) || issuer.getHost() == null) {
-            throw new LoginException.Invalid("issuer", "'" + issuer + "' is not an https:// URL");
+            throw new Invalid("issuer", "'" + issuer + "' is not an https:// URL");
         }
-        if (clientId == null || clientId.isBlank()) throw new LoginException.Invalid("client id", "is empty");
+        if (clientId == null || clientId.isBlank()) throw new Invalid("client id", "is empty");
         if (scopes == null || !scopes.contains("openid")) {
-            throw new LoginException.Invalid("scopes", "must include openid");
+            throw new Invalid("scopes", "must include openid");
         }
         if (caPem == null || !caPem.contains("BEGIN CERTIFICATE")) {
-            throw new LoginException.Invalid("issuer CA", "holds no PEM certificate");
+            throw new Invalid("issuer CA", "holds no PEM certificate");
         }
         scopes = List.copyOf(scopes);
         if (username != null && username.isBlank()) username = null;

@@ -1,5 +1,7 @@
 package dexauth.kubectl;
 
+import dexauth.errors.Unauthenticated;
+import dexauth.errors.Unavailable;
 import com.nimbusds.oauth2.sdk.AuthorizationCode;
 import com.nimbusds.oauth2.sdk.AuthorizationErrorResponse;
 import com.nimbusds.oauth2.sdk.AuthorizationResponse;
@@ -32,7 +34,7 @@ final class LoopbackReceiver implements AutoCloseable {
         try {
             server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         } catch (IOException e) {
-            throw new LoginException.Unavailable("cannot listen on 127.0.0.1 for the browser login: " + e.getMessage(), e);
+            throw new Unavailable(Unavailable.Dependency.DEX, "cannot listen on 127.0.0.1 for the browser login: " + e.getMessage(), e);
         }
         server.createContext("/callback", this::callback);
         server.start();
@@ -64,24 +66,24 @@ final class LoopbackReceiver implements AutoCloseable {
         try {
             uri = response.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-            throw new LoginException.Refused("no browser login within " + timeout.toMinutes() + " minutes");
+            throw new Unauthenticated("no browser login within " + timeout.toMinutes() + " minutes");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new LoginException.Refused("the login was interrupted");
+            throw new Unauthenticated("the login was interrupted");
         } catch (ExecutionException e) {
-            throw new LoginException.Unavailable("the browser login failed: " + e.getCause(), e.getCause());
+            throw new Unavailable(Unavailable.Dependency.DEX, "the browser login failed: " + e.getCause(), e.getCause());
         }
         try {
             AuthorizationResponse r = AuthorizationResponse.parse(uri);
-            if (!state.equals(r.getState())) throw new LoginException.Refused("the browser login came back with a wrong state");
+            if (!state.equals(r.getState())) throw new Unauthenticated("the browser login came back with a wrong state");
             if (!r.indicatesSuccess()) {
                 var err = ((AuthorizationErrorResponse) r).getErrorObject();
-                throw new LoginException.Refused("Dex ended the browser login: " + err.getCode()
+                throw new Unauthenticated("Dex ended the browser login: " + err.getCode()
                         + (err.getDescription() == null ? "" : " (" + err.getDescription() + ")"));
             }
             return r.toSuccessResponse().getAuthorizationCode();
         } catch (ParseException e) {
-            throw new LoginException.Refused("the browser login came back malformed: " + e.getMessage());
+            throw new Unauthenticated("the browser login came back malformed: " + e.getMessage());
         }
     }
 

@@ -1,5 +1,7 @@
 package dexauth.kubectl;
 
+import dexauth.errors.Unauthenticated;
+import dexauth.errors.LoginRequired;
 import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
@@ -47,21 +49,22 @@ public final class WorkstationLogin {
         return cache.locked(key, () -> {
             Optional<TokenCache.Entry> cached = cache.read(key);
             if (cached.isPresent() && cached.get().usableAt(clock.instant().getEpochSecond())) return cached.get();
-            DexClient dex = DexClient.discover(settings);
+            DexClient dex = null; // discovered only when needed: failing without a terminal must be instant
             if (cached.isPresent() && cached.get().refreshToken() != null) {
+                dex = DexClient.discover(settings);
                 try {
                     return store(key, dex.refresh(cached.get().refreshToken()));
-                } catch (LoginException.Refused ended) {
+                } catch (Unauthenticated ended) {
                     cache.remove(key);
                     io.tell("Your session at " + settings.issuer() + " has ended (" + ended.getMessage()
                             + "); log in again.");
                 }
             }
             if (!io.interactive()) {
-                throw new LoginException.Required("no valid token for " + settings.issuer()
+                throw new LoginRequired("no valid token for " + settings.issuer()
                         + " and no terminal to log in from");
             }
-            return store(key, login(dex, io));
+            return store(key, login(dex != null ? dex : DexClient.discover(settings), io));
         });
     }
 
@@ -85,7 +88,7 @@ public final class WorkstationLogin {
         switch (mode) {
             case PASSWORD -> {
                 String user = settings.username() != null ? settings.username() : io.ask("Email: ").trim();
-                if (user.isEmpty()) throw new LoginException.Refused("no email given");
+                if (user.isEmpty()) throw new Unauthenticated("no email given");
                 char[] password = io.askSecret("Password for " + user + ": ");
                 try {
                     return dex.password(user, password);

@@ -1,5 +1,6 @@
 package dexauth.kubectl;
 
+import dexauth.errors.Invalid;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -58,14 +59,14 @@ class KubeconfigTest {
 
     @Test
     void aBrokenKubeconfigIsRefusedNotOverwritten() {
-        assertThrows(LoginException.Invalid.class, () -> Kubeconfig.merged("- just\n- a list\n", ENTRY));
+        assertThrows(Invalid.class, () -> Kubeconfig.merged("- just\n- a list\n", ENTRY));
     }
 
     @Test
     void settingsAreCheckedWhereTheyAreMade() {
-        assertThrows(LoginException.Invalid.class, () -> new LoginSettings(URI.create("http://10.0.0.10/oidc"), PEM,
+        assertThrows(Invalid.class, () -> new LoginSettings(URI.create("http://10.0.0.10/oidc"), PEM,
                 "kubectl", LoginSettings.defaultScopes("kubernetes"), null, null));
-        assertThrows(LoginException.Invalid.class, () -> LoginMode.parse("telepathy"));
+        assertThrows(Invalid.class, () -> LoginMode.parse("telepathy"));
         assertEquals("kubernetes", LOGIN.audience());
     }
 }
