@@ -322,9 +322,13 @@ class Lab:
             raise SystemExit(f"labctl: lab.bootstrap failed:\n{r.stdout}\n{r.stderr}")
         if not isinstance(result, dict):  # a list of errors (render failure, conflicting run)
             raise SystemExit("labctl: lab.bootstrap failed: " + "; ".join(map(str, result)))
-        failed = [v.get("comment") for v in result.values() if isinstance(v, dict) and not v.get("result")]
-        if failed or r.returncode != 0:
-            raise SystemExit("labctl: lab.bootstrap failed: " + "; ".join(map(str, failed)) + "\n" + r.stderr)
+        # A state is done only with result True; say which one is not, with everything Salt said.
+        failed = [f"{v.get('__id__', key)}: result={v.get('result')!r}, comment={v.get('comment')!r}, "
+                  f"changes={json.dumps(v.get('changes'))}"
+                  for key, v in result.items() if not (isinstance(v, dict) and v.get("result") is True)]
+        if failed or r.returncode != 0 or not result:
+            raise SystemExit(f"labctl: lab.bootstrap failed (salt-call exit code {r.returncode}):\n  "
+                             + "\n  ".join(failed or ["no state ran"]) + "\n" + r.stderr)
 
     def start_node_agent(self):
         self.spawn("node-agent", [sys.executable, str(REPO / "lab" / "node_agent.py"), "--root", str(self.root)])

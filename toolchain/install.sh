@@ -72,14 +72,18 @@ apt_packages() {
 }
 
 salt_venv() {
-  local venv="$cache/venv/salt-$SALT_VERSION-cherrypy-$CHERRYPY_VERSION"
+  # Salt, salt-api's cherrypy and the tests' packages (requirements-test.txt, pinned): the key
+  # carries a hash of that file, so a changed requirement builds a new venv.
+  local reqs="$here/requirements-test.txt"
+  local reqs_key; reqs_key="$(sha256sum "$reqs" | cut -c1-8)"
+  local venv="$cache/venv/salt-$SALT_VERSION-cherrypy-$CHERRYPY_VERSION-test-$reqs_key"
   if [[ -f "$venv/.complete" ]]; then log "salt: cached at $venv"; else
-    log "salt: creating venv with salt==$SALT_VERSION cherrypy==$CHERRYPY_VERSION"
+    log "salt: creating venv with salt==$SALT_VERSION cherrypy==$CHERRYPY_VERSION and $(basename "$reqs")"
     rm -rf "$venv"
     python3 -m venv "$venv"
     local pip_start; pip_start=$(date +%s)
     with_heartbeat "pip install salt" "$cache/logs/pip-salt.log" \
-      "$venv/bin/pip" install -q "salt==$SALT_VERSION" "cherrypy==$CHERRYPY_VERSION" pytest pyyaml
+      "$venv/bin/pip" install -q "salt==$SALT_VERSION" "cherrypy==$CHERRYPY_VERSION" -r "$reqs"
     echo "$(( $(date +%s) - pip_start ))" > "$venv/build-seconds"
     touch "$venv/.complete"
   fi
