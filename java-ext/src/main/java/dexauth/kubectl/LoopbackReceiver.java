@@ -47,10 +47,14 @@ final class LoopbackReceiver implements AutoCloseable {
     private void callback(HttpExchange ex) throws IOException {
         URI full = URI.create(redirectUri() + (ex.getRequestURI().getRawQuery() == null ? "" : "?" + ex.getRequestURI().getRawQuery()));
         boolean first = response.complete(full);
+        String query = full.getRawQuery() == null ? "" : full.getRawQuery();
+        boolean refused = ("&" + query).contains("&error=");
+        String heading = !first ? "This login was already handled" : refused ? "The login did not succeed"
+                : "You are logged in";
         String body = "<!doctype html><meta charset=utf-8><title>Cluster login</title>"
-                + "<body style=\"font-family:sans-serif;margin:3em\"><h1>"
-                + (first ? "You can close this tab" : "This login was already handled")
-                + "</h1><p>Return to your terminal: kubectl continues there.</p>";
+                + "<body style=\"font-family:sans-serif;margin:3em\"><h1>" + heading
+                + "</h1><p>You can close this tab and return to your terminal"
+                + (refused ? ", which says why." : ": kubectl continues there.") + "</p>";
         byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
         ex.getResponseHeaders().set("Content-Type", "text/html; charset=utf-8");
         ex.getResponseHeaders().set("Cache-Control", "no-store");
