@@ -28,20 +28,13 @@ public final class ActiveDirectory extends DirectoryKind {
         if (domain == null || !domain.matches(DNS_DOMAIN)) {
             throw new Invalid("domain", "'" + domain + "' is not a DNS domain like example.com");
         }
-        DirectorySettings s = new DirectorySettings(KIND);
-        String base = baseDN(domain);
-        s.userBaseDN = base;
-        s.groupBaseDN = base;
-        s.userFilter = "(&(objectCategory=person)(objectClass=user))";
-        s.usernameAttr = "userPrincipalName";
-        // sAMAccountName, not objectGUID: Dex would put the GUID's raw bytes into the token subject.
-        s.idAttr = "sAMAccountName";
-        s.emailAttr = "userPrincipalName";
-        s.nameAttr = "cn";
-        s.preferredUsernameAttr = "sAMAccountName";
-        s.groupFilter = "(objectClass=group)";
-        s.groupMatchers = List.of("DN=member" + (nestedGroups ? IN_CHAIN : ""));
-        s.groupNameAttr = "cn";
+        // Ids are sAMAccountName, not objectGUID: Dex would put the GUID's raw bytes into the token subject.
+        DirectorySettings s = new DirectorySettings(KIND)
+                .users("(&(objectCategory=person)(objectClass=user))", "userPrincipalName", "sAMAccountName",
+                        "userPrincipalName", "cn", "sAMAccountName")
+                .groups("(objectClass=group)", List.of("DN=member" + (nestedGroups ? IN_CHAIN : "")), "cn");
+        s.userBaseDN = baseDN(domain);
+        s.groupBaseDN = s.userBaseDN;
         return s;
     }
 

@@ -49,6 +49,26 @@ public final class DirectorySettings implements IdpSettings {
         this.kind = kind;
     }
 
+    /** A kind's user search preset: who is a user, the attribute people log in with, the claims' attributes. */
+    public DirectorySettings users(String filter, String loginAttr, String idAttr, String emailAttr, String nameAttr,
+                                   String preferredUsernameAttr) {
+        this.userFilter = filter;
+        this.usernameAttr = loginAttr;
+        this.idAttr = idAttr;
+        this.emailAttr = emailAttr;
+        this.nameAttr = nameAttr;
+        this.preferredUsernameAttr = preferredUsernameAttr;
+        return this;
+    }
+
+    /** A kind's group search preset: which entries are groups, how they list members, their name. */
+    public DirectorySettings groups(String filter, List<String> matchers, String nameAttr) {
+        this.groupFilter = filter;
+        this.groupMatchers = matchers;
+        this.groupNameAttr = nameAttr;
+        return this;
+    }
+
     @Override
     public IdpKind kind() { return kind; }
 

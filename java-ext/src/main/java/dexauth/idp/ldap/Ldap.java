@@ -12,16 +12,9 @@ public final class Ldap extends DirectoryKind {
 
     /** OpenLDAP presets: inetOrgPerson users, groupOfNames (member) and posixGroup (memberUid) groups. */
     public static DirectorySettings settings() {
-        DirectorySettings s = new DirectorySettings(KIND);
-        s.userFilter = "(objectClass=inetOrgPerson)";
-        s.usernameAttr = "uid";
-        s.idAttr = "uid";
-        s.emailAttr = "mail";
-        s.nameAttr = "cn";
-        s.preferredUsernameAttr = "uid";
-        s.groupFilter = "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))";
-        s.groupMatchers = List.of("DN=member", "DN=uniqueMember", "uid=memberUid");
-        s.groupNameAttr = "cn";
-        return s;
+        return new DirectorySettings(KIND)
+                .users("(objectClass=inetOrgPerson)", "uid", "uid", "mail", "cn", "uid")
+                .groups("(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))",
+                        List.of("DN=member", "DN=uniqueMember", "uid=memberUid"), "cn");
     }
 }
