@@ -15,15 +15,20 @@ import org.junit.jupiter.api.Test;
 
 /** Every setting the idp package names (in an Invalid or a check hint) is shown as an `idp add` option. */
 class IdpCommandTest {
-  private static final Pattern NAMED = Pattern.compile("\\{(\\w+)}|new Invalid\\(\"(\\w+)\"");
+  private static final Pattern LITERAL = Pattern.compile("(new Invalid\\()?\"((?:[^\"\\\\]|\\\\.)*)\"");
+  private static final Pattern PLACEHOLDER = Pattern.compile("\\{(\\w+)}");
 
   @Test
   void settingsNamedByTheIdpPackageAreOptions() throws IOException {
     Set<String> named = new TreeSet<>();
     try (Stream<Path> files = Files.walk(Path.of("src/main/java/dexauth/idp"))) {
       for (Path f : files.filter(p -> p.toString().endsWith(".java")).toList()) {
-        Matcher m = NAMED.matcher(Files.readString(f));
-        while (m.find()) named.add(m.group(1) != null ? m.group(1) : m.group(2));
+        Matcher literal = LITERAL.matcher(Files.readString(f));
+        while (literal.find()) {
+          if (literal.group(1) != null) named.add(literal.group(2)); // the field of an Invalid
+          Matcher m = PLACEHOLDER.matcher(literal.group(2));
+          while (m.find()) named.add(m.group(1));
+        }
       }
     }
     assertTrue(named.containsAll(Set.of("ca", "userBaseDN", "groupMatchers", "domain", "host")), named.toString());
