@@ -30,8 +30,8 @@ public final class ActiveDirectory extends DirectoryKind {
         }
         // Ids are sAMAccountName, not objectGUID: Dex would put the GUID's raw bytes into the token subject.
         DirectorySettings s = new DirectorySettings(KIND)
-                .users("(&(objectCategory=person)(objectClass=user))", "userPrincipalName", "sAMAccountName",
-                        "userPrincipalName", "cn", "sAMAccountName")
+                .users("(&(objectCategory=person)(objectClass=user))", "userPrincipalName", "sAMAccountName")
+                .claims("userPrincipalName", "cn", "sAMAccountName")
                 .groups("(objectClass=group)", List.of("DN=member" + (nestedGroups ? IN_CHAIN : "")), "cn");
         s.userBaseDN = baseDN(domain);
         s.groupBaseDN = s.userBaseDN;

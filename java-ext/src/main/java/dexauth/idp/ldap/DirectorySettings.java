@@ -49,12 +49,16 @@ public final class DirectorySettings implements IdpSettings {
         this.kind = kind;
     }
 
-    /** A kind's user search preset: who is a user, the attribute people log in with, the claims' attributes. */
-    public DirectorySettings users(String filter, String loginAttr, String idAttr, String emailAttr, String nameAttr,
-                                   String preferredUsernameAttr) {
+    /** A kind's user search preset: which entries are users, the attribute people log in with, the id. */
+    public DirectorySettings users(String filter, String loginAttr, String idAttr) {
         this.userFilter = filter;
         this.usernameAttr = loginAttr;
         this.idAttr = idAttr;
+        return this;
+    }
+
+    /** A kind's preset of the user attributes that become the email, name and preferred username claims. */
+    public DirectorySettings claims(String emailAttr, String nameAttr, String preferredUsernameAttr) {
         this.emailAttr = emailAttr;
         this.nameAttr = nameAttr;
         this.preferredUsernameAttr = preferredUsernameAttr;

@@ -13,7 +13,8 @@ public final class Ldap extends DirectoryKind {
     /** OpenLDAP presets: inetOrgPerson users, groupOfNames (member) and posixGroup (memberUid) groups. */
     public static DirectorySettings settings() {
         return new DirectorySettings(KIND)
-                .users("(objectClass=inetOrgPerson)", "uid", "uid", "mail", "cn", "uid")
+                .users("(objectClass=inetOrgPerson)", "uid", "uid")
+                .claims("mail", "cn", "uid")
                 .groups("(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))",
                         List.of("DN=member", "DN=uniqueMember", "uid=memberUid"), "cn");
     }
