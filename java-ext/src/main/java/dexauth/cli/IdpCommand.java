@@ -1,29 +1,44 @@
 package dexauth.cli;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import dexauth.config.ConfigError;
-import dexauth.idp.DirectorySettings;
+import dexauth.errors.Conflict;
+import dexauth.errors.Invalid;
+import dexauth.errors.NotFound;
 import dexauth.idp.IdpCatalog;
+import dexauth.idp.IdpSettings;
 import dexauth.idp.IdpSpec;
-import dexauth.idp.IdpType;
-import dexauth.idp.LdapProbe;
-import dexauth.idp.OAuthProbe;
 import dexauth.idp.ProbeReport;
+import dexauth.idp.ad.ActiveDirectory;
+import dexauth.idp.github.Github;
+import dexauth.idp.gitlab.Gitlab;
+import dexauth.idp.ldap.DirectorySettings;
+import dexauth.idp.ldap.Ldap;
+import dexauth.idp.oidc.Oidc;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
+import java.lang.reflect.Field;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 
+/**
+ * {@code authctl idp}: parses options into a kind's settings, calls the IdP use-cases
+ * ({@link dexauth.idp.IdpAdmin}) and says in command-line terms what went wrong. Each option is
+ * named after the setting it fills (its field name), so a setting named in a domain message or
+ * check hint is shown as its option ({@link #option}).
+ */
 @Command(name = "idp", mixinStandardHelpOptions = true,
         description = {"Connect the cluster to upstream identity providers: LDAP, Active Directory, OIDC, GitLab, GitHub.",
                 "The local user store always stays available beside them.",
@@ -42,9 +57,6 @@ import java.util.concurrent.Callable;
                 "  authctl idp test corp --user jdoe",
                 "  authctl role grant --group developers read-only"})
 final class IdpCommand {
-    static final int CHECK_FAILED = 10;
-    static final int APPLY_FAILED = 11;
-
     /** Options of every idp command: who acts (Session) and how to reach salt-api. */
     static final class Common {
         @Mixin Session session;
@@ -84,7 +96,7 @@ final class IdpCommand {
         @Mixin Common common;
     }
 
-    /** Options of LDAP and Active Directory. */
+    /** Options of LDAP and Active Directory, named after the {@link DirectorySettings} they fill. */
     static final class DirectoryOptions {
         @Option(names = "--host", required = true, description = "Directory server host name or address.")
         String host;
@@ -96,7 +108,7 @@ final class IdpCommand {
                 description = "Plain LDAP without TLS: passwords cross the network in clear. Only for tests.")
         boolean noTls;
         @Option(names = "--ca-file", description = "PEM CA certificate(s) that signed the server's certificate (default: system CAs).")
-        Path caFile;
+        Path ca;
         @Option(names = "--bind-dn", description = "Service account DN Dex binds as to search (none: anonymous).")
         String bindDN;
         @Option(names = "--bind-password-stdin", description = "Read the bind password from stdin (default: hidden prompt).")
@@ -106,7 +118,7 @@ final class IdpCommand {
         @Option(names = "--user-filter", description = "LDAP filter users must match.")
         String userFilter;
         @Option(names = "--login-attribute", description = "Attribute people type as their login.")
-        String loginAttr;
+        String usernameAttr;
         @Option(names = "--id-attribute", description = "Attribute that identifies a user for good.")
         String idAttr;
         @Option(names = "--email-attribute", description = "Attribute holding the email (the Kubernetes username).")
@@ -122,7 +134,7 @@ final class IdpCommand {
         @Option(names = "--group-match", split = ",", paramLabel = "USER_ATTR=GROUP_ATTR",
                 description = "A group holds a member when its GROUP_ATTR equals the user's USER_ATTR (DN = the user's DN),"
                         + " e.g. DN=member or uid=memberUid. Repeatable.")
-        List<String> groupMatch;
+        List<String> groupMatchers;
         @Option(names = "--member-attribute", paramLabel = "ATTR",
                 description = "Shorthand for --group-match DN=ATTR: the group attribute listing its members' DNs"
                         + " (member, uniqueMember).")
@@ -134,32 +146,36 @@ final class IdpCommand {
         @Option(names = "--test-user", description = "Also check that this login is found, and show its groups.")
         String testUser;
 
-        /** Applies the operator's overrides on top of a preset. */
+        /** The operator's overrides on top of a kind's presets. */
         DirectorySettings over(DirectorySettings s) throws IOException {
             if (startTls && noTls) throw new UserError("--starttls and --insecure-no-tls exclude each other");
+            if (groupMatchers != null && memberAttr != null) throw new UserError("give --group-match or --member-attribute, not both");
             s.host = host;
             s.port = port;
             s.tls = noTls ? DirectorySettings.Tls.NONE : startTls ? DirectorySettings.Tls.STARTTLS : DirectorySettings.Tls.LDAPS;
-            if (caFile != null) s.caPem = readCa(caFile);
+            if (ca != null) s.ca = readCa(ca);
             s.bindDN = bindDN;
             if (userBaseDN != null) s.userBaseDN = userBaseDN;
             if (userFilter != null) s.userFilter = userFilter;
-            if (loginAttr != null) s.usernameAttr = loginAttr;
+            if (usernameAttr != null) s.usernameAttr = usernameAttr;
             if (idAttr != null) s.idAttr = idAttr;
             if (emailAttr != null) s.emailAttr = emailAttr;
-            if (emailSuffix != null) {
-                s.emailSuffix = emailSuffix;
-                s.emailAttr = null;
-            }
+            if (emailSuffix != null) s.emailSuffix = emailSuffix;
             if (nameAttr != null) s.nameAttr = nameAttr;
             if (groupBaseDN != null) s.groupBaseDN = groupBaseDN;
             if (groupFilter != null) s.groupFilter = groupFilter;
-            if (groupMatch != null && memberAttr != null) throw new UserError("give --group-match or --member-attribute, not both");
-            if (groupMatch != null) s.groupMatchers = groupMatch;
+            if (groupMatchers != null) s.groupMatchers = groupMatchers;
             if (memberAttr != null) s.groupMatchers = List.of("DN=" + memberAttr);
             if (groupNameAttr != null) s.groupNameAttr = groupNameAttr;
             s.noGroups = noGroups;
             return s;
+        }
+
+        int add(AddOptions add, DirectorySettings settings) {
+            IdpSpec spec = spec(add, settings);
+            char[] secret = spec.hasSecret()
+                    ? Passwords.existing(bindPasswordStdin, "bind password for " + bindDN, "--bind-password-stdin") : null;
+            return save(add, spec, secret, testUser);
         }
     }
 
@@ -176,8 +192,7 @@ final class IdpCommand {
 
         @Override
         public Integer call() throws IOException {
-            if (dir.userBaseDN == null) throw new UserError("--user-base-dn is required for LDAP (e.g. ou=people,dc=example,dc=com)");
-            return addDirectory(add, dir, IdpType.LDAP, dir.over(DirectorySettings.openLdap()));
+            return dir.add(add, dir.over(Ldap.settings()));
         }
     }
 
@@ -198,30 +213,8 @@ final class IdpCommand {
 
         @Override
         public Integer call() throws IOException {
-            DirectorySettings preset;
-            try {
-                preset = DirectorySettings.activeDirectory(domain);
-            } catch (IllegalArgumentException e) {
-                throw new UserError(e.getMessage());
-            }
-            if (noNested) preset.groupMatchers = List.of("DN=member");
-            DirectorySettings s = dir.over(preset);
-            if ("sAMAccountName".equalsIgnoreCase(s.usernameAttr) && dir.emailAttr == null) s.usernamePrompt = "Username";
-            return addDirectory(add, dir, IdpType.AD, s);
+            return dir.add(add, dir.over(settings(() -> ActiveDirectory.settings(domain, !noNested))));
         }
-    }
-
-    static int addDirectory(AddOptions add, DirectoryOptions dir, IdpType type, DirectorySettings settings) {
-        ObjectNode config;
-        try {
-            config = settings.toConfig();
-        } catch (IllegalArgumentException e) {
-            throw new UserError(e.getMessage());
-        }
-        IdpSpec spec = spec(add, type, config);
-        char[] secret = spec.hasSecret()
-                ? Passwords.existing(dir.bindPasswordStdin, "bind password for " + dir.bindDN, "--bind-password-stdin") : null;
-        return save(add, spec, secret, LdapProbe.run(spec, secret, dir.testUser));
     }
 
     /** Options of the OAuth2 IdPs. */
@@ -231,7 +224,14 @@ final class IdpCommand {
         @Option(names = "--client-secret-stdin", description = "Read the client secret from stdin (default: hidden prompt).")
         boolean secretStdin;
         @Option(names = "--ca-file", description = "PEM CA certificate(s) of the provider (default: system CAs).")
-        Path caFile;
+        Path ca;
+
+        String caPem() throws IOException { return ca == null ? null : readCa(ca); }
+
+        int add(AddOptions add, IdpSettings settings) {
+            IdpSpec spec = spec(add, settings);
+            return save(add, spec, Passwords.existing(secretStdin, "client secret for " + clientId, "--client-secret-stdin"), null);
+        }
     }
 
     @Command(name = "oidc", mixinStandardHelpOptions = true,
@@ -255,18 +255,7 @@ final class IdpCommand {
 
         @Override
         public Integer call() throws IOException {
-            ObjectNode c = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
-            c.put("issuer", issuer.replaceAll("/$", "")).put("clientID", oauth.clientId);
-            List<String> sc = new ArrayList<>(scopes != null ? scopes : List.of("openid", "profile", "email"));
-            if (groupsClaim != null) {
-                if (!sc.contains("groups")) sc.add("groups");
-                c.put("insecureEnableGroups", true);
-                c.putObject("claimMapping").put("groups", groupsClaim);
-            }
-            sc.forEach(c.withArray("scopes")::add);
-            if (skipEmailVerified) c.put("insecureSkipEmailVerified", true);
-            if (oauth.caFile != null) c.putArray("rootCAs").add(readCa(oauth.caFile));
-            return addOAuth(add, oauth, IdpType.OIDC, c);
+            return oauth.add(add, new Oidc.Settings(issuer, oauth.clientId, scopes, groupsClaim, skipEmailVerified, oauth.caPem()));
         }
     }
 
@@ -276,20 +265,14 @@ final class IdpCommand {
     static final class AddGitlab implements Callable<Integer> {
         @Mixin AddOptions add;
         @Mixin OAuthOptions oauth;
-        @Option(names = "--base-url", defaultValue = "https://gitlab.com", description = "GitLab URL (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--base-url", defaultValue = Gitlab.DEFAULT_URL, description = "GitLab URL (default: ${DEFAULT-VALUE}).")
         String baseUrl;
         @Option(names = "--group", split = ",", description = "Only members of these GitLab groups may log in.")
         List<String> groups;
 
         @Override
         public Integer call() throws IOException {
-            ObjectNode c = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
-            c.put("baseURL", baseUrl.replaceAll("/$", "")).put("clientID", oauth.clientId);
-            if (groups != null) groups.forEach(c.withArray("groups")::add);
-            if (oauth.caFile != null) {
-                c.put("rootCAData", java.util.Base64.getEncoder().encodeToString(readCa(oauth.caFile).getBytes(StandardCharsets.US_ASCII)));
-            }
-            return addOAuth(add, oauth, IdpType.GITLAB, c);
+            return oauth.add(add, new Gitlab.Settings(baseUrl, oauth.clientId, groups, oauth.caPem()));
         }
     }
 
@@ -305,54 +288,50 @@ final class IdpCommand {
 
         @Override
         public Integer call() throws IOException {
-            if (oauth.caFile != null) {
-                throw new UserError("--ca-file is not supported for GitHub: Dex reads GitHub's CA from a file in its pod;"
-                        + " add the CA to the Dex image instead");
-            }
-            ObjectNode c = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
-            c.put("clientID", oauth.clientId);
-            if (hostName != null) c.put("hostName", hostName);
-            if (orgs != null) orgs.forEach(o -> c.withArray("orgs").addObject().put("name", o));
-            if (orgs != null) c.put("loadAllGroups", false);
-            return addOAuth(add, oauth, IdpType.GITHUB, c);
+            return oauth.add(add, new Github.Settings(oauth.clientId, orgs, hostName, oauth.caPem()));
         }
     }
 
-    static int addOAuth(AddOptions add, OAuthOptions oauth, IdpType type, ObjectNode config) {
-        IdpSpec spec = spec(add, type, config);
-        char[] secret = Passwords.existing(oauth.secretStdin, "client secret for " + oauth.clientId, "--client-secret-stdin");
-        return save(add, spec, secret, OAuthProbe.run(spec));
+    /** The IdP from the options; a wrong setting is named as the option that enters it. */
+    static IdpSpec spec(AddOptions add, IdpSettings settings) {
+        return settings(() -> IdpSpec.of(add.name, add.displayName, settings));
     }
 
-    static IdpSpec spec(AddOptions add, IdpType type, ObjectNode config) {
+    /** Runs {@code make} on settings given as options: Invalid names the option or the connector setting. */
+    static <T> T settings(Supplier<T> make) {
         try {
-            return new IdpSpec(add.name, type, add.displayName != null ? add.displayName : add.name, config);
-        } catch (ConfigError e) {
-            throw new UserError(e.getMessage().replaceFirst("^pillar key \\S+?:config:", "setting ")
-                    .replaceFirst("^pillar key \\S+: ", ""));
+            return make.get();
+        } catch (Invalid e) {
+            String field = e.field();
+            int config = field.indexOf(":config:");
+            if (config >= 0) throw new UserError("setting " + field.substring(config + 8) + ": " + e.getMessage());
+            if (field.startsWith(IdpSpec.PILLAR_KEY)) throw new UserError(e.getMessage());
+            throw new UserError(option(field) + " " + e.getMessage());
         }
     }
 
     /** Checks, then saves and applies; a failed check saves nothing unless --force. */
-    static int save(AddOptions add, IdpSpec spec, char[] secret, ProbeReport report) {
-        System.out.println("Checking " + spec.type().id() + " IdP " + spec.name() + ":");
-        report.lines().forEach(System.out::println);
-        if (!report.ok() && !add.force) {
-            throw new UserError("check failed (" + report.failure().step() + "); nothing was saved."
-                    + " Fix it, or use --force to save anyway", CHECK_FAILED);
-        }
-        if (!report.ok()) System.out.println("check failed (" + report.failure().step() + "); saving anyway (--force)");
-        try (IdpWorkflow flow = IdpWorkflow.open(add.common)) {
-            Map<String, IdpSpec> idps = flow.load();
-            if (idps.containsKey(spec.name()) && !add.replace) {
-                throw new UserError("IdP " + spec.name() + " exists; use --replace to change it", 3);
+    static int save(AddOptions add, IdpSpec spec, char[] secret, String testUser) {
+        try {
+            ProbeReport report = spec.check(() -> secret, testUser);
+            print(spec, report);
+            if (!report.ok() && !add.force) {
+                throw new UserError("check failed (" + report.failure().step() + "); nothing was saved."
+                        + " Fix it, or use --force to save anyway", ExitCode.CHECK_FAILED);
             }
-            flow.store(spec, secret);
-            idps.put(spec.name(), spec);
-            flow.write(idps);
-            System.out.println("saved " + spec.name() + ": pillar " + IdpCatalog.PILLAR_FILE
-                    + (spec.hasSecret() ? ", Secret " + flow.namespace() + "/" + spec.secretName() : ""));
-            return flow.applyUnless(add.change.noApply, idps);
+            if (!report.ok()) System.out.println("check failed (" + report.failure().step() + "); saving anyway (--force)");
+            try (IdpWorkflow flow = IdpWorkflow.open(add.common)) {
+                var admin = flow.admin();
+                Map<String, IdpSpec> idps;
+                try {
+                    idps = saved(() -> admin.save(spec, secret, add.replace));
+                } catch (Conflict e) {
+                    throw new UserError(e.getMessage() + "; use --replace to change it", ExitCode.CONFLICT);
+                }
+                System.out.println("saved " + spec.name() + ": pillar " + IdpCatalog.PILLAR_FILE
+                        + (spec.hasSecret() ? ", Secret " + admin.namespace() + "/" + spec.secretName() : ""));
+                return flow.applyUnless(add.change.noApply, idps);
+            }
         } finally {
             if (secret != null) Arrays.fill(secret, '\0');
         }
@@ -363,6 +342,46 @@ final class IdpCommand {
         String pem = Files.readString(file, StandardCharsets.US_ASCII);
         if (!pem.contains("-----BEGIN CERTIFICATE-----")) throw new UserError("CA file " + file + " holds no PEM certificate");
         return pem;
+    }
+
+    static void print(IdpSpec spec, ProbeReport report) {
+        System.out.println("Checking " + spec.kind().id() + " IdP " + spec.name() + ":");
+        report.lines(IdpCommand::option).forEach(System.out::println);
+    }
+
+    /**
+     * Runs a use-case on the saved IdPs: a wrong pillar file is fixed on the Salt master, and an
+     * IdP that is not there is looked up in the list.
+     */
+    static <T> T saved(Supplier<T> call) {
+        try {
+            return call.get();
+        } catch (Invalid e) {
+            throw new UserError("pillar key " + e.field() + ": " + e.getMessage() + "; fix " + IdpCatalog.PILLAR_FILE
+                    + " on the Salt master", ExitCode.INVALID);
+        } catch (NotFound e) {
+            throw new UserError(e.getMessage() + " (see `authctl idp list`)", ExitCode.NOT_FOUND);
+        }
+    }
+
+    /** The option that enters {@code setting} in any `idp add`, e.g. --user-base-dn for userBaseDN. */
+    static String option(String setting) {
+        return Options.BY_SETTING.getOrDefault(setting, setting);
+    }
+
+    /** Built once, when first needed: the options of every `idp add` by the name of the field they fill. */
+    private static final class Options {
+        static final Map<String, String> BY_SETTING = build();
+
+        private static Map<String, String> build() {
+            Map<String, String> out = new HashMap<>();
+            for (CommandLine kind : new CommandLine(new Add()).getSubcommands().values()) {
+                for (OptionSpec o : kind.getCommandSpec().options()) {
+                    if (o.userObject() instanceof Field f) out.putIfAbsent(f.getName(), o.longestName());
+                }
+            }
+            return Map.copyOf(out);
+        }
     }
 
     // ------------------------------------------------------------------ list, show, test, remove, apply
@@ -376,23 +395,12 @@ final class IdpCommand {
             try (IdpWorkflow flow = IdpWorkflow.openSaltOnly(common)) {
                 System.out.printf("%-20s %-7s %-30s %s%n", "NAME", "TYPE", "LOGIN PAGE", "SERVER");
                 System.out.printf("%-20s %-7s %-30s %s%n", "local", "local", "Email (local users)", "-");
-                for (IdpSpec s : flow.load().values()) {
-                    System.out.printf("%-20s %-7s %-30s %s%n", s.name(), s.type().id(), s.displayName(), server(s));
+                for (IdpSpec s : saved(flow.admin()::list).values()) {
+                    System.out.printf("%-20s %-7s %-30s %s%n", s.name(), s.kind().id(), s.displayName(), s.server());
                 }
             }
             return 0;
         }
-    }
-
-    static String server(IdpSpec s) {
-        var c = s.config();
-        return switch (s.type()) {
-            case LDAP, AD -> (c.path("insecureNoSSL").asBoolean() ? "ldap://" : c.path("startTLS").asBoolean()
-                    ? "ldap+starttls://" : "ldaps://") + s.host();
-            case OIDC -> c.path("issuer").asText();
-            case GITLAB -> c.path("baseURL").asText();
-            case GITHUB -> c.path("hostName").asText("github.com");
-        };
     }
 
     @Command(name = "show", mixinStandardHelpOptions = true, description = "Show an IdP's settings (secrets masked).")
@@ -401,9 +409,9 @@ final class IdpCommand {
         @Parameters(paramLabel = "NAME") String name;
 
         @Override
-        public Integer call() throws IOException {
+        public Integer call() {
             try (IdpWorkflow flow = IdpWorkflow.openSaltOnly(common)) {
-                System.out.print(IdpCatalog.show(flow.get(name)));
+                System.out.print(IdpCatalog.show(saved(() -> flow.admin().get(name))));
             }
             return 0;
         }
@@ -411,8 +419,7 @@ final class IdpCommand {
 
     @Command(name = "test", mixinStandardHelpOptions = true,
             description = {"Check a saved IdP with its stored secret: DNS, TCP, TLS trust, bind, base DNs; with --user,",
-                    "find that user and show the groups and Kubernetes identity (oidc:-prefixed) it maps to."},
-            footer = {"", "Exit codes: 0 all checks passed, " + CHECK_FAILED + " a check failed (its cause and fix are printed)."})
+                    "find that user and show the groups and Kubernetes identity (oidc:-prefixed) it maps to."})
     static final class Test implements Callable<Integer> {
         @Mixin Common common;
         @Parameters(paramLabel = "NAME") String name;
@@ -421,18 +428,11 @@ final class IdpCommand {
         @Override
         public Integer call() {
             try (IdpWorkflow flow = IdpWorkflow.open(common)) {
-                IdpSpec s = flow.get(name);
-                ProbeReport r;
-                if (s.type().isDirectory()) {
-                    char[] secret = s.hasSecret() ? flow.secret(s) : null;
-                    r = LdapProbe.run(s, secret, user);
-                    if (secret != null) Arrays.fill(secret, '\0');
-                } else {
-                    r = OAuthProbe.run(s);
-                }
-                System.out.println("Checking " + s.type().id() + " IdP " + s.name() + ":");
-                r.lines().forEach(System.out::println);
-                if (!r.ok()) throw new UserError("check failed (" + r.failure().step() + ")", CHECK_FAILED);
+                var admin = flow.admin();
+                IdpSpec s = saved(() -> admin.get(name));
+                ProbeReport r = admin.check(s, user);
+                print(s, r);
+                if (!r.ok()) throw new UserError("check failed (" + r.failure().step() + ")", ExitCode.CHECK_FAILED);
             }
             return 0;
         }
@@ -448,19 +448,16 @@ final class IdpCommand {
         @Override
         public Integer call() {
             try (IdpWorkflow flow = IdpWorkflow.open(common)) {
-                Map<String, IdpSpec> idps = flow.load();
-                if (idps.remove(name) == null) {
-                    if (flow.deleteSecret(name)) { // left by a remove whose apply failed
-                        System.out.println("deleted the leftover Secret " + flow.namespace() + "/" + IdpSpec.secretName(name));
-                        return 0;
-                    }
-                    throw new UserError("no IdP named " + name + " (see `authctl idp list`)", 5);
+                var admin = flow.admin();
+                Optional<Map<String, IdpSpec>> left = saved(() -> admin.remove(name));
+                if (left.isEmpty()) { // left by a remove whose apply failed
+                    System.out.println("deleted the leftover Secret " + admin.namespace() + "/" + IdpSpec.secretName(name));
+                    return 0;
                 }
-                flow.write(idps);
                 System.out.println("removed " + name + " from pillar " + IdpCatalog.PILLAR_FILE);
-                int rc = flow.applyUnless(change.noApply, idps);
-                if (rc == 0 && flow.deleteSecret(name)) {
-                    System.out.println("deleted Secret " + flow.namespace() + "/" + IdpSpec.secretName(name));
+                int rc = flow.applyUnless(change.noApply, left.get());
+                if (rc == 0 && admin.deleteSecret(name)) {
+                    System.out.println("deleted Secret " + admin.namespace() + "/" + IdpSpec.secretName(name));
                 }
                 return rc;
             }
@@ -475,7 +472,7 @@ final class IdpCommand {
         @Override
         public Integer call() {
             try (IdpWorkflow flow = IdpWorkflow.open(common)) {
-                return flow.applyUnless(false, flow.load());
+                return flow.applyUnless(false, saved(flow.admin()::list));
             }
         }
     }

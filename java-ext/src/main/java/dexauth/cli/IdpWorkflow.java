@@ -1,13 +1,12 @@
 package dexauth.cli;
 
-import dexauth.config.ConfigError;
 import dexauth.dex.DexApi;
+import dexauth.idp.IdpAdmin;
 import dexauth.idp.IdpCatalog;
 import dexauth.idp.IdpSecrets;
 import dexauth.idp.IdpSpec;
 import dexauth.salt.SaltApi;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientException;
 
 import java.util.List;
 import java.util.Map;
@@ -51,76 +50,32 @@ final class IdpWorkflow implements AutoCloseable {
         return new IdpWorkflow(c.session, cfg, SaltCommand.open(cfg, c.saltPasswordStdin, "--salt-password-stdin"), null);
     }
 
-    String namespace() { return cfg.users.namespace; }
-
-    Map<String, IdpSpec> load() {
-        String text;
-        try {
-            text = salt.readPillarFile(IdpCatalog.PILLAR_FILE);
-        } catch (CompletionException | IllegalStateException e) {
-            throw new UserError("cannot read pillar " + IdpCatalog.PILLAR_FILE + " through salt-api: "
-                    + Errors.describe(e), 11);
-        }
-        try {
-            return IdpCatalog.parse(text);
-        } catch (ConfigError e) {
-            throw new UserError(e.getMessage() + "; fix " + IdpCatalog.PILLAR_FILE + " on the Salt master", 2);
-        }
+    /** The IdP use-cases, over the pillar file on the Salt master and (unless salt-only) the IdP Secrets. */
+    IdpAdmin admin() {
+        return new IdpAdmin(new PillarFile(), kube == null ? null : new IdpSecrets(kube, cfg.users.namespace));
     }
 
-    IdpSpec get(String name) {
-        IdpSpec s = load().get(name);
-        if (s == null) throw new UserError("no IdP named " + name + " (see `authctl idp list`)", 5);
-        return s;
-    }
-
-    void write(Map<String, IdpSpec> idps) {
-        try {
-            salt.writePillarFile(IdpCatalog.PILLAR_FILE, IdpCatalog.render(idps), cfg.saltApi.pillarRootIndex);
-        } catch (CompletionException | IllegalStateException e) {
-            throw new UserError("cannot write pillar " + IdpCatalog.PILLAR_FILE + " through salt-api: "
-                    + Errors.describe(e), 11);
-        }
-    }
-
-    /** Stores the IdP's secret (or drops a stale one when the IdP now has none). */
-    void store(IdpSpec spec, char[] secret) {
-        try {
-            IdpSecrets secrets = new IdpSecrets(kube, namespace());
-            if (spec.hasSecret()) secrets.save(spec, secret);
-            else secrets.delete(spec.name());
-        } catch (KubernetesClientException e) {
-            throw kubeError(e, "store the " + spec.type().secretLabel() + " in Secret " + spec.secretName());
-        }
-    }
-
-    char[] secret(IdpSpec spec) {
-        try {
-            char[] s = new IdpSecrets(kube, namespace()).read(spec);
-            if (s == null) {
-                throw new UserError("the " + spec.type().secretLabel() + " of " + spec.name() + " is missing (Secret "
-                        + namespace() + "/" + spec.secretName() + "); store it again with `authctl idp add "
-                        + spec.type().id() + " " + spec.name() + " --replace ...`", 5);
+    /** The IdPs' pillar file, read and written through salt-api's wheel. */
+    private final class PillarFile implements IdpAdmin.CatalogFile {
+        @Override
+        public String read() {
+            try {
+                return salt.readPillarFile(IdpCatalog.PILLAR_FILE);
+            } catch (CompletionException | IllegalStateException e) {
+                throw new UserError("cannot read pillar " + IdpCatalog.PILLAR_FILE + " through salt-api: "
+                        + Errors.describe(e), ExitCode.SALT_API);
             }
-            return s;
-        } catch (KubernetesClientException e) {
-            throw kubeError(e, "read Secret " + spec.secretName());
         }
-    }
 
-    boolean deleteSecret(String name) {
-        try {
-            return new IdpSecrets(kube, namespace()).delete(name);
-        } catch (KubernetesClientException e) {
-            throw kubeError(e, "delete Secret " + IdpSpec.secretName(name));
+        @Override
+        public void write(String text) {
+            try {
+                salt.writePillarFile(IdpCatalog.PILLAR_FILE, text, cfg.saltApi.pillarRootIndex);
+            } catch (CompletionException | IllegalStateException e) {
+                throw new UserError("cannot write pillar " + IdpCatalog.PILLAR_FILE + " through salt-api: "
+                        + Errors.describe(e), ExitCode.SALT_API);
+            }
         }
-    }
-
-    private UserError kubeError(KubernetesClientException e, String what) {
-        if (e.getCode() == 401 || e.getCode() == 403) {
-            return new UserError("not allowed to " + what + ": IdPs are managed by Cluster Admins", 6);
-        }
-        return new UserError("cannot " + what + ": " + UserCommand.rootMessage(e), 8);
     }
 
     /** Re-applies the Dex states and prints each state's outcome; 0 when all succeeded. */
@@ -139,11 +94,11 @@ final class IdpWorkflow implements AutoCloseable {
                     secs -> System.out.println("  ... still applying (" + secs + " s)"));
         } catch (CompletionException | IllegalStateException e) {
             throw new UserError("salt-api could not apply the Dex states: " + Errors.describe(e)
-                    + "; the IdP settings are saved: retry with `authctl idp apply`", IdpCommand.APPLY_FAILED);
+                    + "; the IdP settings are saved: retry with `authctl idp apply`", ExitCode.SALT_API);
         }
         if (results.isEmpty()) {
             throw new UserError("no minion matches grain " + target + " (saltApi.target in the configuration);"
-                    + " the settings are saved: retry with `authctl idp apply`", IdpCommand.APPLY_FAILED);
+                    + " the settings are saved: retry with `authctl idp apply`", ExitCode.SALT_API);
         }
         boolean ok = true;
         for (var e : results.entrySet()) {
@@ -157,7 +112,7 @@ final class IdpWorkflow implements AutoCloseable {
         if (!ok) {
             System.out.printf("apply FAILED after %.1f s; the IdP settings are saved: fix the cause above, then"
                     + " `authctl idp apply`%n", secs);
-            return IdpCommand.APPLY_FAILED;
+            return ExitCode.SALT_API.code;
         }
         System.out.printf("applied in %.1f s%n", secs);
         return reportOffered(idps);
@@ -181,7 +136,7 @@ final class IdpWorkflow implements AutoCloseable {
         if (!offered.equals(desired)) {
             System.out.println("Dex offers " + offered + " but the saved IdPs are " + desired);
             throw new UserError("Dex did not pick up the saved IdPs: is " + IdpCatalog.PILLAR_FILE.replace(".sls", "")
-                    + " listed in the pillar top file of the master (base environment)?", IdpCommand.APPLY_FAILED);
+                    + " listed in the pillar top file of the master (base environment)?", ExitCode.SALT_API);
         }
         System.out.println("the login page offers: " + describe(offered));
         return 0;

@@ -77,12 +77,21 @@ public record DeploymentConfig(
                 Path.of(r.path("chart:dir")), r.name("chart:release"), email, r.text("superadmin:username"),
                 pwFile == null ? null : Path.of(pwFile), cost, version.replaceFirst("^v", ""),
                 Path.of(r.path("kubernetes:kubeconfig")), Path.of(r.path("kubernetes:apiserver_manifest")),
-                Path.of(r.path("kubernetes:authentication_config")), IdpCatalog.fromPillar(pillar.get("idps")));
+                Path.of(r.path("kubernetes:authentication_config")), idps(pillar.get("idps")));
         if (!cfg.idps().isEmpty() && !cfg.structuredAuthentication()) {
             throw new ConfigError(ROOT + ":idps", "upstream IdPs need Kubernetes 1.30 or later: only its structured"
                     + " authentication keeps their users (oidc:<idp>:<email>) apart from local users (oidc:<email>)");
         }
         return cfg;
+    }
+
+    /** The IdPs of pillar {@code dexauth:idps}; a wrong one is a ConfigError like every pillar key. */
+    private static Map<String, IdpSpec> idps(JsonNode pillar) {
+        try {
+            return IdpCatalog.fromPillar(pillar);
+        } catch (dexauth.errors.Invalid e) {
+            throw new ConfigError(e.field(), e.getMessage());
+        }
     }
 
     /** Kubernetes minor version, e.g. 36 for 1.36.3. */

@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
-import dexauth.config.ConfigError;
+import dexauth.errors.Invalid;
 
 import java.io.IOException;
 import java.util.Map;
@@ -30,11 +30,11 @@ public final class IdpCatalog {
 
     private IdpCatalog() {}
 
-    /** The IdPs of a {@code dexauth:idps} pillar dict (absent or null: none). */
+    /** The IdPs of a {@code dexauth:idps} pillar dict (absent or null: none); Invalid names the pillar key. */
     public static Map<String, IdpSpec> fromPillar(JsonNode idps) {
         Map<String, IdpSpec> out = new TreeMap<>();
         if (idps == null || idps.isNull() || idps.isMissingNode()) return out;
-        if (!idps.isObject()) throw new ConfigError(IdpSpec.PILLAR_KEY, "must be a dict of IdP name to settings");
+        if (!idps.isObject()) throw new Invalid(IdpSpec.PILLAR_KEY, "must be a dict of IdP name to settings");
         idps.fields().forEachRemaining(e -> out.put(e.getKey(), IdpSpec.fromPillar(e.getKey(), e.getValue())));
         return out;
     }
@@ -46,7 +46,7 @@ public final class IdpCatalog {
             JsonNode root = YAML.readTree(text);
             return fromPillar(root == null ? null : root.path("dexauth").get("idps"));
         } catch (IOException e) {
-            throw new ConfigError(IdpSpec.PILLAR_KEY, "the pillar file " + PILLAR_FILE + " is not valid YAML: "
+            throw new Invalid(IdpSpec.PILLAR_KEY, "the pillar file " + PILLAR_FILE + " is not valid YAML: "
                     + e.getMessage());
         }
     }
@@ -55,7 +55,7 @@ public final class IdpCatalog {
     public static String show(IdpSpec spec) {
         ObjectNode view = spec.toPillar();
         ObjectNode cfg = (ObjectNode) view.get("config");
-        if (spec.hasSecret()) cfg.put(spec.type().secretField(), "******** (Secret " + spec.secretName() + ")");
+        if (spec.hasSecret()) cfg.put(spec.kind().secretField(), "******** (Secret " + spec.secretName() + ")");
         if (cfg.has("rootCAData")) cfg.put("rootCAData", "<PEM CA, " + cfg.path("rootCAData").asText().length() + " base64 chars>");
         if (cfg.has("rootCAs")) cfg.put("rootCAs", "<PEM CA>");
         ObjectNode root = YAML.createObjectNode();

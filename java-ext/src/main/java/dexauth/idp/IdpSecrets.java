@@ -1,8 +1,14 @@
 package dexauth.idp;
 
+import dexauth.errors.Causes;
+import dexauth.errors.DomainException;
+import dexauth.errors.Forbidden;
+import dexauth.errors.Unavailable;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -15,7 +21,8 @@ import java.util.TreeMap;
 
 /**
  * The Kubernetes Secrets holding IdP bind passwords and client secrets, one per IdP, in Dex's
- * namespace. Each Secret's key is the environment variable Dex reads it from.
+ * namespace. Each Secret's key is the environment variable Dex reads it from. Kubernetes enforces
+ * who may change them: a refusal is {@link Forbidden}, any other failure {@link Unavailable}.
  */
 public final class IdpSecrets {
     public static final String LABEL = "dexauth.io/idp";
@@ -28,30 +35,51 @@ public final class IdpSecrets {
         this.namespace = namespace;
     }
 
-    /** Creates or replaces the IdP's Secret; true when it did not exist. */
-    public boolean save(IdpSpec spec, char[] secret) {
-        boolean created = get(spec.name()) == null;
+    public String namespace() { return namespace; }
+
+    /** Creates or replaces the IdP's Secret. */
+    public void save(IdpSpec spec, char[] secret) {
         String b64 = Base64.getEncoder().encodeToString(new String(secret).getBytes(StandardCharsets.UTF_8));
         Secret s = new SecretBuilder().withNewMetadata().withName(spec.secretName()).withNamespace(namespace)
                 .addToLabels(LABEL, spec.name()).addToLabels("app.kubernetes.io/managed-by", "authctl").endMetadata()
                 .withType("Opaque").addToData(spec.secretEnv(), b64).build();
-        kube.secrets().inNamespace(namespace).resource(s).createOr(io.fabric8.kubernetes.client.dsl.NonDeletingOperation::update);
-        return created;
+        try {
+            kube.secrets().inNamespace(namespace).resource(s).createOr(NonDeletingOperation::update);
+        } catch (KubernetesClientException e) {
+            throw failure(e, "store the " + spec.kind().secretLabel() + " in Secret " + spec.secretName());
+        }
     }
 
-    public Secret get(String idpName) {
+    private Secret get(String idpName) {
         return kube.secrets().inNamespace(namespace).withName(IdpSpec.secretName(idpName)).get();
     }
 
-    /** The stored secret, for `idp test` of a saved IdP; null when there is none. */
+    /** The stored secret, for checking a saved IdP; null when there is none. */
     public char[] read(IdpSpec spec) {
-        Secret s = get(spec.name());
+        Secret s;
+        try {
+            s = get(spec.name());
+        } catch (KubernetesClientException e) {
+            throw failure(e, "read Secret " + spec.secretName());
+        }
         if (s == null || s.getData() == null || s.getData().get(spec.secretEnv()) == null) return null;
         return new String(Base64.getDecoder().decode(s.getData().get(spec.secretEnv())), StandardCharsets.UTF_8).toCharArray();
     }
 
+    /** Deletes the Secret of IdP {@code idpName}; true when there was one. */
     public boolean delete(String idpName) {
-        return !kube.secrets().inNamespace(namespace).withName(IdpSpec.secretName(idpName)).delete().isEmpty();
+        try {
+            return !kube.secrets().inNamespace(namespace).withName(IdpSpec.secretName(idpName)).delete().isEmpty();
+        } catch (KubernetesClientException e) {
+            throw failure(e, "delete Secret " + IdpSpec.secretName(idpName));
+        }
+    }
+
+    private static DomainException failure(KubernetesClientException e, String what) {
+        if (e.getCode() == 401 || e.getCode() == 403) {
+            return new Forbidden("not allowed to " + what + ": IdPs are managed by Cluster Admins");
+        }
+        return new Unavailable(Unavailable.Dependency.KUBERNETES, "cannot " + what + ": " + Causes.messages(e), e);
     }
 
     /**
@@ -67,8 +95,8 @@ public final class IdpSecrets {
             String v = s == null || s.getData() == null ? null : s.getData().get(spec.secretEnv());
             if (v == null) {
                 missing.add("IdP '" + spec.name() + "' has no Secret " + namespace + "/" + spec.secretName()
-                        + " (its logins fail); store its " + spec.type().secretLabel() + " with `authctl idp add "
-                        + spec.type().id() + " " + spec.name() + " --replace ...`");
+                        + " (its logins fail); store its " + spec.kind().secretLabel() + " again by adding the IdP"
+                        + " anew with `authctl idp add " + spec.kind().id() + " " + spec.name() + "`");
                 v = "missing";
             }
             data.put(spec.secretEnv(), v);

@@ -1,6 +1,7 @@
 package dexauth.idp;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dexauth.errors.Causes;
 import dexauth.pki.Pem;
 
 import javax.net.ssl.SSLContext;
@@ -24,13 +25,13 @@ import java.util.Base64;
 import java.util.List;
 
 /** The network steps every IdP check starts with: DNS, TCP, then a verified TLS handshake. */
-final class NetworkCheck {
-    static final int TIMEOUT_MS = 5000;
+public final class NetworkCheck {
+    public static final int TIMEOUT_MS = 5000;
 
     private NetworkCheck() {}
 
     /** Resolves {@code host}; false (and a failed step) when it does not resolve. */
-    static boolean dns(ProbeReport r, String host) {
+    public static boolean dns(ProbeReport r, String host) {
         try {
             InetAddress[] all = InetAddress.getAllByName(host);
             r.pass("DNS", host + " resolves to " + all[0].getHostAddress());
@@ -41,7 +42,7 @@ final class NetworkCheck {
         }
     }
 
-    static boolean tcp(ProbeReport r, String host, int port) {
+    public static boolean tcp(ProbeReport r, String host, int port) {
         long start = System.nanoTime();
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress(host, port), TIMEOUT_MS);
@@ -61,19 +62,19 @@ final class NetworkCheck {
     }
 
     /** What a probe trusts: the TLS context, the trust manager that sees the server's certificate, and its source. */
-    record Trust(SSLContext context, CapturingTrust capture, String source) {}
+    public record Trust(SSLContext context, CapturingTrust capture, String source) {}
 
     /**
      * The trust an IdP's config asks for: its CA (rootCAData, or rootCAs as PEM) or the system CAs.
      * Null, with a failed TLS step, when the CA cannot be read.
      */
-    static Trust trust(ProbeReport r, JsonNode config) {
+    public static Trust trust(ProbeReport r, JsonNode config) {
         String caPem = caPem(config);
         CapturingTrust capture = new CapturingTrust();
         try {
             return new Trust(context(caPem, capture), capture, caPem == null ? "the system CAs" : "the given CA file");
         } catch (IOException | GeneralSecurityException | RuntimeException e) {
-            r.fail("TLS", "cannot read the CA certificate: " + firstMessage(e), "give a PEM CA file");
+            r.fail("TLS", "cannot read the CA certificate: " + Causes.messages(e), "give a PEM CA file");
             return null;
         }
     }
@@ -92,7 +93,7 @@ final class NetworkCheck {
     }
 
     /** A TLS context trusting {@code caPem}, or the JDK's default CAs when it is null. */
-    static SSLContext context(String caPem, CapturingTrust capture) throws IOException, GeneralSecurityException {
+    private static SSLContext context(String caPem, CapturingTrust capture) throws IOException, GeneralSecurityException {
         TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
         if (caPem == null) {
             tmf.init((KeyStore) null);
@@ -111,7 +112,7 @@ final class NetworkCheck {
     }
 
     /** Handshakes with {@code host:port}, checking trust and that the certificate names the host. */
-    static boolean tls(ProbeReport r, String host, int port, Trust trust) {
+    public static boolean tls(ProbeReport r, String host, int port, Trust trust) {
         CapturingTrust capture = trust.capture();
         try (SSLSocket s = (SSLSocket) trust.context().getSocketFactory().createSocket()) {
             SSLParameters p = s.getSSLParameters();
@@ -129,14 +130,15 @@ final class NetworkCheck {
     }
 
     /** Classifies a TLS failure: untrusted CA, wrong host name, or no TLS at all. */
-    static void tlsFailure(ProbeReport r, String host, Throwable e, Trust trust) {
+    public static void tlsFailure(ProbeReport r, String host, Throwable e, Trust trust) {
         CapturingTrust capture = trust.capture();
         String caSource = trust.source();
-        String all = causes(e);
-        if (all.contains("PKIX") || all.contains("certification path") || all.contains("CertPath")) {
+        String all = Causes.messages(e);
+        if (all.contains("PKIX") || all.contains("certification path")
+                || Causes.find(e, java.security.cert.CertPathValidatorException.class).isPresent()) {
             r.fail("TLS", "the server certificate (" + capture.subject() + ", issued by " + capture.issuer()
                     + ") is not signed by a trusted CA (" + caSource + ")",
-                    "pass --ca-file with the CA certificate that signed the server's certificate");
+                    "pass {ca} with the CA certificate that signed the server's certificate");
         } else if (all.contains("No subject alternative") || all.contains("No name matching") || all.contains("hostname")
                 || all.contains("host name")) {
             r.fail("TLS", "the server certificate (" + capture.subject() + ") does not name " + host,
@@ -144,25 +146,14 @@ final class NetworkCheck {
         } else if (all.contains("Unsupported or unrecognized SSL message") || all.contains("plaintext")
                 || all.contains("Remote host terminated")) {
             r.fail("TLS", "the server did not answer with TLS",
-                    "this port may speak plain LDAP: use port 636 for LDAPS, or --starttls on port 389");
+                    "this port may speak plain LDAP: use port 636 for LDAPS, or {startTls} on port 389");
         } else {
-            r.fail("TLS", "TLS handshake failed: " + firstMessage(e), "check the server's TLS setup and the CA file");
+            r.fail("TLS", "TLS handshake failed: " + Causes.messages(e), "check the server's TLS setup and the CA file");
         }
     }
 
-    static String causes(Throwable e) {
-        StringBuilder b = new StringBuilder();
-        for (Throwable t = e; t != null; t = t.getCause()) b.append(t.getClass().getName()).append(": ").append(t.getMessage()).append('\n');
-        return b.toString();
-    }
-
-    static String firstMessage(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause()) if (t.getMessage() != null) return t.getMessage();
-        return e.getClass().getSimpleName();
-    }
-
     /** Trust manager that remembers the server's certificate, so messages can name it. */
-    static final class CapturingTrust implements X509TrustManager {
+    public static final class CapturingTrust implements X509TrustManager {
         X509TrustManager delegate;
         X509Certificate leaf;
 
@@ -180,8 +171,8 @@ final class NetworkCheck {
         @Override
         public X509Certificate[] getAcceptedIssuers() { return delegate.getAcceptedIssuers(); }
 
-        String subject() { return leaf == null ? "the server" : leaf.getSubjectX500Principal().getName(); }
+        public String subject() { return leaf == null ? "the server" : leaf.getSubjectX500Principal().getName(); }
 
-        String issuer() { return leaf == null ? "unknown" : leaf.getIssuerX500Principal().getName(); }
+        public String issuer() { return leaf == null ? "unknown" : leaf.getIssuerX500Principal().getName(); }
     }
 }

@@ -11,27 +11,23 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 
 /**
- * Checks an OIDC, GitLab or GitHub IdP: DNS, TCP, TLS trust, then (OIDC, GitLab) the discovery
- * document and its issuer. A client secret can only be proven by a real login, which this cannot do.
+ * Checks an OAuth2 IdP (OIDC, GitLab, GitHub): DNS, TCP, TLS trust, then, where the provider
+ * publishes one, the discovery document and its issuer. A client secret can only be proven by a
+ * real login, which this cannot do.
  */
 public final class OAuthProbe {
     private OAuthProbe() {}
 
-    public static ProbeReport run(IdpSpec spec) {
+    /** Checks the provider at {@code base}; with {@code readDiscovery}, also its OpenID discovery document. */
+    public static ProbeReport run(IdpSpec spec, URI base, boolean readDiscovery) {
         ProbeReport r = new ProbeReport();
         var c = spec.config();
-        URI base = switch (spec.type()) {
-            case OIDC -> URI.create(c.path("issuer").asText());
-            case GITLAB -> URI.create(c.path("baseURL").asText("https://gitlab.com"));
-            case GITHUB -> URI.create("https://" + c.path("hostName").asText("github.com"));
-            default -> throw new IllegalArgumentException(spec.type().id() + " is not an OAuth IdP");
-        };
         String host = base.getHost();
         int port = base.getPort() > 0 ? base.getPort() : 443;
         if (!NetworkCheck.dns(r, host) || !NetworkCheck.tcp(r, host, port)) return r;
         NetworkCheck.Trust trust = NetworkCheck.trust(r, c);
         if (trust == null || !NetworkCheck.tls(r, host, port, trust)) return r;
-        if (spec.type() == IdpType.GITHUB) return r;
+        if (!readDiscovery) return r;
 
         String issuer = base.toString().replaceAll("/$", "");
         URI discovery = URI.create(issuer + "/.well-known/openid-configuration");
@@ -54,7 +50,7 @@ public final class OAuthProbe {
             r.pass("Discovery", "issuer " + announced + ", authorization endpoint "
                     + doc.path("authorization_endpoint").asText());
         } catch (IOException e) {
-            r.fail("Discovery", "cannot read " + discovery + ": " + NetworkCheck.firstMessage(e), "check the issuer URL");
+            r.fail("Discovery", "cannot read " + discovery + ": " + dexauth.errors.Causes.messages(e), "check the issuer URL");
             return r;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -2,12 +2,19 @@ package dexauth.idp;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The outcome of checking an IdP step by step (DNS, TCP, TLS, bind, base DN, user, groups).
- * A failed step names its cause and how to fix it; later steps are not attempted.
+ * A failed step names its cause and how to fix it; later steps are not attempted. Details and
+ * hints name settings as {@code {setting}} (e.g. {@code {userBaseDN}}): the caller says how that
+ * setting is entered (a command-line option, a form field).
  */
 public final class ProbeReport {
+    private static final Pattern SETTING = Pattern.compile("\\{(\\w+)}");
+
     /** One step: {@code hint} says how to fix a failure. */
     public record Check(String step, boolean ok, String detail, String hint) {}
 
@@ -30,14 +37,19 @@ public final class ProbeReport {
     /** The first failed step, or null. */
     public Check failure() { return checks.stream().filter(c -> !c.ok()).findFirst().orElse(null); }
 
-    /** Lines for a terminal: one per step, then the notes. */
-    public List<String> lines() {
+    /** Lines for a terminal: one per step, then the notes; {@code setting} names each setting. */
+    public List<String> lines(UnaryOperator<String> setting) {
         List<String> out = new ArrayList<>();
         for (Check c : checks) {
-            out.add(String.format("%-4s %-9s %s", c.ok() ? "ok" : "FAIL", c.step(), c.detail()));
-            if (!c.ok() && c.hint() != null) out.add("               fix: " + c.hint());
+            out.add(String.format("%-4s %-9s %s", c.ok() ? "ok" : "FAIL", c.step(), name(c.detail(), setting)));
+            if (!c.ok() && c.hint() != null) out.add("               fix: " + name(c.hint(), setting));
         }
         notes.forEach(n -> out.add("     " + n));
         return out;
+    }
+
+    /** {@code text} with each {@code {setting}} replaced by what {@code setting} calls it. */
+    public static String name(String text, UnaryOperator<String> setting) {
+        return SETTING.matcher(text).replaceAll(m -> Matcher.quoteReplacement(setting.apply(m.group(1))));
     }
 }

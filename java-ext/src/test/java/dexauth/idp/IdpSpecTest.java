@@ -5,61 +5,26 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dexauth.config.ConfigError;
+import dexauth.errors.Invalid;
+import dexauth.idp.ldap.DirectorySettings;
+import dexauth.idp.ldap.Ldap;
+import dexauth.idp.oidc.Oidc;
 import java.net.URI;
-import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** Pure logic of IdP settings: presets, validation, pillar round trip, Dex connector rendering. */
+/** What every kind shares: names, secrets kept out of pillar, the pillar file, the Dex connector. */
 class IdpSpecTest {
-  private static final URI ISSUER = URI.create("https://dex.example.com/oidc");
+  static final URI ISSUER = URI.create("https://dex.example.com/oidc");
 
-  private static IdpSpec openLdap() {
-    DirectorySettings s = DirectorySettings.openLdap();
+  static IdpSpec openLdap() {
+    DirectorySettings s = Ldap.settings();
     s.host = "ldap.example.com";
     s.userBaseDN = "ou=people,dc=example,dc=com";
     s.bindDN = "cn=dex,dc=example,dc=com";
-    return new IdpSpec("corp", IdpType.LDAP, "Corp", s.toConfig());
-  }
-
-  @Test
-  void openLdapPresetsGiveLdapsAndBothGroupKinds() {
-    JsonNode c = openLdap().config();
-    assertEquals("ldap.example.com:636", c.path("host").asText());
-    assertFalse(c.has("startTLS"));
-    assertEquals("uid", c.path("userSearch").path("username").asText());
-    assertEquals("ou=people,dc=example,dc=com", c.path("groupSearch").path("baseDN").asText());
-    List<String> matchers = new java.util.ArrayList<>();
-    c.path("groupSearch").path("userMatchers").forEach(m -> matchers.add(m.path("userAttr").asText() + "=" + m.path("groupAttr").asText()));
-    assertEquals(List.of("DN=member", "DN=uniqueMember", "uid=memberUid"), matchers);
-  }
-
-  @Test
-  void activeDirectoryDerivesBaseDnAndUsesNestedGroups() {
-    DirectorySettings s = DirectorySettings.activeDirectory("ad.example.test");
-    s.host = "dc1.ad.example.test";
-    JsonNode c = s.toConfig();
-    assertEquals("DC=ad,DC=example,DC=test", c.path("userSearch").path("baseDN").asText());
-    assertEquals("userPrincipalName", c.path("userSearch").path("username").asText());
-    assertEquals("member:1.2.840.113556.1.4.1941:", c.path("groupSearch").path("userMatchers").get(0).path("groupAttr").asText());
-    assertEquals("Email address", c.path("usernamePrompt").asText());
-    assertThrows(IllegalArgumentException.class, () -> DirectorySettings.activeDirectory("not a domain"));
-  }
-
-  @Test
-  void startTlsUses389AndPlainNeedsTheExplicitFlag() {
-    DirectorySettings s = DirectorySettings.openLdap();
-    s.host = "ldap";
-    s.userBaseDN = "dc=x";
-    s.tls = DirectorySettings.Tls.STARTTLS;
-    assertEquals("ldap:389", s.toConfig().path("host").asText());
-    assertTrue(s.toConfig().path("startTLS").asBoolean());
-    s.tls = DirectorySettings.Tls.NONE;
-    assertTrue(s.toConfig().path("insecureNoSSL").asBoolean());
+    return IdpSpec.of("corp", "Corp", s);
   }
 
   @Test
@@ -68,43 +33,30 @@ class IdpSpecTest {
     ObjectNode connector = spec.connector(ISSUER);
     assertEquals("ldap", connector.path("type").asText());
     assertEquals("corp", connector.path("id").asText());
+    assertEquals("Corp", connector.path("name").asText());
     assertEquals("$DEXAUTH_IDP_CORP", connector.path("config").path("bindPW").asText());
     assertEquals("dexauth-idp-corp", spec.secretName());
     assertFalse(spec.toPillar().path("config").has("bindPW"), "pillar must never hold the bind password");
+    assertEquals("sso-2", IdpSpec.of("sso-2", null, new Oidc.Settings("https://sso", "k", null, null, false, null))
+        .displayName(), "the display name defaults to the IdP name");
   }
 
   @Test
-  void oauthConnectorsGetDexCallbackAsRedirect() {
-    ObjectNode c = new ObjectMapper().createObjectNode().put("issuer", "https://sso.example.com").put("clientID", "k8s");
-    IdpSpec spec = new IdpSpec("sso-2", IdpType.OIDC, "SSO", c);
-    JsonNode cfg = spec.connector(ISSUER).path("config");
-    assertEquals("https://dex.example.com/oidc/callback", cfg.path("redirectURI").asText());
-    assertEquals("$DEXAUTH_IDP_SSO_2", cfg.path("clientSecret").asText());
-  }
-
-  @Test
-  void invalidSettingsNameTheirPillarKey() {
+  void invalidNamesAndSecretsInPillarNameTheirPillarKey() {
     ObjectNode good = openLdap().config();
-    ConfigError e = assertThrows(ConfigError.class, () -> new IdpSpec("local", IdpType.LDAP, "x", good));
+    Invalid e = assertThrows(Invalid.class, () -> new IdpSpec("local", Ldap.KIND, "x", good));
     assertTrue(e.getMessage().contains("built-in local"), e.getMessage());
-    assertThrows(ConfigError.class, () -> new IdpSpec("Corp_LDAP", IdpType.LDAP, "x", good));
+    assertEquals("dexauth:idps:local", e.field());
+    assertThrows(Invalid.class, () -> new IdpSpec("Corp_LDAP", Ldap.KIND, "x", good));
 
     ObjectNode secretInPillar = good.deepCopy().put("bindPW", "hunter2");
-    e = assertThrows(ConfigError.class, () -> new IdpSpec("corp", IdpType.LDAP, "x", secretInPillar));
-    assertEquals("dexauth:idps:corp:config:bindPW", e.key());
+    e = assertThrows(Invalid.class, () -> new IdpSpec("corp", Ldap.KIND, "x", secretInPillar));
+    assertEquals("dexauth:idps:corp:config:bindPW", e.field());
     assertFalse(e.getMessage().contains("hunter2"), "an error must not echo a secret");
 
     ObjectNode skipVerify = good.deepCopy().put("insecureSkipVerify", true);
     assertEquals("dexauth:idps:corp:config:insecureSkipVerify",
-        assertThrows(ConfigError.class, () -> new IdpSpec("corp", IdpType.LDAP, "x", skipVerify)).key());
-
-    ObjectNode noPort = good.deepCopy().put("host", "ldap.example.com");
-    assertEquals("dexauth:idps:corp:config:host",
-        assertThrows(ConfigError.class, () -> new IdpSpec("corp", IdpType.LDAP, "x", noPort)).key());
-
-    ObjectNode httpIssuer = new ObjectMapper().createObjectNode().put("issuer", "http://sso").put("clientID", "k");
-    assertEquals("dexauth:idps:sso:config:issuer",
-        assertThrows(ConfigError.class, () -> new IdpSpec("sso", IdpType.OIDC, "x", httpIssuer)).key());
+        assertThrows(Invalid.class, () -> new IdpSpec("corp", Ldap.KIND, "x", skipVerify)).field());
   }
 
   @Test
@@ -115,8 +67,58 @@ class IdpSpecTest {
     assertEquals(openLdap(), back.get("corp"));
     assertTrue(IdpCatalog.parse("#!yaml\n{}\n").isEmpty());
     assertTrue(IdpCatalog.parse(null).isEmpty());
-    ConfigError e = assertThrows(ConfigError.class,
+    Invalid e = assertThrows(Invalid.class,
         () -> IdpCatalog.parse("dexauth:\n  idps:\n    x:\n      type: kerberos\n      config: {}\n"));
-    assertEquals("dexauth:idps:x:type", e.key());
+    assertEquals("dexauth:idps:x:type", e.field());
+    assertTrue(e.getMessage().contains("ldap, ad, oidc, gitlab, github"), e.getMessage());
+    assertEquals("dexauth:idps", assertThrows(Invalid.class, () -> IdpCatalog.parse("dexauth: {idps: [a]}\n")).field());
+  }
+
+  @Test
+  void showMasksTheSecretAndAbbreviatesTheCa() {
+    DirectorySettings s = Ldap.settings();
+    s.host = "ldap.example.com";
+    s.userBaseDN = "dc=example";
+    s.bindDN = "cn=dex";
+    s.ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    String shown = IdpCatalog.show(IdpSpec.of("corp", null, s));
+    assertTrue(shown.contains("bindPW: '******** (Secret dexauth-idp-corp)'"), shown);
+    assertTrue(shown.contains("rootCAData: \"<PEM CA, 80 base64 chars>\""), shown);
+    assertFalse(shown.contains("MIIB"), shown);
+  }
+
+  @Test
+  void probeHintsNameSettingsTheCallerRenders() {
+    ProbeReport r = new ProbeReport();
+    r.pass("DNS", "ok");
+    r.fail("TLS", "untrusted", "pass {ca} with the CA certificate");
+    r.note("a note");
+    assertFalse(r.ok());
+    assertEquals("TLS", r.failure().step());
+    assertEquals(java.util.List.of("ok   DNS       ok", "FAIL TLS       untrusted",
+        "               fix: pass --ca-file with the CA certificate", "     a note"),
+        r.lines(s -> "ca".equals(s) ? "--ca-file" : s));
+  }
+
+  @Test
+  void adminRefusesToOverwriteAndNamesAMissingIdp() {
+    String[] file = {IdpCatalog.render(Map.of("corp", openLdap()))};
+    IdpAdmin admin = new IdpAdmin(new IdpAdmin.CatalogFile() {
+      @Override public String read() { return file[0]; }
+      @Override public void write(String text) { file[0] = text; }
+    }, null);
+    assertEquals(openLdap(), admin.get("corp"));
+    assertEquals("no IdP named other", assertThrows(dexauth.errors.NotFound.class, () -> admin.get("other")).getMessage());
+    String before = file[0];
+    assertThrows(dexauth.errors.Conflict.class, () -> admin.save(openLdap(), "pw".toCharArray(), false));
+    assertEquals(before, file[0], "a refused save changes nothing");
+  }
+
+  @Test
+  void registryListsEachKindOnceByItsId() {
+    assertEquals(java.util.List.of("ldap", "ad", "oidc", "gitlab", "github"),
+        IdpKinds.ALL.stream().map(IdpKind::id).toList());
+    for (IdpKind k : IdpKinds.ALL) assertEquals(k, IdpKinds.find(k.id()).orElseThrow());
+    assertTrue(IdpKinds.find("kerberos").isEmpty());
   }
 }

@@ -1,4 +1,4 @@
-package dexauth.idp;
+package dexauth.idp.ldap;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.unboundid.ldap.sdk.ExtendedResult;
@@ -12,25 +12,29 @@ import com.unboundid.ldap.sdk.SearchResultEntry;
 import com.unboundid.ldap.sdk.SearchScope;
 import com.unboundid.ldap.sdk.extensions.StartTLSExtendedRequest;
 import com.unboundid.util.ssl.HostNameSSLSocketVerifier;
+import dexauth.idp.IdpSpec;
+import dexauth.idp.NetworkCheck;
+import dexauth.idp.ProbeReport;
 
 import javax.net.ssl.SSLContext;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * Checks an LDAP or Active Directory IdP the way Dex will use it: DNS, TCP, TLS trust, the
  * service account's bind, the base DNs, then (given a user) the user search and the group
  * search with Dex's own filters, and the Kubernetes identity the user would get.
  */
-public final class LdapProbe {
+final class LdapProbe {
     private LdapProbe() {}
 
-    public static ProbeReport run(IdpSpec spec, char[] bindPassword, String user) {
+    static ProbeReport run(IdpSpec spec, Supplier<char[]> bindPassword, String user) {
         ProbeReport r = new ProbeReport();
         JsonNode c = spec.config();
-        String hostPort = spec.host();
+        String hostPort = c.path("host").asText();
         int colon = hostPort.lastIndexOf(':');
         String host = hostPort.substring(0, colon).replaceAll("^\\[|]$", "");
         int port = Integer.parseInt(hostPort.substring(colon + 1));
@@ -65,7 +69,7 @@ public final class LdapProbe {
                     return r;
                 }
             } else if (plain) {
-                r.pass("TLS", "none: plain LDAP (--insecure-no-tls), passwords cross the network in clear");
+                r.pass("TLS", "none: plain LDAP ({noTls}), passwords cross the network in clear");
             }
             if (!bind(r, conn, c.path("bindDN").asText(""), bindPassword)) return r;
             String userBase = c.path("userSearch").path("baseDN").asText();
@@ -81,13 +85,14 @@ public final class LdapProbe {
         return r;
     }
 
-    private static boolean bind(ProbeReport r, LDAPConnection conn, String bindDN, char[] password) {
+    private static boolean bind(ProbeReport r, LDAPConnection conn, String bindDN, Supplier<char[]> secret) {
         if (bindDN.isBlank()) {
             r.pass("Bind", "anonymous (no bind DN)");
             return true;
         }
+        char[] password = secret.get();
         if (password == null || password.length == 0) {
-            r.fail("Bind", "no bind password for " + bindDN, "give the bind password (prompt or --bind-password-stdin)");
+            r.fail("Bind", "no bind password for " + bindDN, "give the bind password");
             return false;
         }
         try {
@@ -100,7 +105,7 @@ public final class LdapProbe {
                         "check the bind DN and re-enter its password");
             } else if (e.getResultCode() == ResultCode.CONFIDENTIALITY_REQUIRED
                     || e.getResultCode() == ResultCode.STRONG_AUTH_REQUIRED) {
-                r.fail("Bind", "the server requires TLS for binds", "use LDAPS (port 636) or --starttls");
+                r.fail("Bind", "the server requires TLS for binds", "use LDAPS (port 636) or {startTls}");
             } else {
                 r.fail("Bind", "bind as " + bindDN + " failed: " + e.getResultCode() + " "
                         + e.getDiagnosticMessage(), "check the bind DN and the server logs");
@@ -118,7 +123,7 @@ public final class LdapProbe {
         } catch (LDAPException e) {
             if (e.getResultCode() == ResultCode.NO_SUCH_OBJECT) {
                 r.fail("Base DN", "the " + what + " DN " + dn + " does not exist (or the bind account cannot see it)",
-                        "check --" + (what.startsWith("user") ? "user" : "group") + "-base-dn against the directory");
+                        "check {" + (what.startsWith("user") ? "user" : "group") + "BaseDN} against the directory");
             } else {
                 r.fail("Base DN", "reading " + dn + " failed: " + e.getResultCode() + " " + e.getDiagnosticMessage(),
                         "check the bind account's read rights");
@@ -136,18 +141,18 @@ public final class LdapProbe {
             SearchResult res = conn.search(us.path("baseDN").asText(), scope(us), filter);
             if (res.getEntryCount() == 0) {
                 r.fail("User", "no entry matches " + filter + " under " + us.path("baseDN").asText(),
-                        "check the login name, --login-attribute/--user-filter and --user-base-dn");
+                        "check the login name, {usernameAttr}/{userFilter} and {userBaseDN}");
                 return;
             }
             if (res.getEntryCount() > 1) {
                 r.fail("User", res.getEntryCount() + " entries match " + filter + "; Dex needs exactly one",
-                        "make --user-filter or the login attribute unique");
+                        "make {userFilter} or the login attribute unique");
                 return;
             }
             entry = res.getSearchEntries().get(0);
         } catch (LDAPException e) {
             r.fail("User", "user search " + filter + " failed: " + e.getResultCode() + " " + e.getDiagnosticMessage(),
-                    "check --user-filter syntax and the bind account's read rights");
+                    "check {userFilter} syntax and the bind account's read rights");
             return;
         }
         List<String> missing = new ArrayList<>();
@@ -158,7 +163,7 @@ public final class LdapProbe {
         }
         if (!missing.isEmpty()) {
             r.fail("User", entry.getDN() + " lacks " + String.join(", ", missing) + ": Dex refuses such logins",
-                    "fill these attributes in the directory or choose other ones (--email-attribute...)");
+                    "fill these attributes in the directory or choose other ones ({emailAttr}...)");
             return;
         }
         String email = us.has("emailSuffix") ? first(entry, us.path("nameAttr").asText()) + "@" + us.path("emailSuffix").asText()
@@ -172,13 +177,13 @@ public final class LdapProbe {
                 groups = groupsOf(conn, gs, entry);
             } catch (LDAPException e) {
                 r.fail("Groups", "group search failed: " + e.getResultCode() + " " + e.getDiagnosticMessage(),
-                        "check --group-filter, --group-match and the group base DN");
+                        "check {groupFilter}, {groupMatchers} and the group base DN");
                 return;
             }
             if (groups.isEmpty()) {
                 r.fail("Groups", "no group found for " + entry.getDN() + " under " + gs.path("baseDN").asText(),
-                        "the user can log in but gets no role through groups: check --group-base-dn, --group-filter"
-                                + " and --group-match (which attribute of a group lists its members)");
+                        "the user can log in but gets no role through groups: check {groupBaseDN}, {groupFilter}"
+                                + " and {groupMatchers} (which attribute of a group lists its members)");
             } else {
                 r.pass("Groups", String.join(", ", groups));
             }
