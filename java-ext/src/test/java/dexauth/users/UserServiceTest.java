@@ -44,10 +44,11 @@ class UserServiceTest {
 
     static final String NS = "dexauth";
     static final String ADMIN = "admin@lab.local";
-    static final String JANE = "jane@example.com";
-    static final String FIRST = "Lantern-Quartz-4417";
-    static final String CHOSEN = "Harbor-Copper-7265";
     static final String READ_ONLY_BINDING = "dexauth:role:read-only";
+
+    // Jane: her first password (set by the admin), then the one she chooses.
+    static final String JANE = "jane@example.com";
+    static final String FIRST = "Lantern-Quartz-4417", CHOSEN = "Harbor-Copper-7265";
 
     MockCluster cluster;
     KubernetesClient kube;
