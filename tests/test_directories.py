@@ -7,7 +7,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -255,10 +254,8 @@ def test_servers_die_with_the_test_process(root, ca):
         assert len(pids) == 2
         child.send_signal(signal.SIGKILL)
         child.wait(10)
-        deadline = time.monotonic() + 10
-        while any(Path(f"/proc/{p}").exists() and "zombie" not in _state(p) for p in pids):
-            assert time.monotonic() < deadline, f"servers {pids} outlived their parent"
-            time.sleep(0.1)
+        d.wait_until(lambda: not any(Path(f"/proc/{p}").exists() and "zombie" not in _state(p) for p in pids), 10,
+                     f"the end of servers {pids} after their parent's", interval=0.1)
     finally:
         child.kill()
         child.wait(10)
