@@ -21,7 +21,7 @@ sys.path.insert(0, str(REPO / "tests"))
 import main_job  # noqa: E402
 from labfixture import LabHandle, short_root  # noqa: E402
 import dexlab  # noqa: E402
-from directories import Slapd, TestCA, login_page, login_via_browser_flow  # noqa: E402
+from support import Slapd, TestCA, login_page, login_via_browser_flow, wait_until  # noqa: E402
 
 REDIRECT = "http://127.0.0.1:5555/callback"
 LOGINS = int(os.environ.get("BENCH_LOGINS", "200"))
@@ -40,7 +40,7 @@ def main():
         ok, _, _ = main_job.run_orchestration(lab.lab)
         assert ok, "orchestration failed"
         issuer, ca = dexlab.pillar(lab)["issuer"], str(dexlab.ca_file(lab))
-        dexlab.wait(lambda: login_page(issuer, ca, "authctl", REDIRECT), what="login page")
+        wait_until(lambda: login_page(issuer, ca, "authctl", REDIRECT), what="login page")
         admin_pw = dexlab.superadmin_password(lab)
         tca = TestCA(root, "bench")
         slapd = Slapd.start(root, tca)
@@ -53,8 +53,8 @@ def main():
                         stdin=slapd.bind_password + "\n")
         t1 = time.time()
         assert r.returncode == 0, r.stdout + r.stderr
-        dexlab.wait(lambda: login_via_browser_flow(issuer, ca, "authctl", REDIRECT, "alice", alice["password"],
-                                                   connector_id="corp"), timeout=120, what="first LDAP login")
+        wait_until(lambda: login_via_browser_flow(issuer, ca, "authctl", REDIRECT, "alice", alice["password"],
+                                                  connector_id="corp"), timeout=120, what="first LDAP login")
         t2 = time.time()
         print("== authctl idp add ldap until the first directory user's login")
         print(f"  idp add (checks + Secret + pillar + salt-api apply + Dex restart) {t1 - t0:.2f} s;"

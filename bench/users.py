@@ -27,6 +27,7 @@ import labctl  # noqa: E402
 import main_job  # noqa: E402
 from labfixture import LabHandle, short_root  # noqa: E402
 import dexlab  # noqa: E402
+from support import wait_until  # noqa: E402
 
 
 def metalk8s_way(lab, email, hash_b64):
@@ -75,8 +76,8 @@ def main(n_import=int(os.environ.get("BENCH_IMPORT_USERS", "1000"))):
         objs = json.loads(lab.kubectl("-n", "dexauth", "get", "passwords.dex.coreos.com", "-o", "json").stdout)
         hash_b64 = next(o["hash"] for o in objs["items"] if o["email"] == "bench0@example.com")
         t0 = metalk8s_way(lab, "static@example.com", hash_b64)
-        dexlab.wait(lambda: dexlab.password_grant(lab, "static@example.com", "Bench-Orbit-0-7731")[0] == 200,
-                    timeout=180, what="static password login")
+        wait_until(lambda: dexlab.password_grant(lab, "static@example.com", "Bench-Orbit-0-7731")[0] == 200,
+                   timeout=180, what="static password login")
         static = time.time() - t0
         ours = statistics.median(firsts)
         print(f"== the MetalK8s way (static password in the config, re-apply, Dex rollout): {static:.1f} s;"

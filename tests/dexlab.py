@@ -4,7 +4,6 @@ import json
 import os
 import ssl
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -85,19 +84,6 @@ def changed_states(states):
         elif s.get("changes"):
             out.append(s.get("__id__"))
     return out
-
-
-def wait(predicate, timeout=120, what="condition"):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            if predicate():
-                return
-        except Exception as e:  # noqa: BLE001
-            last = e
-        time.sleep(0.5)
-    raise AssertionError(f"{what} not reached in {timeout}s (last error: {last})")
 
 
 def set_overrides(lab, overrides):

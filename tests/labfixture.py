@@ -3,13 +3,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "lab"))
 import labctl  # noqa: E402
 import labkube  # noqa: E402
+from support.waiting import wait_until  # noqa: E402
 
 
 def short_root(prefix="dxl-"):
@@ -81,10 +81,8 @@ class LabHandle:
             return None
 
     def wait_pod_pid_change(self, name, old, timeout=90):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
+        """The pid of pod ``name`` once it differs from ``old`` (the pod was restarted)."""
+        def restarted():
             pid = self.pod_pid(name)
-            if pid and pid != old:
-                return pid
-            time.sleep(0.3)
-        raise AssertionError(f"{name} was not restarted within {timeout}s")
+            return pid if pid and pid != old else None
+        return wait_until(restarted, timeout, f"restart of {name}", interval=0.3)

@@ -1,6 +1,5 @@
 """End to end, Iteration 1: the Dex orchestration on a real lab (real Salt, kube-apiserver, Dex)."""
 import json
-import os
 import socket
 import ssl
 import time
@@ -8,6 +7,7 @@ import time
 import pytest
 
 import dexlab
+from support import assert_no_secrets, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -118,11 +118,11 @@ def test_test_mode_reports_no_changes_when_in_sync(deployed):
 def test_deleted_dex_deployment_is_restored_by_a_rerun(deployed):
     r = deployed.kubectl("-n", "dexauth", "delete", "deployment", "dex", "--wait=true")
     assert r.returncode == 0, r.stderr
-    dexlab.wait(lambda: deployed.pod_pid("deploy-dexauth-dex") is None, what="Dex stopped")
+    wait_until(lambda: deployed.pod_pid("deploy-dexauth-dex") is None, what="Dex stopped")
     ok, states, _ = dexlab.orchestrate(deployed)
     assert ok
     assert "Dex chart is deployed" in dexlab.changed_states(states)
-    dexlab.wait(lambda: dexlab.superadmin_token(deployed), what="super-admin login after restore")
+    wait_until(lambda: dexlab.superadmin_token(deployed), what="super-admin login after restore")
 
 
 @pytest.mark.parametrize("override, key", [
@@ -150,20 +150,9 @@ def test_pillar_error_fails_early_naming_the_key_and_changes_nothing(deployed, o
 
 
 def test_password_never_in_salt_returns_logs_or_job_cache(deployed):
-    secrets = [dexlab.initial_password(deployed).encode(), dexlab.superadmin_password(deployed).encode()]
-    hits = []
     # <lab>/var/salt links to Salt's own state (job cache included).
-    for base in (deployed.root / "logs", deployed.root / "var", deployed.root / "var" / "salt"):
-        for dirpath, _, files in os.walk(base):
-            for f in files:
-                p = os.path.join(dirpath, f)
-                try:
-                    content = open(p, "rb").read()
-                    if any(secret in content for secret in secrets):
-                        hits.append(p)
-                except OSError:
-                    pass
-    assert hits == []
+    assert_no_secrets([dexlab.initial_password(deployed), dexlab.superadmin_password(deployed)],
+                      [deployed.root / "logs", deployed.root / "var", deployed.root / "var" / "salt"])
 
 
 def test_expired_token_is_refused(deployed):
@@ -179,7 +168,7 @@ def test_expired_token_is_refused(deployed):
             nonlocal token
             token = dexlab.superadmin_token(deployed)
             return True
-        dexlab.wait(login, what="login after the config change")
+        wait_until(login, what="login after the config change")
         assert deployed.kubectl("get", "namespaces", token=token).returncode == 0
         # kube-apiserver caches a successful authentication for 10 s: wait past both.
         time.sleep(max(0, dexlab.claims(token)["exp"] - time.time()) + 12)
@@ -193,7 +182,7 @@ def test_expired_token_is_refused(deployed):
 def test_removal_keeps_users_and_redeploy_restores_login(deployed):
     ok, states, _ = dexlab.orchestrate(deployed, "dexauth.orchestrate.remove")
     assert ok, states
-    dexlab.wait(lambda: deployed.pod_pid("deploy-dexauth-dex") is None, what="Dex stopped")
+    wait_until(lambda: deployed.pod_pid("deploy-dexauth-dex") is None, what="Dex stopped")
     manifest = (deployed.lab.manifests / "kube-apiserver.yaml").read_text()
     assert "--authentication-config" not in manifest
     assert deployed.kubectl("-n", "dexauth", "get", "secret", "dex-https-tls").returncode != 0
@@ -202,6 +191,6 @@ def test_removal_keeps_users_and_redeploy_restores_login(deployed):
     assert deployed.kubectl("-n", "dexauth", "get", "secret", "dex-client-secrets").returncode == 0
     ok, states, _ = dexlab.orchestrate(deployed)
     assert ok, states
-    dexlab.wait(lambda: dexlab.superadmin_token(deployed), what="super-admin login after redeploy")
+    wait_until(lambda: dexlab.superadmin_token(deployed), what="super-admin login after redeploy")
     token = dexlab.superadmin_token(deployed)
-    dexlab.wait(lambda: deployed.kubectl("get", "ns", token=token).returncode == 0, what="kubectl after redeploy")
+    wait_until(lambda: deployed.kubectl("get", "ns", token=token).returncode == 0, what="kubectl after redeploy")

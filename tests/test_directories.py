@@ -1,4 +1,4 @@
-"""Self-tests of tests/directories.py against the real servers (no lab needed)."""
+"""Self-tests of the test servers of tests/support against the real servers (no lab needed)."""
 import os
 import shutil
 import signal
@@ -7,7 +7,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import directories as d  # noqa: E402
-from directories import LoginFailed, TestCA  # noqa: E402
+import support as d  # noqa: E402
+from support import LoginFailed, TestCA, assert_no_secrets  # noqa: E402
 
 NESTED = "1.2.840.113556.1.4.1941"
 
@@ -163,7 +162,7 @@ def test_upstream_dex_browser_flow(root, ca, other_ca):
                                      client_secret="tests-secret")
         with pytest.raises(requests.exceptions.SSLError):
             d.login_via_browser_flow(up.issuer, other_ca.cert_path, "tests", cb, frank["email"], frank["password"])
-        assert "tests-secret" not in " ".join(up.proc.cmd)
+        assert_no_secrets(["tests-secret"], texts={"upstream Dex's command line": " ".join(up.proc.cmd)})
         assert stat.S_IMODE(up.config_path.stat().st_mode) == 0o600
 
 
@@ -242,7 +241,7 @@ def test_servers_die_with_the_test_process(root, ca):
     script = textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
         from pathlib import Path
-        import directories as d
+        import support as d
         root = Path({str(root / "orphans")!r}); ca = d.TestCA(root, "orphan")
         s = d.Slapd.start(root, ca)
         u = d.UpstreamDex.start(root, ca, "c", "s", "http://127.0.0.1:1/cb")
@@ -255,10 +254,8 @@ def test_servers_die_with_the_test_process(root, ca):
         assert len(pids) == 2
         child.send_signal(signal.SIGKILL)
         child.wait(10)
-        deadline = time.monotonic() + 10
-        while any(Path(f"/proc/{p}").exists() and "zombie" not in _state(p) for p in pids):
-            assert time.monotonic() < deadline, f"servers {pids} outlived their parent"
-            time.sleep(0.1)
+        d.wait_until(lambda: not any(Path(f"/proc/{p}").exists() and "zombie" not in _state(p) for p in pids), 10,
+                     f"the end of servers {pids} after their parent's", interval=0.1)
     finally:
         child.kill()
         child.wait(10)

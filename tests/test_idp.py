@@ -5,8 +5,9 @@ import os
 import pytest
 
 import dexlab
-from directories import LoginFailed, SambaAD, Slapd, TestCA, UpstreamDex, decode_jwt_claims, free_port, \
-    login_page, login_via_browser_flow
+from support import LoginFailed, SambaAD, Slapd, TestCA, UpstreamDex, assert_no_secrets, decode_jwt_claims, \
+    free_port, login_page, login_via_browser_flow, wait_until
+from support.secret_scan import process_command_lines
 
 CLI_REDIRECT = "http://127.0.0.1:5555/callback"
 SCOPES = ("openid", "email", "groups", "profile", "federated:id", "audience:server:client_id:kubernetes")
@@ -19,8 +20,8 @@ def env(lab, tmp_path_factory):
     ok, states, _ = dexlab.orchestrate(lab)
     assert ok, json.dumps(states)[-2000:]
     # Right after Dex creates its CRDs, kube-apiserver answers 429 for a few seconds.
-    dexlab.wait(lambda: login_page(issuer(lab), str(dexlab.ca_file(lab)), "authctl", CLI_REDIRECT),
-                timeout=60, what="Dex's login page")
+    wait_until(lambda: login_page(issuer(lab), str(dexlab.ca_file(lab)), "authctl", CLI_REDIRECT),
+               timeout=60, what="Dex's login page")
     root = tmp_path_factory.mktemp("idp")
     ca = TestCA(root, "directory")
     slapd = Slapd.start(root, ca)
@@ -116,8 +117,8 @@ def test_ldap_user_logs_in_with_directory_groups_and_gets_the_group_role(env):
     assert env.kubectl("get", "pods", "-n", "dexauth", token=alice).returncode != 0
     r = env.authctl("role", "grant", "--group", "developers", "read-only", "--break-glass")
     assert r.returncode == 0, r.stderr
-    dexlab.wait(lambda: env.kubectl("get", "pods", "-n", "dexauth", token=alice).returncode == 0,
-                timeout=30, what="read-only through group developers")
+    wait_until(lambda: env.kubectl("get", "pods", "-n", "dexauth", token=alice).returncode == 0,
+               timeout=30, what="read-only through group developers")
     denied = env.kubectl("create", "configmap", "x", "-n", "dexauth", token=alice)
     assert denied.returncode != 0 and "forbidden" in denied.stderr.lower()
     carol = browser_login(env, "corp", "carol", s.users["carol"]["password"])
@@ -281,27 +282,10 @@ def test_upstream_oidc_provider_logs_users_in(env):
 
 
 def test_no_bind_password_or_client_secret_in_salt_logs_job_cache_or_argument_lists(env):
-    secrets = [env.slapd.bind_password.encode(), UPSTREAM_SECRET.encode()]
-    hits = []
-    for base in (env.root / "logs", env.root / "var", env.root / "var" / "salt", env.root / "pillar"):
-        for dirpath, dirs, files in os.walk(base):
-            # etcd is where Kubernetes keeps Secrets, which is where these belong.
-            dirs[:] = [d for d in dirs if os.path.join(dirpath, d) != str(env.root / "var" / "etcd")]
-            for f in files:
-                p = os.path.join(dirpath, f)
-                try:
-                    if any(s in open(p, "rb").read() for s in secrets):
-                        hits.append(p)
-                except OSError:
-                    pass
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                if any(s in open(f"/proc/{pid}/cmdline", "rb").read() for s in secrets):
-                    hits.append(f"/proc/{pid}/cmdline")
-            except OSError:
-                pass
-    assert hits == []
+    # etcd is where Kubernetes keeps Secrets, which is where these belong.
+    assert_no_secrets([env.slapd.bind_password, UPSTREAM_SECRET],
+                      [env.root / "logs", env.root / "var", env.root / "var" / "salt", env.root / "pillar"],
+                      process_command_lines(), skip=[env.root / "var" / "etcd"])
 
 
 def test_remove_leaves_no_secret_and_the_login_page_direct_again(env):

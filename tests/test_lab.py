@@ -3,11 +3,11 @@ import json
 import os
 import re
 import socket
-import time
 
 import yaml
 
 from labfixture import LabHandle, short_root
+from support import wait_until
 
 
 def test_apiserver_is_healthy(lab):
@@ -70,15 +70,7 @@ def test_editing_the_static_pod_manifest_restarts_apiserver_with_the_new_flag(la
 
 
 def _wait_ready(lab, timeout=90):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if lab.kube().get("/readyz", raw=True) == "ok":
-                return
-        except Exception:  # noqa: BLE001 - restarting
-            pass
-        time.sleep(0.5)
-    raise AssertionError("apiserver not ready again")
+    wait_until(lambda: lab.kube().get("/readyz", raw=True) == "ok", timeout, "apiserver ready again", interval=0.5)
 
 
 def test_lab_down_leaves_no_process_or_port():

@@ -6,6 +6,7 @@ import time
 import pytest
 
 import dexlab
+from support import assert_no_secrets, wait_until
 
 PW = {  # test users' passwords (policy-compliant); never passed on a command line
     "ops@example.com": "Orbit-Lantern-4411",
@@ -64,7 +65,7 @@ def test_new_user_has_no_access_until_it_changes_its_password(users):
                       stdin=f"{PW['viewer@example.com']}\n{CHANGED['viewer@example.com']}\n")
     assert r.returncode == 0, r.stderr
     tok = token(users, "viewer@example.com", CHANGED["viewer@example.com"])
-    dexlab.wait(lambda: can(users, tok, "get", "pods", "-n", "default"), what="read-only applies")
+    wait_until(lambda: can(users, tok, "get", "pods", "-n", "default"), what="read-only applies")
     status, _ = dexlab.password_grant(users, "viewer@example.com", PW["viewer@example.com"])
     assert status != 200, "the old password must fail"
 
@@ -87,8 +88,8 @@ def test_cluster_admin_can_create_a_cluster_role_binding(active):
 
 def test_solution_admin_deploys_in_solution_namespaces_only(active):
     tok = token(active, "dev@example.com", CHANGED["dev@example.com"])
-    dexlab.wait(lambda: can(active, tok, "create", "deployment", "web", "--image=registry.invalid/web:1",
-                            "-n", "solution-a"), what="solution admin deploys")
+    wait_until(lambda: can(active, tok, "create", "deployment", "web", "--image=registry.invalid/web:1",
+                           "-n", "solution-a"), what="solution admin deploys")
     assert can(active, tok, "get", "secrets", "-n", "solution-a")
     assert not can(active, tok, "get", "secrets", "-n", "kube-system")
     assert not can(active, tok, "get", "secrets", "-n", "dexauth")
@@ -105,8 +106,8 @@ def test_new_solution_namespace_is_covered(active):
     active.kubectl("create", "namespace", "solution-b")
     active.kubectl("label", "namespace", "solution-b", "dexauth.io/solution=true")
     tok = token(active, "dev@example.com", CHANGED["dev@example.com"])
-    dexlab.wait(lambda: can(active, tok, "create", "configmap", "c1", "-n", "solution-b"), timeout=90,
-                what="the scheduled reconcile covers the new namespace")
+    wait_until(lambda: can(active, tok, "create", "configmap", "c1", "-n", "solution-b"), timeout=90,
+               what="the scheduled reconcile covers the new namespace")
 
 
 def test_read_only_reads_but_never_writes_nor_reads_secrets(active):
@@ -178,7 +179,7 @@ def test_admin_reset_requires_a_new_change(active):
     r = ctl(active, "user", "passwd", email, "--password-stdin", stdin="Granite-Window-3388\n")
     assert r.returncode == 0, r.stderr
     tok = token(active, email, "Granite-Window-3388")
-    dexlab.wait(lambda: not can(active, tok, "get", "pods", "-n", "default"), what="roles suspended")
+    wait_until(lambda: not can(active, tok, "get", "pods", "-n", "default"), what="roles suspended")
     r = active.authctl("passwd", "--email", email, "--password-stdin",
                        stdin=f"Granite-Window-3388\n{CHANGED[email]}\n")
     assert r.returncode == 0, r.stderr
@@ -188,7 +189,7 @@ def test_users_survive_dex_restart_and_orchestration_rerun(active):
     pid = active.pod_pid("deploy-dexauth-dex")
     os.killpg(pid, 9)
     active.wait_pod_pid_change("deploy-dexauth-dex", pid)
-    dexlab.wait(lambda: token(active, "dev@example.com", CHANGED["dev@example.com"]), what="login after Dex restart")
+    wait_until(lambda: token(active, "dev@example.com", CHANGED["dev@example.com"]), what="login after Dex restart")
     ok, states, _ = dexlab.orchestrate(active)
     assert ok
     tok = token(active, "dev@example.com", CHANGED["dev@example.com"])
@@ -208,29 +209,19 @@ def test_users_survive_chart_upgrade_and_removal_then_redeploy(active):
         ok, states, _ = dexlab.orchestrate(active)
         assert ok and "Dex chart is deployed" in dexlab.changed_states(states)  # a chart upgrade
         active.wait_pod_pid_change("deploy-dexauth-dex", old)
-        dexlab.wait(dev_can_read, what="role after the chart upgrade")
+        wait_until(dev_can_read, what="role after the chart upgrade")
     finally:
         dexlab.set_overrides(active, {})
     assert dexlab.orchestrate(active, "dexauth.orchestrate.remove")[0]
     assert dexlab.orchestrate(active)[0]
-    dexlab.wait(dev_can_read, what="role after removal and redeploy")
+    wait_until(dev_can_read, what="role after removal and redeploy")
     rows = {row["email"]: row for row in json.loads(ctl(active, "user", "list", "-o", "json").stdout)}
     assert rows["dev@example.com"]["roles"] == "solution-admin"
 
 
 def test_no_password_in_logs_or_salt_job_cache(active):
-    secrets = [p.encode() for p in list(PW.values()) + list(CHANGED.values())]
-    hits = []
-    for base in (active.root / "logs", active.root / "var" / "salt"):
-        for dirpath, _, files in os.walk(base):
-            for f in files:
-                path = os.path.join(dirpath, f)
-                try:
-                    data = open(path, "rb").read()
-                except OSError:
-                    continue
-                hits += [path for s in secrets if s in data]
-    assert hits == []
+    assert_no_secrets(list(PW.values()) + list(CHANGED.values()),
+                      [active.root / "logs", active.root / "var" / "salt"])
 
 
 def test_changes_are_audited_without_secrets(active):

@@ -30,6 +30,8 @@ import termios
 import threading
 import time
 
+from support.waiting import wait_until
+
 __all__ = ["Pty", "PtyError", "PtyTimeout", "PtyEOF"]
 
 
@@ -151,14 +153,12 @@ class Pty:
     def send_secret(self, text, timeout=30):
         """Types a secret once the program has turned echo off, as a hidden prompt must; raises
         PtyTimeout when the terminal keeps echoing (the secret would be shown on screen)."""
-        deadline = time.monotonic() + timeout
-        while self.echoes():
-            if time.monotonic() > deadline:
-                raise PtyTimeout(f"the terminal still echoes input {timeout}s after the prompt: "
-                                 "the prompt does not hide what is typed", self.transcript)
+        def eof():
             if self.eof:
                 raise PtyEOF("the terminal was closed before the secret could be typed", self.transcript)
-            time.sleep(0.05)
+        wait_until(lambda: not self.echoes(), timeout, "the terminal to stop echoing input after the prompt "
+                   "(else the prompt would show what is typed)", interval=0.05, retry_on=(), abort=eof,
+                   error=lambda message: PtyTimeout(message, self.transcript))
         self.send_line(text)
 
     # ------------------------------------------------------------------ end

@@ -27,7 +27,8 @@ from selenium.common.exceptions import StaleElementReferenceException, WebDriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from directories import LoginFailed
+from support.browser_flow import LoginFailed
+from support.waiting import wait_until
 
 __all__ = ["Browser", "complete_dex_login", "DexLoginResult", "LoginFailed", "SCREENSHOTS", "CHROMIUM_FLAGS"]
 
@@ -37,7 +38,7 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 CERTUTIL = "/usr/bin/certutil"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
                   "--no-first-run", "--disable-component-update", "--disable-sync")
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "build" / "screenshots"
 # Proxies from the environment have no business with 127.0.0.1 (Chromium on Linux honours them).
 _PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"}
@@ -143,21 +144,10 @@ class Browser:
         return out
 
     def wait_for(self, predicate, timeout=None, what="condition"):
-        """Waits until predicate() is true (exceptions count as false); returns its value."""
-        timeout = timeout or self.timeout
-        deadline = time.monotonic() + timeout
-        last = None
-        while True:
-            try:
-                value = predicate()
-                if value:
-                    return value
-            except WebDriverException as e:
-                last = e
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{what} not reached within {timeout}s at {self.url} (last error: {last}); "
-                                   f"page: {self.text()[:500]!r}")
-            time.sleep(0.1)
+        """wait_until for the page: a WebDriver error counts as "not yet", and the failure
+        shows where the browser is and what it shows."""
+        return wait_until(predicate, timeout or self.timeout, what, interval=0.1, retry_on=(WebDriverException,),
+                          describe=lambda: f" at {self.url}; page: {self.text()[:500]!r}", error=TimeoutError)
 
     def _navigating(self, action, timeout=None):
         """Runs ``action`` (a click or submit) and waits until the current document was replaced."""
