@@ -166,12 +166,16 @@ def test_unreachable_dex_or_apiserver_and_expired_login_are_explained(active, tm
     (tmp_path / "bad-api.yaml").write_text(yaml.safe_dump(bad_api))
     r = ctl(active, "user", "list", "--config", str(tmp_path / "bad-api.yaml"))
     assert r.returncode != 0 and "Kubernetes API" in r.stderr, r.stderr
+    # A session whose ID token has run out and whose refresh token Dex no longer honours.
     home = tmp_path / "expired"
-    home.mkdir()
-    (home / "token.json").write_text(json.dumps({"email": "admin@lab.local", "idToken": "x.y.z",
-                                                 "expiresAt": "2020-01-01T00:00:00Z"}))
+    r = active.authctl("login", "--email", "admin@lab.local", "--password-stdin",
+                       stdin=dexlab.superadmin_password(active) + "\n", env={"AUTHCTL_HOME": str(home)})
+    assert r.returncode == 0, r.stderr
+    [session] = home.glob("*.json")
+    entry = json.loads(session.read_text())
+    session.write_text(json.dumps({**entry, "refreshAt": 0, "refreshToken": "revoked-or-forged"}))
     r = active.authctl("user", "list", env={"AUTHCTL_HOME": str(home)})
-    assert r.returncode != 0 and "expired" in r.stderr
+    assert r.returncode == 7 and "expired" in r.stderr and "authctl login" in r.stderr, r.stderr
 
 
 def test_admin_reset_requires_a_new_change(active):
