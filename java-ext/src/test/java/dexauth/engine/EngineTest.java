@@ -64,6 +64,8 @@ class EngineTest {
 
         assertTrue(reply.path("result").asBoolean(), reply::toString);
         assertFalse(reply.path("changed").asBoolean(true));
+        assertEquals("/etc/dexauth/certs-kubernetes", reply.path("certDir").asText(), reply::toString);
+        assertEquals("dex", reply.path("fullname").asText(), reply::toString);
     }
 
     @Test
