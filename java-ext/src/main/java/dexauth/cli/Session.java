@@ -82,8 +82,8 @@ final class Session {
         try {
             return operatorLogin(cfg()).token(new Quiet());
         } catch (LoginRequired e) {
-            throw new UserError("not logged in, or your session ended: run `authctl login` (or use --break-glass"
-                    + " as root)", ExitCode.LOGIN_REQUIRED);
+            throw new UserError("not logged in, or your login expired or ended: run `authctl login` (or use"
+                    + " --break-glass as root)", ExitCode.LOGIN_REQUIRED);
         }
     }
 

@@ -1,6 +1,7 @@
 package dexauth.users;
 
 import com.google.protobuf.ByteString;
+import dexauth.chart.Kube;
 import dexauth.dex.DexApi;
 import dexauth.dex.PasswordHasher;
 import dexauth.dex.grpc.CreatePasswordReq;
@@ -12,7 +13,6 @@ import dexauth.dex.grpc.RefreshTokenRef;
 import dexauth.dex.grpc.RevokeRefreshReq;
 import dexauth.dex.grpc.UpdatePasswordReq;
 import dexauth.dex.grpc.VerifyPasswordReq;
-import dexauth.chart.Kube;
 import dexauth.errors.Conflict;
 import dexauth.errors.Invalid;
 import dexauth.errors.NotFound;
