@@ -30,7 +30,7 @@ public final class Versions {
     /** authctl's own version (the Maven project version). */
     public static String authctl() { return BUILT.getProperty("version", "unknown"); }
 
-    /** The Dex release authctl targets and deploys, e.g. v2.45.1. */
+    /** The Dex release authctl targets and deploys (DEX_VERSION of toolchain/versions.env). */
     public static String dex() { return BUILT.getProperty("dex", "unknown"); }
 
     /** The Dex image deployed when pillar names none. */
