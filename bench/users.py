@@ -6,7 +6,7 @@
   metalk8s-way   the same outcome done with a static password in Dex's config: edit the
                  config Secret, re-apply the orchestration, Dex rollout, first login
   import         `authctl user import` of N users (default 1000), and its ratio to bcrypt
-                 hashing alone at the same cost (engine operation bench.bcrypt)
+                 hashing alone at the same cost (lab-only operation bench.bcrypt, dexauth.lab.LabTools)
   list           `authctl user list` with every user created above
 
 Runs on a private lab (started and stopped here).  bench/run.sh users
@@ -94,8 +94,7 @@ def main(n_import=int(os.environ.get("BENCH_IMPORT_USERS", "1000"))):
         cost = dexlab.pillar(lab)["password"]["bcrypt_cost"]
         # bcrypt alone on up to 1000 hashes, scaled to n_import (it is linear in the count).
         sample = min(n_import, 1000)
-        ref = lab.authctl("engine", "bench.bcrypt", stdin=json.dumps({"count": sample, "cost": cost}))
-        alone = json.loads(ref.stdout.strip().splitlines()[-1])["seconds"] * n_import / sample
+        alone = labctl.lab_tool("bench.bcrypt", {"count": sample, "cost": cost})["seconds"] * n_import / sample
         print(f"== import of {n_import} users: {secs:.1f} s ({secs / n_import * 1000:.0f} ms per user);"
               f" {r.stdout.splitlines()[0] if r.stdout else r.stderr[-200:]}")
         print(f"   bcrypt alone for {n_import} hashes at cost {cost}: {alone:.1f} s; import / bcrypt = "

@@ -36,6 +36,20 @@ PREFERRED = {"etcd_client": 2379, "etcd_peer": 2380, "apiserver": 6443, "salt_pu
              "salt_ret": 4506, "salt_api": 8000, "dex_https": 5556, "dex_grpc": 5557, "dex_telemetry": 5558}
 
 
+def lab_tool(operation, request):
+    """Runs a lab-only operation (dexauth.lab.LabTools: the lab's PKI, bench references), never part of
+    a deployment: JSON request in, the reply dict out (result, changes, error)."""
+    # bin/authctl builds the jar when the sources changed; LabTools lives in the same jar.
+    subprocess.run([str(REPO / "bin" / "authctl"), "version"], capture_output=True, text=True, check=True)
+    r = subprocess.run(["java", "-cp", str(REPO / "java-ext" / "target" / "authctl.jar"), "dexauth.lab.LabTools",
+                        operation], input=json.dumps(request), capture_output=True, text=True, check=False)
+    lines = (r.stdout or "").strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, ValueError):
+        return {"result": False, "error": f"LabTools {operation} gave no reply: {r.stderr.strip()[-500:]}"}
+
+
 def log(msg):
     print(f"[lab {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -157,11 +171,9 @@ class Lab:
             ],
             "keyPairs": ["sa"],
         }
-        r = self.authctl("engine", "pki.ensure", stdin=json.dumps(req))
-        lines = (r.stdout or "").strip().splitlines()
-        reply = json.loads(lines[-1]) if lines else {}
+        reply = lab_tool("pki.ensure", req)
         if not reply.get("result"):
-            raise SystemExit(f"labctl: lab PKI failed: {reply.get('error') or r.stderr}")
+            raise SystemExit(f"labctl: lab PKI failed: {reply.get('error')}")
         if reply.get("changed"):
             log(f"lab PKI: {', '.join(f'{k} {v}' for k, v in reply['changes'].items())}")
 
@@ -249,8 +261,7 @@ class Lab:
                                   "telemetry": ports["dex_telemetry"]},
                         "grpc_address": f"127.0.0.1:{ports['dex_grpc']}"},
                 "chart": {"dir": str(REPO / "charts" / "dex")},
-                "superadmin": {"email": "admin@lab.local", "username": "admin",
-                               "password_file": str(self.root / "superadmin-password")},
+                "superadmin": {"email": "admin@lab.local", "username": "admin"},
                 # The lab favours speed; production keeps the default cost (12).
                 "password": {"bcrypt_cost": 10},
                 "roles": {"reconcile_seconds": 30},

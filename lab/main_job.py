@@ -19,8 +19,48 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import labctl  # noqa: E402
 
 
+def superadmin_password_file(lab):
+    """Where the lab keeps the super-admin's one-time password (mode 0600): lab only."""
+    return lab.root / "superadmin-password"
+
+
+def authctl_config(lab):
+    """authctl's configuration as the dexauth.cli state wrote it (Dex's CA file among others)."""
+    import yaml
+    return yaml.safe_load((lab.root / "authctl.yaml").read_text())
+
+
+def _created(states, key):
+    """True when some state (nested salt.state results included) reports {key: "created..."}."""
+    if isinstance(states, dict):
+        if str(states.get(key, "")).startswith("created"):
+            return True
+        return any(_created(v, key) for v in states.values())
+    return False
+
+
+def _reset_superadmin(lab, email):
+    """
+    Production shows the one-time password once, on the operator's terminal, and never stores it;
+    the lab has no terminal there. It sets a one-time password of its own the way an operator
+    would (`authctl user passwd --break-glass`: must change it at first use) and keeps it in a file.
+    """
+    import secrets
+    password = "Lab-" + secrets.token_urlsafe(18)
+    r = lab.authctl("user", "passwd", email, "--break-glass", "--password-stdin", "--config",
+                    str(lab.root / "authctl.yaml"), stdin=password + "\n")
+    if r.returncode != 0:
+        raise SystemExit(f"labctl: cannot set the super-admin's one-time password: {r.stderr.strip()}")
+    path = superadmin_password_file(lab)
+    path.write_text(password + "\n")
+    path.chmod(0o600)
+    # A password a test changed it to belonged to the user that was just created anew.
+    path.with_name(path.name + ".current").unlink(missing_ok=True)
+
+
 def run_orchestration(lab, name="dexauth.orchestrate.deploy", extra=()):
-    """Runs an orchestration; returns (ok, summary of states, seconds)."""
+    """Runs an orchestration; returns (ok, summary of states, seconds). A super-admin it created gets a
+    one-time password the lab knows (superadmin_password_file)."""
     base = [lab.salt_bin("salt-run"), "-c", str(lab.salt_conf)]
     subprocess.run(base + ["saltutil.sync_all"], capture_output=True, text=True, timeout=300, check=True)
     t0 = time.time()
@@ -32,6 +72,10 @@ def run_orchestration(lab, name="dexauth.orchestrate.deploy", extra=()):
         states = next(iter(data.values()))
     except (ValueError, KeyError, StopIteration):
         return False, {"error": (r.stdout + r.stderr)[-4000:]}, seconds
+    import yaml
+    email = yaml.safe_load((lab.root / "pillar" / "lab.sls").read_text())["dexauth"]["superadmin"]["email"]
+    if not any(a.lower() == "test=true" for a in extra) and _created(states, f"user/{email}"):
+        _reset_superadmin(lab, email)
     return r.returncode == 0 and all(s.get("result") for s in states.values()), states, seconds
 
 
@@ -55,13 +99,13 @@ def main():
 
     import yaml
     pillar = yaml.safe_load((lab.root / "pillar" / "lab.sls").read_text())["dexauth"]
-    cert_dir = Path(pillar["certificates"]["base_dir"]) / f"certs-{pillar['cluster_name']}"
     summary = json.loads(lab.summary_file.read_text())
+    password_file = superadmin_password_file(lab)
     summary.update({
         "issuer_url": pillar["issuer"],
-        "ca_file": str(cert_dir / "ca.crt"),
+        "ca_file": authctl_config(lab)["dex"]["caFile"],
         "superadmin_email": pillar["superadmin"]["email"],
-        "superadmin_password_file": pillar["superadmin"]["password_file"],
+        "superadmin_password_file": str(password_file),
         "cli_client_id": "authctl",
         "kubectl_client_id": "kubectl",
         "audience_client_id": "kubernetes",
@@ -69,7 +113,6 @@ def main():
                                "dexauth.orchestrate.deploy",
     })
     lab.summary_file.write_text(json.dumps(summary, indent=2) + "\n")
-    password_file = Path(pillar["superadmin"]["password_file"])
     password = password_file.read_text().strip() if password_file.exists() else "(not shown: see the file above)"
     repo = labctl.REPO
     print(f"""

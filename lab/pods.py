@@ -1,7 +1,7 @@
 """Deployments the lab node agent runs as processes (its stand-in for a container runtime).
 
 A Deployment is run when its first container's image names a binary the lab has
-(e.g. .../dex:v2.45.1) and it wants at least one replica. The process sees what a
+(e.g. .../dex:<tag>) and it wants at least one replica. The process sees what a
 container would: its Secret volumes and service-account token at the pod spec's
 mount paths (bind mounts in a private mount namespace, so the host is not touched
 beyond empty mount-point directories), its env (values and secretKeyRefs), and

@@ -20,8 +20,7 @@ def pillar(lab):
 
 
 def ca_file(lab):
-    p = pillar(lab)
-    return Path(p["certificates"]["base_dir"]) / f"certs-{p['cluster_name']}" / "ca.crt"
+    return Path(main_job.authctl_config(lab.lab)["dex"]["caFile"])
 
 
 def password_grant(lab, email, password, audience=True):
@@ -39,7 +38,7 @@ def password_grant(lab, email, password, audience=True):
 
 
 def initial_password(lab):
-    return Path(pillar(lab)["superadmin"]["password_file"]).read_text().strip()
+    return main_job.superadmin_password_file(lab.lab).read_text().strip()
 
 
 def superadmin_password(lab):

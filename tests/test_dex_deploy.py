@@ -194,3 +194,28 @@ def test_removal_keeps_users_and_redeploy_restores_login(deployed):
     wait_until(lambda: dexlab.superadmin_token(deployed), what="super-admin login after redeploy")
     token = dexlab.superadmin_token(deployed)
     wait_until(lambda: deployed.kubectl("get", "ns", token=token).returncode == 0, what="kubectl after redeploy")
+
+
+def test_release_named_without_dex_deploys_logs_in_and_reruns_quietly(deployed):
+    """Pillar dexauth:chart:release `auth`: the chart names its objects auth-dex, and the engine
+    waits for and checks those (not objects named `auth` the chart never creates)."""
+    ok, states, _ = dexlab.orchestrate(deployed, "dexauth.orchestrate.remove")
+    assert ok, states
+    wait_until(lambda: deployed.pod_pid("deploy-dexauth-dex") is None, what="Dex stopped")
+    dexlab.set_overrides(deployed, {"dexauth": {"chart": {"release": "auth"}}})
+    try:
+        ok, states, _ = dexlab.orchestrate(deployed)
+        assert ok, json.dumps(states, indent=1)[-3000:]
+        r = deployed.kubectl("-n", "dexauth", "get", "deployment,service", "-l", "app.kubernetes.io/instance=auth",
+                             "-o", "name")
+        assert sorted(r.stdout.split()) == ["deployment.apps/auth-dex", "service/auth-dex"], r.stdout + r.stderr
+        wait_until(lambda: dexlab.superadmin_token(deployed), what="super-admin login through release auth")
+        ok, states, _ = dexlab.orchestrate(deployed)
+        assert ok, states
+        assert dexlab.changed_states(states) == []
+    finally:
+        ok, states, _ = dexlab.orchestrate(deployed, "dexauth.orchestrate.remove")
+        dexlab.set_overrides(deployed, {})
+        assert ok, states
+        wait_until(lambda: deployed.pod_pid("deploy-dexauth-auth-dex") is None, what="Dex of release auth stopped")
+        assert dexlab.orchestrate(deployed)[0]

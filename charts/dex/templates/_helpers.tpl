@@ -3,13 +3,12 @@
 {{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* Object name: the release name, suffixed with the chart name unless it already contains it. */}}
+{{/*
+Object name: given by the engine as value "fullname", from the release name with the one naming
+rule (dexauth.chart.ChartValues.fullname); the chart does not compute it a second time.
+*/}}
 {{- define "dex.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
-{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
-{{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
-{{- end -}}
+{{- .Values.fullname -}}
 {{- end -}}
 
 {{- define "dex.selectorLabels" -}}
@@ -19,7 +18,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{- define "dex.labels" -}}
 {{ include "dex.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- with .Values.image.tag }}
+app.kubernetes.io/version: {{ . | quote }}
+{{- end }}
 app.kubernetes.io/component: identity-provider
 app.kubernetes.io/part-of: dexauth
 app.kubernetes.io/managed-by: {{ .Release.Service }}

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
+import dexauth.errors.Unavailable;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -34,12 +35,14 @@ final class StaticPodManifest {
 
     static StaticPodManifest read(Path file) throws IOException {
         if (!Files.isReadable(file)) {
-            throw new IOException("kube-apiserver manifest " + file + " not found; is this a control-plane node?"
-                    + " (pillar dexauth:kubernetes:apiserver_manifest)");
+            throw new Unavailable(Unavailable.Dependency.FILESYSTEM, "kube-apiserver manifest " + file
+                    + " not found; is this a control-plane node? (pillar dexauth:kubernetes:apiserver_manifest)", null);
         }
         String text = Files.readString(file);
         JsonNode node = YAML.readTree(text);
-        if (!(node instanceof ObjectNode obj)) throw new IOException(file + " is not a Pod manifest");
+        if (!(node instanceof ObjectNode obj)) {
+            throw new Unavailable(Unavailable.Dependency.FILESYSTEM, file + " is not a Pod manifest", null);
+        }
         return new StaticPodManifest(file, obj, text);
     }
 
@@ -47,7 +50,7 @@ final class StaticPodManifest {
         for (JsonNode c : pod.path("spec").path("containers")) {
             if ("kube-apiserver".equals(c.path("name").asText())) return (ObjectNode) c;
         }
-        throw new IOException(file + " has no container named kube-apiserver");
+        throw new Unavailable(Unavailable.Dependency.FILESYSTEM, file + " has no container named kube-apiserver", null);
     }
 
     /**

@@ -4,6 +4,7 @@ import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.Release;
 import com.marcnuri.helm.UpgradeCommand;
 import dexauth.config.DeploymentConfig;
+import dexauth.errors.Unavailable;
 import dexauth.idp.IdpSecrets;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.ConfigMap;
@@ -81,7 +82,7 @@ public final class ChartDeployer {
                 .addToData("checksum", checksum).addToData("release", cfg.release()).build();
         kube.configMaps().inNamespace(ns).resource(state).serverSideApply();
         changes.put("release/" + ns + "/" + cfg.release(), reason + " (revision " + release.getRevision() + ")");
-        awaitRollout(ns, cfg.release(), Duration.ofSeconds(180));
+        awaitRollout(ns, ChartValues.fullname(cfg.release()), Duration.ofSeconds(180));
         return changes;
     }
 
@@ -112,8 +113,8 @@ public final class ChartDeployer {
                 break;
             }
         }
-        throw new IllegalStateException("Deployment " + ns + "/" + name + " did not roll out within "
-                + timeout.toSeconds() + " s (" + last + "); check the Dex pod's events and log");
+        throw new Unavailable(Unavailable.Dependency.KUBERNETES, "Deployment " + ns + "/" + name + " did not roll out within "
+                + timeout.toSeconds() + " s (" + last + "); check the Dex pod's events and log", null);
     }
 
     private static int orZero(Integer i) { return i == null ? 0 : i; }
@@ -127,7 +128,7 @@ public final class ChartDeployer {
         if (!releaseDeployed(cfg)) return "installed";
         ConfigMap state = kube.configMaps().inNamespace(ns).withName(STATE_CONFIGMAP).get();
         if (state == null || !checksum.equals(state.getData().get("checksum"))) return "upgraded (chart or values changed)";
-        String name = cfg.release();
+        String name = ChartValues.fullname(cfg.release());
         if (kube.apps().deployments().inNamespace(ns).withName(name).get() == null) return "repaired (Deployment missing)";
         if (kube.services().inNamespace(ns).withName(name).get() == null) return "repaired (Service missing)";
         if (kube.secrets().inNamespace(ns).withName(name + "-config").get() == null) return "repaired (config Secret missing)";

@@ -1,6 +1,7 @@
 package dexauth.chart;
 
 import dexauth.config.DeploymentConfig;
+import dexauth.errors.Unavailable;
 import dexauth.pki.DexCertificates;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
@@ -107,7 +108,7 @@ public final class ChartSecrets {
 
     private static String read(Path file) throws IOException {
         if (!Files.isReadable(file)) {
-            throw new IOException(file + " is missing; apply the certificate state (dexauth.certs) first");
+            throw new Unavailable(Unavailable.Dependency.FILESYSTEM, file + " is missing; apply the certificate state (dexauth.certs) first", null);
         }
         return Files.readString(file);
     }

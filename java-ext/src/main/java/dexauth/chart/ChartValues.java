@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dexauth.config.DeploymentConfig;
+import dexauth.config.Versions;
 import dexauth.idp.IdpSpec;
 
 import java.util.LinkedHashMap;
@@ -16,15 +17,31 @@ import java.util.Map;
  * Only names of Secrets go in: never a secret itself.
  */
 public final class ChartValues {
+    /** The chart's name (charts/dex/Chart.yaml). */
+    public static final String CHART_NAME = "dex";
+
     private ChartValues() {}
+
+    /**
+     * The one naming rule of the chart's objects (Deployment, Service, ServiceAccount; the config
+     * Secret adds "-config"): the release name, suffixed with the chart's name unless it contains
+     * it, e.g. {@code dex} and {@code my-dex} stay, {@code auth} gives {@code auth-dex}. The chart
+     * takes the result as value {@code fullname}; nothing else computes it.
+     */
+    public static String fullname(String release) {
+        String name = release.contains(CHART_NAME) ? release : release + "-" + CHART_NAME;
+        name = name.length() > 63 ? name.substring(0, 63) : name;
+        return name.replaceAll("-+$", "");
+    }
 
     public static Map<String, String> of(DeploymentConfig cfg) {
         Map<String, String> v = new LinkedHashMap<>();
+        v.put("fullname", fullname(cfg.release()));
         String image = cfg.image();
         int colon = image.lastIndexOf(':');
         boolean hasTag = colon > image.lastIndexOf('/');
         v.put("image.repository", hasTag ? image.substring(0, colon) : image);
-        v.put("image.tag", hasTag ? image.substring(colon + 1) : "v2.45.1");
+        v.put("image.tag", hasTag ? image.substring(colon + 1) : Versions.dex());
         v.put("issuer", cfg.issuer().toString());
         v.put("listenAddress", cfg.listenAddress());
         v.put("ports.https", Integer.toString(cfg.httpsPort()));

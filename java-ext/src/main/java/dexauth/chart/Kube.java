@@ -1,24 +1,50 @@
 package dexauth.chart;
 
+import dexauth.errors.Causes;
+import dexauth.errors.Conflict;
+import dexauth.errors.DomainException;
+import dexauth.errors.Forbidden;
+import dexauth.errors.LoginRequired;
+import dexauth.errors.Unavailable;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Opens a Kubernetes client from a kubeconfig file (TLS verified as the kubeconfig says). */
+/** Opens Kubernetes clients from a kubeconfig file, and says in domain terms why a call failed. */
 public final class Kube {
     private Kube() {}
 
-    public static KubernetesClient client(Path kubeconfig) throws IOException {
+    public static KubernetesClient client(Path kubeconfig) {
         if (!Files.isReadable(kubeconfig)) {
-            throw new IOException("kubeconfig " + kubeconfig + " is missing or unreadable");
+            throw new Unavailable(Unavailable.Dependency.FILESYSTEM, "kubeconfig " + kubeconfig + " is missing or unreadable", null);
         }
-        Config config = Config.fromKubeconfig(Files.readString(kubeconfig));
-        config.setRequestTimeout(30_000);
-        config.setConnectionTimeout(5_000);
-        return new KubernetesClientBuilder().withConfig(config).build();
+        try {
+            Config config = Config.fromKubeconfig(Files.readString(kubeconfig));
+            config.setRequestTimeout(30_000);
+            config.setConnectionTimeout(5_000);
+            return new KubernetesClientBuilder().withConfig(config).build();
+        } catch (IOException e) {
+            throw new Unavailable(Unavailable.Dependency.FILESYSTEM, "cannot read kubeconfig " + kubeconfig + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The one translation of a Kubernetes API failure: who ({@code actor}) was refused what
+     * ({@code what}, e.g. "add users"), or why the API could not answer.
+     */
+    public static DomainException failure(KubernetesClientException e, String actor, String what) {
+        return switch (e.getCode()) {
+            case 403 -> new Forbidden("not allowed: " + actor + " may not " + what + " (this needs the Cluster Admin role)");
+            case 401 -> new LoginRequired("your login has expired or is invalid: run `authctl login` again");
+            case 409 -> new Conflict("conflict: the object changed or already exists; retry");
+            case 0 -> new Unavailable(Unavailable.Dependency.KUBERNETES, "Kubernetes API unreachable: " + Causes.messages(e), e);
+            default -> new Unavailable(Unavailable.Dependency.KUBERNETES,
+                    "Kubernetes API: " + (e.getStatus() != null ? e.getStatus().getMessage() : e.getMessage()), e);
+        };
     }
 }

@@ -28,6 +28,7 @@ final class EngineCommand implements Callable<Integer> {
         ObjectNode reply = new Engine().run(operation, request);
         reply.put("engineVersion", VersionCommand.version());
         System.out.println(json.writeValueAsString(reply));
-        return reply.path("result").asBoolean() ? 0 : 1;
+        // A failed operation's reply says why (kind, error); Salt reads the reply, not the code.
+        return reply.path("result").asBoolean() ? ExitCode.OK.code : ExitCode.FAILED.code;
     }
 }

@@ -4,6 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dexauth.dex.PasswordHasher;
+import dexauth.errors.Conflict;
+import dexauth.errors.DomainException;
+import dexauth.errors.Forbidden;
+import dexauth.errors.Invalid;
+import dexauth.errors.LoginRequired;
+import dexauth.errors.Unavailable;
 import dexauth.pki.Pem;
 import dexauth.rbac.Role;
 import picocli.CommandLine.Command;
@@ -37,7 +43,7 @@ final class ImportCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         List<Entry> entries = read(file);
-        if (Files.exists(passwordsOut)) throw new UserError(passwordsOut + " exists; refusing to overwrite it", 2);
+        if (Files.exists(passwordsOut)) throw new UserError(passwordsOut + " exists; refusing to overwrite it");
         StringBuilder secrets = new StringBuilder();
         List<String> created = new ArrayList<>(), skipped = new ArrayList<>(), failed = new ArrayList<>();
         UserCommand.run(session, service -> {
@@ -54,10 +60,12 @@ final class ImportCommand implements Callable<Integer> {
                     service.add(e.email(), e.username(), e.roles(), hashes.get(i), inDex);
                     created.add(e.email());
                     secrets.append(e.email()).append(',').append(pw).append('\n');
-                } catch (dexauth.users.UserService.Refused r) {
-                    if (r.code() == 3) skipped.add(e.email() + " (exists)");
-                    else if (r.code() == 6 || r.code() == 7) throw r; // no right: stop at once
-                    else failed.add(e.email() + ": " + r.getMessage());
+                } catch (Conflict exists) {
+                    skipped.add(e.email() + " (exists)");
+                } catch (Forbidden | LoginRequired | Unavailable stop) {
+                    throw stop; // no right, or the cluster or Dex failed: stop at once
+                } catch (DomainException r) {
+                    failed.add(e.email() + ": " + r.getMessage());
                 } finally {
                     PasswordHasher.wipe(pw);
                 }
@@ -71,7 +79,8 @@ final class ImportCommand implements Callable<Integer> {
         skipped.forEach(s -> System.out.println("  skipped " + s));
         failed.forEach(f -> System.out.println("  FAILED  " + f));
         if (!created.isEmpty()) System.out.println("one-time passwords: " + passwordsOut + " (mode 0600)");
-        return failed.isEmpty() ? 0 : 1;
+        // Some entries were refused (each is listed above); the others were created.
+        return failed.isEmpty() ? ExitCode.OK.code : ExitCode.INVALID.code;
     }
 
     private static void progress(int done, int total) {
@@ -80,12 +89,12 @@ final class ImportCommand implements Callable<Integer> {
     }
 
     static List<Entry> read(Path file) throws IOException {
-        if (!Files.isReadable(file)) throw new UserError(file + " is missing or unreadable", 2);
+        if (!Files.isReadable(file)) throw new UserError(file + " is missing or unreadable");
         List<Entry> out = new ArrayList<>();
         String name = file.getFileName().toString().toLowerCase();
         if (name.endsWith(".yaml") || name.endsWith(".yml")) {
             JsonNode root = new ObjectMapper(new YAMLFactory()).readTree(file.toFile());
-            if (root == null || !root.isArray()) throw new UserError(file + ": expected a YAML list of users", 2);
+            if (root == null || !root.isArray()) throw new UserError(file + ": expected a YAML list of users");
             int n = 0;
             for (JsonNode u : root) {
                 n++;
@@ -110,8 +119,8 @@ final class ImportCommand implements Callable<Integer> {
     private static Role role(String text, Path file, int line) {
         try {
             return Role.parse(text);
-        } catch (IllegalArgumentException e) {
-            throw new UserError(file + " entry " + line + ": " + e.getMessage(), 2);
+        } catch (Invalid e) {
+            throw new UserError(file + " entry " + line + ": " + e.getMessage());
         }
     }
 }

@@ -18,10 +18,10 @@ final class Passwords {
         try {
             if (stdin == null) stdin = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
             String l = stdin.readLine();
-            if (l == null || l.isEmpty()) throw new UserError(what + ": nothing was read from stdin", 2);
+            if (l == null || l.isEmpty()) throw new UserError(what + ": nothing was read from stdin");
             return l.toCharArray();
         } catch (IOException e) {
-            throw new UserError(what + ": cannot read stdin: " + e.getMessage(), 2);
+            throw new UserError(what + ": cannot read stdin: " + e.getMessage());
         }
     }
 
@@ -29,11 +29,11 @@ final class Passwords {
     static char[] newPassword(boolean fromStdin, String label) {
         if (fromStdin) return line(label);
         Console console = System.console();
-        if (console == null) throw new UserError("no terminal to prompt for " + label + "; use --password-stdin", 2);
+        if (console == null) throw new UserError("no terminal to prompt for " + label + "; use --password-stdin");
         char[] first = console.readPassword("%s: ", label);
         char[] second = console.readPassword("%s (again): ", label);
         if (first == null || second == null || !Arrays.equals(first, second)) {
-            throw new UserError("the two passwords differ; nothing was changed", 2);
+            throw new UserError("the two passwords differ; nothing was changed");
         }
         Arrays.fill(second, '\0');
         return first;

@@ -25,7 +25,7 @@ final class RoleCommand {
 
     static int change(Session session, Target target, Role role, boolean revoke) {
         if ((target.email == null) == (target.group == null)) {
-            throw new UserError("give either a user's EMAIL or --group GROUP", 2);
+            throw new UserError("give either a user's EMAIL or --group GROUP");
         }
         UserCommand.run(session, s -> {
             if (target.group != null) s.grantGroup(target.group, role, revoke);
@@ -34,7 +34,7 @@ final class RoleCommand {
         });
         System.out.println((revoke ? "revoked " : "granted ") + role.title() + (revoke ? " from " : " to ")
                 + (target.group != null ? "group " + target.group : target.email));
-        return 0;
+        return ExitCode.OK.code;
     }
 
     @Command(name = "grant", mixinStandardHelpOptions = true, description = "Grant a role.",
@@ -71,11 +71,7 @@ final class RoleCommand {
             text = target.email;
             target.email = null;
         }
-        if (text == null) throw new UserError("missing ROLE: one of " + Role.ids(), 2);
-        try {
-            return Role.parse(text);
-        } catch (IllegalArgumentException e) {
-            throw new UserError(e.getMessage(), 2);
-        }
+        if (text == null) throw new UserError("missing ROLE: one of " + Role.ids());
+        return Role.parse(text);
     }
 }

@@ -50,7 +50,7 @@ final class SaltCommand {
         } catch (IOException e) {
             throw new UserError(e.getMessage());
         } catch (RuntimeException e) {
-            throw new UserError("cannot log in to salt-api at " + cfg.saltApi.url + ": " + Errors.describe(e), 11);
+            throw new UserError("cannot log in to salt-api at " + cfg.saltApi.url + ": " + Errors.describe(e), ExitCode.SALT_API);
         } finally {
             java.util.Arrays.fill(password, '\0');
         }
@@ -69,7 +69,7 @@ final class SaltCommand {
         public void run() {
             try (SaltApi api = connection.open()) {
                 Map<String, Boolean> answers = api.ping(target);
-                if (answers.isEmpty()) throw new UserError("no minion matching '" + target + "' responded", 3);
+                if (answers.isEmpty()) throw new UserError("no minion matching '" + target + "' responded", ExitCode.NOT_FOUND);
                 answers.forEach((minion, ok) -> System.out.println(minion + (ok ? "  responding" : "  NOT responding")));
                 List<String> up = api.minionsUp();
                 System.out.println("master sees " + up.size() + " minion(s) up: " + String.join(", ", up));

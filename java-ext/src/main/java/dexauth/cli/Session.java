@@ -93,20 +93,16 @@ final class Session {
 
     KubernetesClient kube() {
         CliConfig c = cfg();
-        try {
-            if (breakGlass) {
-                if (c.kubeconfig == null) throw new UserError("kubeconfig is not set in the configuration file");
-                return Kube.client(Path.of(c.kubeconfig));
-            }
-            if (c.apiserver.url == null || c.apiserver.caFile == null) {
-                throw new UserError("apiserver.url and apiserver.caFile must be set in the configuration file");
-            }
-            Config k = new ConfigBuilder().withMasterUrl(c.apiserver.url).withCaCertFile(c.apiserver.caFile)
-                    .withOauthToken(login().idToken()).withRequestTimeout(30_000).build();
-            return new KubernetesClientBuilder().withConfig(k).build();
-        } catch (IOException e) {
-            throw new UserError(e.getMessage());
+        if (breakGlass) {
+            if (c.kubeconfig == null) throw new UserError("kubeconfig is not set in the configuration file");
+            return Kube.client(Path.of(c.kubeconfig));
         }
+        if (c.apiserver.url == null || c.apiserver.caFile == null) {
+            throw new UserError("apiserver.url and apiserver.caFile must be set in the configuration file");
+        }
+        Config k = new ConfigBuilder().withMasterUrl(c.apiserver.url).withCaCertFile(c.apiserver.caFile)
+                .withOauthToken(login().idToken()).withRequestTimeout(30_000).build();
+        return new KubernetesClientBuilder().withConfig(k).build();
     }
 
     /** The admin kubeconfig, for the one self-service write (clearing must-change after a proven password). */
@@ -114,7 +110,7 @@ final class Session {
         CliConfig c = cfg();
         try {
             return Kube.client(Path.of(c.kubeconfig));
-        } catch (IOException | RuntimeException e) {
+        } catch (RuntimeException e) {
             throw new UserError("cannot use the admin kubeconfig " + c.kubeconfig
                     + " (run this as root on the bootstrap node): " + e.getMessage());
         }
@@ -124,7 +120,7 @@ final class Session {
         CliConfig.Dex d = cfg().dex;
         try {
             return DexApi.connect(d.grpcAddress, Path.of(d.caFile), Path.of(d.clientCert), Path.of(d.clientKey));
-        } catch (IOException | RuntimeException e) {
+        } catch (RuntimeException e) {
             throw new UserError("cannot reach Dex's gRPC API (run this as root on the bootstrap node): "
                     + e.getMessage());
         }

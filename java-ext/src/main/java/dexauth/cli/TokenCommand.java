@@ -36,9 +36,7 @@ final class TokenCommand implements Callable<Integer> {
             TokenClient client = new TokenClient(URI.create(cfg.dex.issuer), TrustStores.trusting(Path.of(cfg.dex.caFile)));
             TokenClient.Tokens tokens = client.passwordGrant(cfg.dex.clientId, cfg.dex.audienceClientId, email, password);
             System.out.println(tokens.idToken());
-            return 0;
-        } catch (TokenClient.LoginRefused e) {
-            throw new UserError(e.getMessage(), 4);
+            return ExitCode.OK.code;
         } finally {
             PasswordHasher.wipe(password);
         }

@@ -5,10 +5,11 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dexauth.dex.DexApi;
 import dexauth.dex.PasswordHasher;
+import dexauth.errors.Causes;
+import dexauth.errors.Invalid;
 import dexauth.rbac.Role;
 import dexauth.users.UserService;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.grpc.StatusRuntimeException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -30,28 +31,20 @@ import java.util.function.Function;
                 UserCommand.Passwd.class, UserCommand.Delete.class, ImportCommand.class})
 final class UserCommand {
 
-    /** Runs {@code body} with the operator's Kubernetes client and Dex; maps failures to clear exits. */
+    /**
+     * Runs {@code body} with the operator's Kubernetes client and Dex. The service's domain errors
+     * reach Main, which maps them to exit codes (ExitCode).
+     */
     static <T> T run(Session session, Function<UserService, T> body) {
         String actor = session.actor();
         try (KubernetesClient kube = session.kube(); DexApi dex = session.dex()) {
-            UserService service = session.users(kube, dex, actor);
-            try {
-                return body.apply(service);
-            } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
-                if (e.getCode() > 0) throw service.translate(e, "do this");
-                throw new UserError("Kubernetes API unreachable: " + rootMessage(e), 8);
-            }
-        } catch (UserService.Refused e) {
-            throw new UserError(e.getMessage(), e.code());
-        } catch (StatusRuntimeException e) {
-            throw new UserError("Dex's gRPC API failed: " + DexApi.describe(e) + "; nothing was changed", 9);
+            return body.apply(session.users(kube, dex, actor));
         }
     }
 
+    /** The messages of a failure's cause chain (kept for the IdP commands; see {@link Causes}). */
     static String rootMessage(Throwable e) {
-        Throwable t = e;
-        while (t.getCause() != null) t = t.getCause();
-        return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+        return Causes.messages(e);
     }
 
     @Command(name = "add", mixinStandardHelpOptions = true, description = "Create a user (must change the password at first use).",
@@ -74,7 +67,7 @@ final class UserCommand {
                 run(session, s -> s.add(email, username, set, pw));
                 System.out.println("created " + email + " (roles: " + (set.isEmpty() ? "none" : set.stream()
                         .map(Role::title).toList()) + "); the password must be changed at first use: authctl passwd");
-                return 0;
+                return ExitCode.OK.code;
             } finally {
                 PasswordHasher.wipe(pw);
             }
@@ -90,7 +83,7 @@ final class UserCommand {
         public Integer call() throws Exception {
             List<UserService.Row> rows = run(session, UserService::list);
             print(rows, output);
-            return 0;
+            return ExitCode.OK.code;
         }
     }
 
@@ -108,7 +101,7 @@ final class UserCommand {
                             r.drift().isEmpty() ? "" : "DRIFT: " + r.drift());
                 }
             }
-            default -> throw new UserError("unknown output format '" + output + "': use table, json or yaml", 2);
+            default -> throw new UserError("unknown output format '" + output + "': use table, json or yaml");
         }
     }
 
@@ -122,7 +115,7 @@ final class UserCommand {
         public Integer call() throws Exception {
             UserService.Row row = run(session, s -> s.show(email));
             print(List.of(row), output);
-            return 0;
+            return ExitCode.OK.code;
         }
     }
 
@@ -143,7 +136,7 @@ final class UserCommand {
                     return null;
                 });
                 System.out.println("password of " + email + " reset; roles are suspended until they run authctl passwd");
-                return 0;
+                return ExitCode.OK.code;
             } finally {
                 PasswordHasher.wipe(pw);
             }
@@ -163,7 +156,7 @@ final class UserCommand {
                 return null;
             });
             System.out.println("deleted " + email);
-            return 0;
+            return ExitCode.OK.code;
         }
     }
 
@@ -172,7 +165,7 @@ final class UserCommand {
         public Role convert(String value) {
             try {
                 return Role.parse(value);
-            } catch (IllegalArgumentException e) {
+            } catch (Invalid e) {
                 throw new picocli.CommandLine.TypeConversionException(e.getMessage());
             }
         }

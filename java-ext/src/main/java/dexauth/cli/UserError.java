@@ -8,6 +8,7 @@ public class UserError extends RuntimeException {
 
     UserError(String message, ExitCode code) { this(message, code.code); }
 
+    /** Only for commands that still pass a number; prefer {@link ExitCode}. */
     public UserError(String message, int exitCode) {
         super(message);
         this.exitCode = exitCode;

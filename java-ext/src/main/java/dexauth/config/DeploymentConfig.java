@@ -1,6 +1,7 @@
 package dexauth.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dexauth.errors.Invalid;
 import dexauth.idp.IdpCatalog;
 import dexauth.idp.IdpSpec;
 
@@ -10,6 +11,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
@@ -23,7 +25,7 @@ public record DeploymentConfig(
         Path certDir, List<String> ipSans, List<String> dnsSans, int validityDays, int renewBeforeDays,
         String image, String listenAddress, int httpsPort, int grpcPort, int telemetryPort, String grpcAddress,
         String idTokenTtl, String refreshTokenIdle, String refreshTokenLifetime, boolean ingressEnabled, String ingressClass, String ingressPath, List<String> ingressHosts,
-        Path chartDir, String release, String superadminEmail, String superadminUsername, Path superadminPasswordFile,
+        Path chartDir, String release, String superadminEmail, String superadminUsername,
         int bcryptCost, String kubernetesVersion, Path kubeconfig, Path apiserverManifest, Path authenticationConfig,
         Map<String, IdpSpec> idps) {
 
@@ -33,10 +35,15 @@ public record DeploymentConfig(
 
     public static final String ROOT = "dexauth";
 
+    /** A pillar value that can never work as given: names the key, says how to fix it. */
+    public static Invalid invalid(String key, String problem) {
+        return new Invalid(key, "pillar key " + key + ": " + problem);
+    }
+
     /** Reads and validates the {@code dexauth} pillar dict. */
     public static DeploymentConfig fromPillar(JsonNode pillar) {
         if (pillar == null || !pillar.isObject()) {
-            throw new ConfigError(ROOT, "missing; define it in pillar (see pillar/pillar.example)");
+            throw invalid(ROOT, "missing; define it in pillar (see pillar/pillar.example)");
         }
         Reader r = new Reader(pillar);
         String cluster = r.name("cluster_name");
@@ -48,7 +55,7 @@ public record DeploymentConfig(
         int telemetry = r.port("dex:ports:telemetry");
         String version = r.text("kubernetes:version");
         if (!version.matches("v?1\\.\\d+(\\.\\d+)?")) {
-            throw new ConfigError(ROOT + ":kubernetes:version", "'" + version + "' is not a Kubernetes version like 1.36.3");
+            throw invalid(ROOT + ":kubernetes:version", "'" + version + "' is not a Kubernetes version like 1.36.3");
         }
         int cost = r.intIn("password:bcrypt_cost", 10, 16);
         String ttl = r.duration("dex:id_token_ttl");
@@ -56,42 +63,47 @@ public record DeploymentConfig(
         String refreshLifetime = r.duration("dex:refresh_token_lifetime");
         String email = r.text("superadmin:email");
         if (!EMAIL.matcher(email).matches()) {
-            throw new ConfigError(ROOT + ":superadmin:email", "'" + email + "' is not an email address");
+            throw invalid(ROOT + ":superadmin:email", "'" + email + "' is not an email address");
         }
         String ingressPath = r.text("ingress:path");
-        if (!ingressPath.startsWith("/")) throw new ConfigError(ROOT + ":ingress:path", "must start with '/'");
-        String pwFile = r.optionalText("superadmin:password_file");
+        if (!ingressPath.startsWith("/")) throw invalid(ROOT + ":ingress:path", "must start with '/'");
         int validity = r.intIn("certificates:validity_days", 1, 3650);
         int renewBefore = r.intIn("certificates:renew_before_days", 0, 365);
         if (renewBefore >= validity) {
-            throw new ConfigError(ROOT + ":certificates:renew_before_days", renewBefore
+            throw invalid(ROOT + ":certificates:renew_before_days", renewBefore
                     + " must be less than certificates:validity_days (" + validity
                     + "), or every apply re-issues the certificates");
         }
         DeploymentConfig cfg = new DeploymentConfig(cluster, ns, issuer, r.text("clients:audience_id"), r.text("clients:cli_id"),
                 r.text("clients:kubectl_id"),
-                Path.of(certBase).resolve("certs-" + cluster), r.ips("certificates:ip_sans"),
-                r.dnsNames("certificates:dns_sans"), validity, renewBefore, r.text("dex:image"),
+                certDir(Path.of(certBase), cluster), r.ips("certificates:ip_sans"),
+                r.dnsNames("certificates:dns_sans"), validity, renewBefore,
+                Optional.ofNullable(r.optionalText("dex:image")).orElseGet(Versions::dexImage),
                 r.text("dex:listen_address"), https, grpc, telemetry, r.text("dex:grpc_address"), ttl, refreshIdle, refreshLifetime,
                 r.bool("ingress:enabled"), r.text("ingress:class"), ingressPath, r.dnsNames("ingress:hosts"),
                 Path.of(r.path("chart:dir")), r.name("chart:release"), email, r.text("superadmin:username"),
-                pwFile == null ? null : Path.of(pwFile), cost, version.replaceFirst("^v", ""),
+                cost, version.replaceFirst("^v", ""),
                 Path.of(r.path("kubernetes:kubeconfig")), Path.of(r.path("kubernetes:apiserver_manifest")),
                 Path.of(r.path("kubernetes:authentication_config")), idps(pillar.get("idps")));
         if (!cfg.idps().isEmpty() && !cfg.structuredAuthentication()) {
-            throw new ConfigError(ROOT + ":idps", "upstream IdPs need Kubernetes 1.30 or later: only its structured"
+            throw invalid(ROOT + ":idps", "upstream IdPs need Kubernetes 1.30 or later: only its structured"
                     + " authentication keeps their users (oidc:<idp>:<email>) apart from local users (oidc:<email>)");
         }
         return cfg;
     }
 
-    /** The IdPs of pillar {@code dexauth:idps}; a wrong one is a ConfigError like every pillar key. */
+    /** The IdPs of pillar {@code dexauth:idps}; a wrong one names its pillar key like every other. */
     private static Map<String, IdpSpec> idps(JsonNode pillar) {
         try {
             return IdpCatalog.fromPillar(pillar);
-        } catch (dexauth.errors.Invalid e) {
-            throw new ConfigError(e.field(), e.getMessage());
+        } catch (Invalid e) {
+            throw invalid(e.field(), e.getMessage());
         }
+    }
+
+    /** The one rule for where a cluster's certificates live: {@code <certificates:base_dir>/certs-<cluster_name>}. */
+    public static Path certDir(Path baseDir, String clusterName) {
+        return baseDir.resolve("certs-" + clusterName);
     }
 
     /** Kubernetes minor version, e.g. 36 for 1.36.3. */
@@ -119,8 +131,8 @@ public record DeploymentConfig(
 
         String text(String key) {
             JsonNode n = node(key);
-            if (n == null || n.isNull() || n.asText().isBlank()) throw new ConfigError(ROOT + ":" + key, "is required");
-            if (!n.isValueNode()) throw new ConfigError(ROOT + ":" + key, "must be a single value, not a list or dict");
+            if (n == null || n.isNull() || n.asText().isBlank()) throw invalid(ROOT + ":" + key, "is required");
+            if (!n.isValueNode()) throw invalid(ROOT + ":" + key, "must be a single value, not a list or dict");
             return n.asText().trim();
         }
 
@@ -133,7 +145,7 @@ public record DeploymentConfig(
         String duration(String key) {
             String v = text(key);
             if (!DURATION.matcher(v).matches()) {
-                throw new ConfigError(ROOT + ":" + key, "'" + v + "' is not a duration like 10m, 1h or 168h");
+                throw invalid(ROOT + ":" + key, "'" + v + "' is not a duration like 10m, 1h or 168h");
             }
             return v;
         }
@@ -141,7 +153,7 @@ public record DeploymentConfig(
         String name(String key) {
             String v = text(key);
             if (v.length() > 63 || !DNS1123.matcher(v).matches()) {
-                throw new ConfigError(ROOT + ":" + key, "'" + v
+                throw invalid(ROOT + ":" + key, "'" + v
                         + "' must be a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)");
             }
             return v;
@@ -149,23 +161,23 @@ public record DeploymentConfig(
 
         String path(String key) {
             String v = text(key);
-            if (!v.startsWith("/")) throw new ConfigError(ROOT + ":" + key, "'" + v + "' must be an absolute path");
+            if (!v.startsWith("/")) throw invalid(ROOT + ":" + key, "'" + v + "' must be an absolute path");
             return v;
         }
 
         boolean bool(String key) {
             JsonNode n = node(key);
-            if (n == null || !n.isBoolean()) throw new ConfigError(ROOT + ":" + key, "must be true or false");
+            if (n == null || !n.isBoolean()) throw invalid(ROOT + ":" + key, "must be true or false");
             return n.asBoolean();
         }
 
         int intIn(String key, int min, int max) {
             JsonNode n = node(key);
             if (n == null || !n.canConvertToInt() || !n.isIntegralNumber()) {
-                throw new ConfigError(ROOT + ":" + key, "must be a whole number between " + min + " and " + max);
+                throw invalid(ROOT + ":" + key, "must be a whole number between " + min + " and " + max);
             }
             int v = n.asInt();
-            if (v < min || v > max) throw new ConfigError(ROOT + ":" + key, v + " is outside " + min + ".." + max);
+            if (v < min || v > max) throw invalid(ROOT + ":" + key, v + " is outside " + min + ".." + max);
             return v;
         }
 
@@ -176,15 +188,15 @@ public record DeploymentConfig(
             try {
                 URI u = new URI(v);
                 if (!"https".equals(u.getScheme()) || u.getHost() == null) {
-                    throw new ConfigError(ROOT + ":" + key, "'" + v + "' must be an https:// URL with a host");
+                    throw invalid(ROOT + ":" + key, "'" + v + "' must be an https:// URL with a host");
                 }
                 if (u.getQuery() != null || u.getFragment() != null || v.endsWith("/")) {
-                    throw new ConfigError(ROOT + ":" + key, "'" + v
+                    throw invalid(ROOT + ":" + key, "'" + v
                             + "' must have no query, fragment or trailing '/' (it must equal the token's iss exactly)");
                 }
                 return u;
             } catch (URISyntaxException e) {
-                throw new ConfigError(ROOT + ":" + key, "'" + v + "' is not a URL");
+                throw invalid(ROOT + ":" + key, "'" + v + "' is not a URL");
             }
         }
 
@@ -192,7 +204,7 @@ public record DeploymentConfig(
             JsonNode n = node(key);
             List<String> out = new ArrayList<>();
             if (n == null || n.isNull()) return out;
-            if (!n.isArray()) throw new ConfigError(ROOT + ":" + key, "must be a list");
+            if (!n.isArray()) throw invalid(ROOT + ":" + key, "must be a list");
             n.forEach(e -> out.add(e.asText().trim()));
             return out;
         }
@@ -201,7 +213,7 @@ public record DeploymentConfig(
             List<String> out = list(key);
             for (int i = 0; i < out.size(); i++) {
                 if (!dexauth.pki.CertificateSpec.isIpLiteral(out.get(i))) {
-                    throw new ConfigError(ROOT + ":" + key + "[" + i + "]", "'" + out.get(i)
+                    throw invalid(ROOT + ":" + key + "[" + i + "]", "'" + out.get(i)
                             + "' is not an IPv4 or IPv6 address");
                 }
             }
@@ -212,7 +224,7 @@ public record DeploymentConfig(
             List<String> out = list(key);
             for (int i = 0; i < out.size(); i++) {
                 if (!dexauth.pki.CertificateSpec.isDnsName(out.get(i))) {
-                    throw new ConfigError(ROOT + ":" + key + "[" + i + "]", "'" + out.get(i) + "' is not a DNS name");
+                    throw invalid(ROOT + ":" + key + "[" + i + "]", "'" + out.get(i) + "' is not a DNS name");
                 }
             }
             return out;

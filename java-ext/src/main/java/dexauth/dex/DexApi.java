@@ -1,6 +1,7 @@
 package dexauth.dex;
 
 import dexauth.dex.grpc.DexGrpc;
+import dexauth.errors.Unavailable;
 import dexauth.dex.grpc.VersionReq;
 import dexauth.dex.grpc.VersionResp;
 import io.grpc.ManagedChannel;
@@ -29,18 +30,26 @@ public final class DexApi implements AutoCloseable {
         this.target = target;
     }
 
-    public static DexApi connect(String address, Path caFile, Path clientCert, Path clientKey) throws IOException {
+    /** A channel to Dex (it connects on first use); fails when the client credentials cannot be read. */
+    public static DexApi connect(String address, Path caFile, Path clientCert, Path clientKey) {
         for (Path p : new Path[]{caFile, clientCert, clientKey}) {
-            if (p == null || !Files.isReadable(p)) throw new IOException("Dex gRPC credential " + p + " is missing or unreadable");
+            if (p == null || !Files.isReadable(p)) {
+                throw new Unavailable(Unavailable.Dependency.FILESYSTEM, "Dex gRPC credential " + p + " is missing or unreadable", null);
+            }
         }
-        // Netty wants PKCS#8 key files; parse the key ourselves so any PEM form works.
-        java.security.PrivateKey key = dexauth.pki.Pem.readPrivateKey(Files.readString(clientKey));
-        java.util.List<java.security.cert.X509Certificate> chain =
-                dexauth.pki.Pem.readCertificates(Files.readString(clientCert));
-        SslContext tls = GrpcSslContexts.forClient().trustManager(caFile.toFile())
-                .keyManager(key, chain.toArray(java.security.cert.X509Certificate[]::new)).build();
-        ManagedChannel channel = NettyChannelBuilder.forTarget(address).sslContext(tls).build();
-        return new DexApi(channel, address);
+        try {
+            // Netty wants PKCS#8 key files; parse the key ourselves so any PEM form works.
+            java.security.PrivateKey key = dexauth.pki.Pem.readPrivateKey(Files.readString(clientKey));
+            java.util.List<java.security.cert.X509Certificate> chain =
+                    dexauth.pki.Pem.readCertificates(Files.readString(clientCert));
+            SslContext tls = GrpcSslContexts.forClient().trustManager(caFile.toFile())
+                    .keyManager(key, chain.toArray(java.security.cert.X509Certificate[]::new)).build();
+            ManagedChannel channel = NettyChannelBuilder.forTarget(address).sslContext(tls).build();
+            return new DexApi(channel, address);
+        } catch (IOException e) {
+            throw new Unavailable(Unavailable.Dependency.FILESYSTEM, "Dex gRPC credentials " + clientCert + ", " + clientKey
+                    + ": " + e.getMessage(), e);
+        }
     }
 
     /** Blocking stub with a per-call deadline. */
@@ -81,8 +90,8 @@ public final class DexApi implements AutoCloseable {
                 }
             }
         }
-        throw new IllegalStateException("Dex gRPC API at " + target + " did not answer within " + timeout.toSeconds()
-                + "s: " + (last == null ? "interrupted" : describe(last)));
+        throw new Unavailable(Unavailable.Dependency.DEX, "Dex gRPC API at " + target + " did not answer within "
+                + timeout.toSeconds() + "s: " + (last == null ? "interrupted" : describe(last)), last);
     }
 
     /**
@@ -107,6 +116,11 @@ public final class DexApi implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /** The one translation of a failed gRPC call into a domain error. */
+    public static Unavailable failure(StatusRuntimeException e) {
+        return new Unavailable(Unavailable.Dependency.DEX, "Dex's gRPC API failed: " + describe(e), e);
     }
 
     public static String describe(StatusRuntimeException e) {

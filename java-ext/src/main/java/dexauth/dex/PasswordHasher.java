@@ -14,7 +14,7 @@ public final class PasswordHasher {
     private PasswordHasher() {}
 
     public static byte[] hash(char[] password, int cost) {
-        if (cost < 10 || cost > 16) throw new IllegalArgumentException("bcrypt cost must be 10..16, got " + cost);
+        if (cost < 10 || cost > 16) throw new dexauth.errors.Invalid("bcrypt cost", "bcrypt cost must be 10..16, got " + cost);
         byte[] salt = new byte[16];
         RANDOM.nextBytes(salt);
         return OpenBSDBCrypt.generate("2a", password, salt, cost).getBytes(java.nio.charset.StandardCharsets.US_ASCII);

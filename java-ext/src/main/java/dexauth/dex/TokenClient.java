@@ -2,6 +2,8 @@ package dexauth.dex;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dexauth.errors.Unauthenticated;
+import dexauth.errors.Unavailable;
 
 import javax.net.ssl.SSLContext;
 import java.io.IOException;
@@ -29,17 +31,13 @@ public final class TokenClient {
     /** Tokens of one successful login. */
     public record Tokens(String idToken, String refreshToken, long expiresIn) {}
 
-    /** Thrown when Dex refuses the credentials (not for transport errors). */
-    public static final class LoginRefused extends Exception {
-        public LoginRefused(String message) { super(message); }
-    }
-
     /**
      * Password grant; the token's audience includes {@code audienceClientId} (cross-client
-     * trust), so kube-apiserver accepts it.
+     * trust), so kube-apiserver accepts it. Refused credentials are {@link Unauthenticated}; a Dex
+     * that cannot be reached or answers otherwise is {@link Unavailable}.
      */
     public Tokens passwordGrant(String clientId, String audienceClientId, String username, char[] password)
-            throws IOException, InterruptedException, LoginRefused {
+            throws InterruptedException {
         Map<String, String> form = new LinkedHashMap<>();
         form.put("grant_type", "password");
         form.put("client_id", clientId);
@@ -52,15 +50,21 @@ public final class TokenClient {
         HttpRequest req = HttpRequest.newBuilder(URI.create(issuer + "/token")).timeout(Duration.ofSeconds(30))
                 .header("Content-Type", "application/x-www-form-urlencoded")
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build();
-        HttpResponse<String> resp = http.send(req, HttpResponse.BodyHandlers.ofString());
-        JsonNode json = new ObjectMapper().readTree(resp.body().isEmpty() ? "{}" : resp.body());
+        HttpResponse<String> resp;
+        JsonNode json;
+        try {
+            resp = http.send(req, HttpResponse.BodyHandlers.ofString());
+            json = new ObjectMapper().readTree(resp.body().isEmpty() ? "{}" : resp.body());
+        } catch (IOException e) {
+            throw new Unavailable(Unavailable.Dependency.DEX, "Dex's token endpoint " + issuer + "/token: " + e.getMessage(), e);
+        }
         if (resp.statusCode() != 200) {
             String error = json.path("error").asText("http " + resp.statusCode());
             if ("invalid_grant".equals(error) || "access_denied".equals(error) || resp.statusCode() == 401) {
-                throw new LoginRefused("Dex refused the login for " + username + ": wrong email or password");
+                throw new Unauthenticated("Dex refused the login for " + username + ": wrong email or password");
             }
-            throw new IOException("Dex token endpoint answered " + resp.statusCode() + ": " + error + " "
-                    + json.path("error_description").asText(""));
+            throw new Unavailable(Unavailable.Dependency.DEX, "Dex token endpoint answered " + resp.statusCode() + ": "
+                    + error + " " + json.path("error_description").asText(""), null);
         }
         return new Tokens(json.path("id_token").asText(), json.path("refresh_token").asText(null),
                 json.path("expires_in").asLong());

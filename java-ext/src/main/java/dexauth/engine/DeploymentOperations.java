@@ -5,21 +5,21 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dexauth.apiserver.ApiserverAuthentication;
 import dexauth.chart.ChartDeployer;
 import dexauth.chart.ChartSecrets;
+import dexauth.chart.ChartValues;
 import dexauth.chart.Kube;
 import dexauth.config.DeploymentConfig;
 import dexauth.dex.DexApi;
 import dexauth.dex.PasswordHasher;
-import dexauth.dex.SuperAdmin;
+import dexauth.errors.NotFound;
+import dexauth.errors.Unavailable;
 import dexauth.pki.DexCertificates;
-import dexauth.pki.Pem;
 import dexauth.pki.PkiManager;
-import dexauth.rbac.Role;
 import dexauth.rbac.RoleAssignments;
 import dexauth.rbac.RoleBindings;
 import dexauth.rbac.RoleDefinitions;
 import dexauth.users.Holders;
-import dexauth.users.UserRecord;
-import dexauth.users.UserStore;
+import dexauth.users.PasswordPolicy;
+import dexauth.users.UserService;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.client.KubernetesClient;
 
@@ -35,16 +35,21 @@ import java.util.Map;
  */
 final class DeploymentOperations {
     static final String CLUSTER_ADMIN = "cluster-admin";
+    /** How long Dex's storage may stay unavailable while kube-apiserver restarts with new flags. */
+    private static final Duration DEX_SETTLE = Duration.ofSeconds(120);
 
     private DeploymentOperations() {}
 
-    static void register(Map<String, Engine.Operation> ops) {
+    static Map<String, Engine.Operation> all() {
+        Map<String, Engine.Operation> ops = new java.util.TreeMap<>();
+        // Also answers the names derived from pillar, so states and tests ask instead of repeating the rules.
         ops.put("config.validate", (req, dry) -> {
-            config(req);
-            return Engine.JSON.createObjectNode().put("changed", false).put("comment", "pillar is valid");
+            DeploymentConfig cfg = config(req);
+            return Engine.JSON.createObjectNode().put("changed", false).put("comment", "pillar is valid")
+                    .put("certDir", cfg.certDir().toString()).put("fullname", ChartValues.fullname(cfg.release()));
         });
         ops.put("certs.ensure", (req, dry) -> changes(new PkiManager()
-                .ensure(DexCertificates.request(config(req), serviceName(config(req))), dry).changes()));
+                .ensure(DexCertificates.request(config(req), ChartValues.fullname(config(req).release())), dry).changes()));
         ops.put("secrets.ensure", (req, dry) -> {
             DeploymentConfig cfg = config(req);
             try (KubernetesClient kube = Kube.client(cfg.kubeconfig())) {
@@ -96,15 +101,11 @@ final class DeploymentOperations {
                 return changes(UserData.purge(kube, cfg, dry));
             }
         });
+        return ops;
     }
 
     static DeploymentConfig config(JsonNode req) {
         return DeploymentConfig.fromPillar(req.get("pillar"));
-    }
-
-    /** The chart names its objects after the release (see charts/dex/templates/_helpers.tpl). */
-    static String serviceName(DeploymentConfig cfg) {
-        return cfg.release().contains("dex") ? cfg.release() : cfg.release() + "-dex";
     }
 
     static ObjectNode changes(Map<String, String> changes) {
@@ -122,7 +123,7 @@ final class DeploymentOperations {
             ConfigMap cm = kube.configMaps().inNamespace(ChartSecrets.CA_CONFIGMAP_NAMESPACE)
                     .withName(ChartSecrets.CA_CONFIGMAP).get();
             if (cm == null || cm.getData() == null || !cm.getData().containsKey("ca.crt")) {
-                throw new IOException("Dex's CA is neither in " + local + " nor in ConfigMap "
+                throw new NotFound("Dex's CA is neither in " + local + " nor in ConfigMap "
                         + ChartSecrets.CA_CONFIGMAP_NAMESPACE + "/" + ChartSecrets.CA_CONFIGMAP
                         + "; apply dexauth.deployed on the bootstrap node first");
             }
@@ -130,57 +131,50 @@ final class DeploymentOperations {
         }
     }
 
-    static DexApi dex(DeploymentConfig cfg) throws IOException {
+    static DexApi dex(DeploymentConfig cfg) {
         Path dir = cfg.certDir();
         return DexApi.connect(cfg.grpcAddress(), dir.resolve("ca.crt"),
                 dir.resolve(DexCertificates.CLI_CLIENT + ".crt"), dir.resolve(DexCertificates.CLI_CLIENT + ".key"));
     }
 
     /**
-     * Creates the super-admin once and binds it to cluster-admin. The one-time password is
-     * returned in {@code initialPassword} only on creation, for the caller to show once.
+     * Creates the super-admin once, through the same user service as {@code authctl user add}
+     * (Cluster Admin, must change its password), and keeps its role bindings. The one-time
+     * password is returned in {@code initialPassword} only on creation, for the caller to show once.
      */
     private static ObjectNode superadmin(JsonNode req, boolean dry) throws Exception {
         DeploymentConfig cfg = config(req);
+        String email = cfg.superadminEmail();
         ObjectNode reply = Engine.JSON.createObjectNode();
         ObjectNode changes = reply.putObject("changes");
         try (DexApi dex = dex(cfg); KubernetesClient kube = Kube.client(cfg.kubeconfig())) {
             if (!dry) dex.awaitReady(Duration.ofSeconds(req.path("waitSeconds").asInt(180)));
-            SuperAdmin.Outcome outcome;
+            UserService users = new UserService(kube, dex, cfg.namespace(), PasswordPolicy.defaults(), cfg.bcryptCost(),
+                    "bootstrap");
+            UserService.Presence presence;
             try {
-                outcome = SuperAdmin.ensure(dex, cfg.superadminEmail(), cfg.superadminUsername(), cfg.bcryptCost(), dry);
-            } catch (io.grpc.StatusRuntimeException e) {
-                if (!dry) throw new IllegalStateException("Dex gRPC API: " + DexApi.describe(e));
-                outcome = new SuperAdmin.Outcome(true, java.util.Optional.empty()); // Dex not deployed yet
+                presence = users.presence(email, dry ? Duration.ZERO : DEX_SETTLE);
+            } catch (Unavailable e) {
+                if (!dry || e.dependency() != Unavailable.Dependency.DEX) throw e;
+                presence = UserService.Presence.ABSENT; // Dex not deployed yet
             }
-            if (outcome.created()) changes.put("user/" + cfg.superadminEmail(), "created (must change password)");
-            // The super-admin is a Cluster Admin user like any other; created by bootstrap, it
-            // must change its password before the role applies. A super-admin from a release
-            // without user metadata was usable already: it keeps working.
-            UserStore store = new UserStore(kube, cfg.namespace());
-            if (store.get(cfg.superadminEmail()).isEmpty()) {
-                changes.put("user/" + cfg.superadminEmail() + "/metadata", "recorded as Cluster Admin");
-                if (!dry) {
-                    store.create(new UserRecord(cfg.superadminEmail(), cfg.superadminUsername(),
-                            java.util.Set.of(Role.CLUSTER_ADMIN), outcome.created(), "bootstrap",
-                            java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString()));
-                }
+            if (presence == UserService.Presence.ABSENT) changes.put("user/" + email, "created (must change password)");
+            if (presence != UserService.Presence.RECORDED) changes.put("user/" + email + "/metadata", "recorded as Cluster Admin");
+            if (!dry) {
+                users.ensureSuperAdmin(email, cfg.superadminUsername(), DEX_SETTLE).ifPresent(pw -> {
+                    reply.put("initialPassword", new String(pw));
+                    PasswordHasher.wipe(pw);
+                });
             }
-            if (RoleBindings.unbindUser(kube, cfg.superadminEmail(), CLUSTER_ADMIN, dry)) {
-                changes.put("clusterrolebinding/" + RoleBindings.bindingName(CLUSTER_ADMIN, cfg.superadminEmail()),
+            if (RoleBindings.unbindUser(kube, email, CLUSTER_ADMIN, dry)) {
+                changes.put("clusterrolebinding/" + RoleBindings.bindingName(CLUSTER_ADMIN, email),
                         "replaced by the role binding of Cluster Admins");
             }
             if (kube.namespaces().withName(cfg.namespace()).get() != null) {
                 RoleAssignments.reconcile(kube, Holders.fromCluster(kube, cfg.namespace()), dry).forEach(changes::put);
             }
-            if (outcome.initialPassword().isPresent()) {
-                char[] pw = outcome.initialPassword().get();
-                if (cfg.superadminPasswordFile() != null) Pem.writePrivate(cfg.superadminPasswordFile(), new String(pw) + "\n");
-                reply.put("initialPassword", new String(pw));
-                PasswordHasher.wipe(pw);
-            }
         }
-        reply.put("email", cfg.superadminEmail());
+        reply.put("email", email);
         return reply;
     }
 }

@@ -3,7 +3,17 @@ package dexauth.engine;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dexauth.errors.Causes;
+import dexauth.errors.Conflict;
+import dexauth.errors.DomainException;
+import dexauth.errors.Forbidden;
+import dexauth.errors.Invalid;
+import dexauth.errors.LoginRequired;
+import dexauth.errors.NotFound;
+import dexauth.errors.Unauthenticated;
+import dexauth.errors.Unavailable;
 
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -21,21 +31,17 @@ public final class Engine {
         ObjectNode apply(JsonNode request, boolean dryRun) throws Exception;
     }
 
-    private final Map<String, Operation> operations = new TreeMap<>();
+    private final Map<String, Operation> operations;
 
+    /** The operations of a deployment, those Salt's states call. */
     public Engine() {
-        operations.put("version", (req, dry) -> JSON.createObjectNode().put("changed", false));
-        operations.put("pki.ensure", new PkiOperation());
-        DeploymentOperations.register(operations);
-        // Benchmark reference: bcrypt alone, {"count": n, "cost": c} -> seconds (bench/users.py).
-        operations.put("bench.bcrypt", (req, dry) -> {
-            int n = req.path("count").asInt(100);
-            int cost = req.path("cost").asInt(12);
-            long t0 = System.nanoTime();
-            java.util.stream.IntStream.range(0, n).parallel().forEach(i ->
-                    dexauth.dex.PasswordHasher.hash(dexauth.dex.PasswordHasher.randomPassword(20), cost));
-            return JSON.createObjectNode().put("changed", false).put("seconds", (System.nanoTime() - t0) / 1e9);
-        });
+        this(DeploymentOperations.all());
+    }
+
+    /** An engine over other operations (the lab's own, see dexauth.lab). */
+    public Engine(Map<String, Operation> operations) {
+        this.operations = new TreeMap<>(operations);
+        this.operations.put("version", (req, dry) -> JSON.createObjectNode().put("changed", false));
     }
 
     public Iterable<String> operationNames() { return operations.keySet(); }
@@ -52,23 +58,39 @@ public final class Engine {
             reply.put("result", true);
             if (!reply.has("changed")) reply.put("changed", reply.path("changes").size() > 0);
             return reply;
+        } catch (DomainException e) {
+            return error(e);
         } catch (IllegalArgumentException e) {
-            return error("invalid request: " + e.getMessage());
+            // Malformed requests (JSON of the wrong shape).
+            return error("invalid request: " + e.getMessage()).put("kind", "invalid");
         } catch (Exception e) {
-            return error(describe(e));
+            return error(Causes.messages(e));
         }
     }
 
-    /** The message chain, innermost causes included (libraries often wrap the useful part). */
-    static String describe(Throwable e) {
-        StringBuilder out = new StringBuilder();
-        for (Throwable t = e; t != null && out.length() < 2000; t = t.getCause()) {
-            String m = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
-            if (out.indexOf(m) >= 0) continue;
-            if (out.length() > 0) out.append(": ");
-            out.append(m);
+    /**
+     * The one mapping of domain errors to Salt's replies: {@code error} is what the state's
+     * comment shows, {@code kind} lets a state tell them apart, {@code field} names the pillar
+     * key of invalid input and {@code dependency} the system that failed.
+     */
+    static ObjectNode error(DomainException e) {
+        if (e instanceof Invalid invalid) {
+            ObjectNode n = error("invalid request: " + e.getMessage()).put("kind", "invalid");
+            if (invalid.field() != null) n.put("field", invalid.field());
+            return n;
         }
-        return out.toString();
+        ObjectNode n = error(Causes.messages(e)).put("kind", kind(e));
+        if (e instanceof Unavailable u) n.put("dependency", u.dependency().name().toLowerCase(Locale.ROOT));
+        return n;
+    }
+
+    private static String kind(DomainException e) {
+        if (e instanceof NotFound) return "not_found";
+        if (e instanceof Conflict) return "conflict";
+        if (e instanceof Forbidden) return "forbidden";
+        if (e instanceof Unauthenticated) return "unauthenticated";
+        if (e instanceof LoginRequired) return "login_required";
+        return "unavailable";
     }
 
     static ObjectNode error(String message) {

@@ -1,5 +1,7 @@
 package dexauth.pki;
 
+import dexauth.errors.Invalid;
+
 import java.util.List;
 import java.util.Objects;
 
@@ -24,11 +26,11 @@ public record CertificateSpec(String name, String commonName, List<String> organ
     public CertificateSpec {
         Objects.requireNonNull(name, "certificate name");
         if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]*")) {
-            throw new IllegalArgumentException("certificate name '" + name
+            throw new Invalid("name", "certificate name '" + name
                     + "' may only hold letters, digits, '.', '_' and '-'");
         }
         if (commonName == null || commonName.isBlank()) {
-            throw new IllegalArgumentException("certificate '" + name + "': commonName is required");
+            throw new Invalid("commonName", "certificate '" + name + "': commonName is required");
         }
         organizations = organizations == null ? List.of() : List.copyOf(organizations);
         dnsNames = dnsNames == null ? List.of() : List.copyOf(dnsNames);
@@ -37,13 +39,13 @@ public record CertificateSpec(String name, String commonName, List<String> organ
         if (validityDays <= 0) validityDays = 365;
         for (String ip : ipAddresses) {
             if (!isIpLiteral(ip)) {
-                throw new IllegalArgumentException("certificate '" + name + "': '" + ip
+                throw new Invalid("ipAddresses", "certificate '" + name + "': '" + ip
                         + "' is not an IPv4 or IPv6 address (ipAddresses takes literal addresses only)");
             }
         }
         for (String dns : dnsNames) {
             if (!isDnsName(dns)) {
-                throw new IllegalArgumentException("certificate '" + name + "': '" + dns + "' is not a valid DNS name");
+                throw new Invalid("dnsNames", "certificate '" + name + "': '" + dns + "' is not a valid DNS name");
             }
         }
     }

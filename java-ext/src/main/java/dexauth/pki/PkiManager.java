@@ -1,5 +1,7 @@
 package dexauth.pki;
 
+import dexauth.errors.Unavailable;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -66,10 +68,12 @@ public final class PkiManager {
         Path key = dir.resolve("ca.key");
         if (!Files.exists(crt) || !Files.exists(key)) return Optional.empty();
         List<X509Certificate> certs = Pem.readCertificates(Files.readString(crt));
-        if (certs.isEmpty()) throw new IOException(crt + " holds no certificate; move it away to create a new CA");
+        if (certs.isEmpty()) {
+            throw new Unavailable(Unavailable.Dependency.FILESYSTEM, crt + " holds no certificate; move it away to create a new CA", null);
+        }
         PrivateKey pk = Pem.readPrivateKey(Files.readString(key));
         if (!Pem.keyMatches(pk, certs.get(0))) {
-            throw new IOException(key + " does not belong to " + crt + "; restore the matching pair");
+            throw new Unavailable(Unavailable.Dependency.FILESYSTEM, key + " does not belong to " + crt + "; restore the matching pair", null);
         }
         return Optional.of(new CertificateAuthority(certs.get(0), pk));
     }

@@ -1,5 +1,7 @@
 package dexauth.pki;
 
+import dexauth.errors.Invalid;
+
 import java.util.List;
 
 /**
@@ -15,11 +17,11 @@ import java.util.List;
 public record PkiRequest(String dir, String caCommonName, int caValidityDays, List<CertificateSpec> certificates,
                          List<String> keyPairs, int renewBeforeDays) {
     public PkiRequest {
-        if (dir == null || dir.isBlank()) throw new IllegalArgumentException("dir is required");
+        if (dir == null || dir.isBlank()) throw new Invalid("dir", "dir is required");
         if (caCommonName == null || caCommonName.isBlank()) caCommonName = "dexauth-ca";
         if (caValidityDays <= 0) caValidityDays = 3650;
         certificates = certificates == null ? List.of() : List.copyOf(certificates);
         keyPairs = keyPairs == null ? List.of() : List.copyOf(keyPairs);
-        if (renewBeforeDays < 0) throw new IllegalArgumentException("renewBeforeDays must be 0 or more");
+        if (renewBeforeDays < 0) throw new Invalid("renewBeforeDays", "renewBeforeDays must be 0 or more");
     }
 }

@@ -31,7 +31,7 @@ public enum Role {
     public static Role parse(String text) {
         String norm = text == null ? "" : text.trim().toLowerCase(Locale.ROOT).replaceAll("[ _]+", "-");
         for (Role r : values()) if (r.id.equals(norm)) return r;
-        throw new IllegalArgumentException("unknown role '" + text + "'; choose one of " + ids());
+        throw new dexauth.errors.Invalid("role", "unknown role '" + text + "'; choose one of " + ids());
     }
 
     public static String ids() {

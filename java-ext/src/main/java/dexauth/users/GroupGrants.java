@@ -2,13 +2,13 @@ package dexauth.users;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dexauth.errors.Unavailable;
 import dexauth.rbac.Role;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
@@ -42,7 +42,8 @@ public final class GroupGrants {
                 out.put(group, set);
             });
         } catch (IOException e) {
-            throw new UncheckedIOException("ConfigMap " + NAME + " is corrupt: " + e.getMessage(), e);
+            throw new Unavailable(Unavailable.Dependency.KUBERNETES, "ConfigMap " + namespace + "/" + NAME + " is corrupt: "
+                    + e.getMessage(), e);
         }
         return out;
     }
@@ -57,7 +58,7 @@ public final class GroupGrants {
                     .withNamespace(namespace).addToLabels("app.kubernetes.io/managed-by", "dexauth").endMetadata()
                     .addToData("grants.json", JSON.writeValueAsString(raw)).build()).serverSideApply();
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new IllegalStateException("role grants cannot be written as JSON", e); // a bug: plain strings always can
         }
     }
 }

@@ -15,7 +15,7 @@ public record PasswordPolicy(int minLength) {
             "qwertyqwerty", "aaaaaaaaaaaa", "111111111111", "000000000000", "correcthorse");
 
     public PasswordPolicy {
-        if (minLength < 8) throw new IllegalArgumentException("minimum password length must be at least 8");
+        if (minLength < 8) throw new dexauth.errors.Invalid("password minimum length", "minimum password length must be at least 8");
     }
 
     public static PasswordPolicy defaults() { return new PasswordPolicy(12); }

@@ -1,6 +1,7 @@
 package dexauth.users;
 
 import com.google.protobuf.ByteString;
+import dexauth.chart.Kube;
 import dexauth.dex.DexApi;
 import dexauth.dex.PasswordHasher;
 import dexauth.dex.grpc.CreatePasswordReq;
@@ -12,11 +13,17 @@ import dexauth.dex.grpc.RefreshTokenRef;
 import dexauth.dex.grpc.RevokeRefreshReq;
 import dexauth.dex.grpc.UpdatePasswordReq;
 import dexauth.dex.grpc.VerifyPasswordReq;
+import dexauth.errors.Conflict;
+import dexauth.errors.Invalid;
+import dexauth.errors.NotFound;
+import dexauth.errors.Unauthenticated;
 import dexauth.rbac.Role;
 import dexauth.rbac.RoleAssignments;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.grpc.StatusRuntimeException;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -28,6 +35,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
 /**
@@ -37,6 +45,8 @@ import java.util.regex.Pattern;
  * right is refused with nothing changed.
  */
 public final class UserService {
+    /** Length of the super-admin's one-time password (about 140 bits). */
+    public static final int SUPERADMIN_PASSWORD_LENGTH = 24;
     private static final Pattern EMAIL = Pattern.compile("[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}");
 
     private final KubernetesClient kube;
@@ -56,32 +66,20 @@ public final class UserService {
         this.actor = actor;
     }
 
-    /** A refusal the operator can act on; {@code code} becomes the exit status. */
-    public static final class Refused extends RuntimeException {
-        private final int code;
-
-        public Refused(String message, int code) {
-            super(message);
-            this.code = code;
-        }
-
-        public int code() { return code; }
-    }
-
     /** One row of {@code user list}. */
     public record Row(String email, String username, String roles, boolean mustChange, String createdBy,
                       String createdAt, String drift) {}
 
     public static String checkEmail(String email) {
         if (email == null || !EMAIL.matcher(email).matches()) {
-            throw new Refused("'" + email + "' is not a valid email address (it is the user's login name)", 2);
+            throw new Invalid("email", "'" + email + "' is not a valid email address (it is the user's login name)");
         }
         return email.toLowerCase(Locale.ROOT);
     }
 
     public void checkPassword(char[] password, String email) {
         policy.check(password, email).ifPresent(problem -> {
-            throw new Refused(problem, 2);
+            throw new Invalid("password", problem);
         });
     }
 
@@ -90,54 +88,99 @@ public final class UserService {
         return add(email, username, roles, PasswordHasher.hash(password, bcryptCost), null);
     }
 
+    /** Where a user is known: nowhere, only in Dex (a user from before dexauth's metadata), or recorded. */
+    public enum Presence { ABSENT, DEX_ONLY, RECORDED }
+
+    /** {@code dexWait}: how long to wait for Dex's storage while the cluster settles (zero: fail at once). */
+    public Presence presence(String email, Duration dexWait) {
+        String e = checkEmail(email);
+        return guard("read users", () -> {
+            if (new UserStore(kube, namespace).get(e).isPresent()) return Presence.RECORDED;
+            boolean inDex = dex.retrying(() -> dex.stub().listPasswords(ListPasswordReq.getDefaultInstance()), dexWait)
+                    .getPasswordsList().stream().anyMatch(p -> p.getEmail().equalsIgnoreCase(e));
+            return inDex ? Presence.DEX_ONLY : Presence.ABSENT;
+        });
+    }
+
+    /**
+     * The bootstrap super-admin, added like any user (Cluster Admin, must change its password) with
+     * a random password that is returned exactly once, on creation, for the caller to show. One made
+     * by a release without user metadata was usable already: it is recorded as Cluster Admin and
+     * keeps its password. Returns empty when nothing was created (also when someone else created it
+     * meanwhile: theirs stands).
+     */
+    public Optional<char[]> ensureSuperAdmin(String email, String username, Duration dexWait) {
+        String e = checkEmail(email);
+        Presence presence = presence(e, dexWait);
+        if (presence == Presence.RECORDED) return Optional.empty();
+        if (presence == Presence.DEX_ONLY) {
+            guard("add users", () -> {
+                new UserStore(kube, namespace).create(new UserRecord(e, username, Set.of(Role.CLUSTER_ADMIN), false, actor,
+                        Instant.now().truncatedTo(ChronoUnit.SECONDS).toString()));
+                return null;
+            });
+            reconcile();
+            return Optional.empty();
+        }
+        char[] password = PasswordHasher.randomPassword(SUPERADMIN_PASSWORD_LENGTH);
+        try {
+            add(e, username, Set.of(Role.CLUSTER_ADMIN), PasswordHasher.hash(password, bcryptCost), Set.of());
+            return Optional.of(password);
+        } catch (Conflict created) {
+            PasswordHasher.wipe(password);
+            return Optional.empty();
+        }
+    }
+
     /**
      * Creates a user from an already computed bcrypt hash (import hashes in parallel).
      * {@code knownInDex}, when given, replaces one Dex listing per user.
      */
     public UserRecord add(String email, String username, Set<Role> roles, byte[] hash, Set<String> knownInDex) {
-        email = checkEmail(email);
-        UserStore store = new UserStore(kube, namespace);
-        String target = email;
-        boolean known = false;
-        try {
-            known = store.get(target).isPresent();
-        } catch (KubernetesClientException e) {
-            throw translate(e, "add users");
-        }
-        if (known || (knownInDex != null ? knownInDex.contains(email) : dexHas(email))) {
-            throw new Refused("user " + email + " already exists", 3);
-        }
-        UserRecord user = new UserRecord(email, username == null || username.isBlank() ? email.split("@")[0] : username,
-                roles, true, actor, Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
-        guarded("add users", () -> store.create(user));
-        try {
-            Password p = Password.newBuilder().setEmail(email).setUsername(user.username())
-                    .setUserId(UUID.randomUUID().toString())
-                    .setHash(ByteString.copyFrom(hash)).build();
-            if (dex.stub().createPassword(CreatePasswordReq.newBuilder().setPassword(p).build()).getAlreadyExists()) {
-                throw new Refused("user " + email + " already exists in Dex", 3);
+        String target = checkEmail(email);
+        return guard("add users", () -> {
+            UserStore store = new UserStore(kube, namespace);
+            if (store.get(target).isPresent() || (knownInDex != null ? knownInDex.contains(target) : dexHas(target))) {
+                throw new Conflict("user " + target + " already exists");
             }
-        } catch (RuntimeException e) {
-            store.delete(email); // nothing half-done
-            throw e;
-        }
-        audit("created user", email, "roles " + user.rolesText() + ", must change password");
-        return user;
+            UserRecord user = new UserRecord(target, username == null || username.isBlank() ? target.split("@")[0] : username,
+                    roles, true, actor, Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
+            store.create(user);
+            try {
+                Password p = Password.newBuilder().setEmail(target).setUsername(user.username())
+                        .setUserId(UUID.randomUUID().toString())
+                        .setHash(ByteString.copyFrom(hash)).build();
+                if (dex.stub().createPassword(CreatePasswordReq.newBuilder().setPassword(p).build()).getAlreadyExists()) {
+                    throw new Conflict("user " + target + " already exists in Dex");
+                }
+            } catch (RuntimeException e) {
+                store.delete(target); // nothing half-done
+                throw e;
+            }
+            audit("created user", target, "roles " + user.rolesText() + ", must change password");
+            return user;
+        });
     }
 
     /** Emails Dex knows, lowercased (one listing). */
     public Set<String> dexEmails() {
-        Set<String> out = new java.util.HashSet<>();
-        dex.stub().listPasswords(ListPasswordReq.getDefaultInstance()).getPasswordsList()
-                .forEach(p -> out.add(p.getEmail().toLowerCase(Locale.ROOT)));
-        return out;
+        return guard("list users", () -> {
+            Set<String> out = new java.util.HashSet<>();
+            dex.stub().listPasswords(ListPasswordReq.getDefaultInstance()).getPasswordsList()
+                    .forEach(p -> out.add(p.getEmail().toLowerCase(Locale.ROOT)));
+            return out;
+        });
     }
 
     public int bcryptCost() { return bcryptCost; }
 
     public List<Row> list() {
+        return guard("list users", this::rows);
+    }
+
+    private List<Row> rows() {
         Map<String, UserRecord> records = new LinkedHashMap<>();
-        guarded("list users", () -> new UserStore(kube, namespace).list().forEach(u -> records.put(u.email(), u)));
+        new UserStore(kube, namespace).list().forEach(u -> records.put(u.email(), u));
         Map<String, Password> inDex = new LinkedHashMap<>();
         dex.stub().listPasswords(ListPasswordReq.getDefaultInstance()).getPasswordsList()
                 .forEach(p -> inDex.put(p.getEmail().toLowerCase(Locale.ROOT), p));
@@ -156,59 +199,66 @@ public final class UserService {
     public Row show(String email) {
         String e = checkEmail(email);
         return list().stream().filter(r -> r.email().equals(e)).findFirst()
-                .orElseThrow(() -> new Refused("no user " + e, 5));
+                .orElseThrow(() -> new NotFound("no user " + e));
     }
 
     /** Admin reset: the user must change the new password before anything else. */
     public void resetPassword(String email, char[] password) {
-        email = checkEmail(email);
-        checkPassword(password, email);
-        UserStore store = new UserStore(kube, namespace);
-        UserRecord u = existing(store, email);
-        UserRecord updated = u.withMustChange(true);
-        guarded("reset passwords", () -> store.update(updated));
-        updateDexPassword(email, password);
-        revokeRefreshTokens(email);
-        reconcile();
-        audit("reset the password of", email, "must change password");
+        String target = checkEmail(email);
+        checkPassword(password, target);
+        guard("reset passwords", () -> {
+            UserStore store = new UserStore(kube, namespace);
+            store.update(existing(store, target).withMustChange(true));
+            updateDexPassword(target, password);
+            revokeRefreshTokens(target);
+            reconcileBindings();
+            audit("reset the password of", target, "must change password");
+            return null;
+        });
     }
 
     public void delete(String email) {
-        email = checkEmail(email);
-        UserStore store = new UserStore(kube, namespace);
-        existing(store, email);
-        String userId = dexUserId(email).orElse(null);
-        String target = email;
-        guarded("delete users", () -> store.delete(target));
-        reconcile();
-        // not_found is fine: the metadata was then the only trace of the user
-        dex.stub().deletePassword(DeletePasswordReq.newBuilder().setEmail(email).build());
-        if (userId != null) revokeRefreshTokensOf(userId);
-        audit("deleted user", email, "role bindings removed, refresh tokens revoked");
+        String target = checkEmail(email);
+        guard("delete users", () -> {
+            UserStore store = new UserStore(kube, namespace);
+            existing(store, target);
+            String userId = dexUserId(target).orElse(null);
+            store.delete(target);
+            reconcileBindings();
+            // not_found is fine: the metadata was then the only trace of the user
+            dex.stub().deletePassword(DeletePasswordReq.newBuilder().setEmail(target).build());
+            if (userId != null) revokeRefreshTokensOf(userId);
+            audit("deleted user", target, "role bindings removed, refresh tokens revoked");
+            return null;
+        });
     }
 
     public void grant(String email, Role role, boolean revoke) {
-        email = checkEmail(email);
-        UserStore store = new UserStore(kube, namespace);
-        UserRecord u = existing(store, email);
-        Set<Role> roles = u.roles().isEmpty() ? EnumSet.noneOf(Role.class) : EnumSet.copyOf(u.roles());
-        if (revoke ? !roles.remove(role) : !roles.add(role)) return; // nothing to do
-        UserRecord updated = u.withRoles(roles);
-        guarded("change roles", () -> store.update(updated));
-        reconcile();
-        audit(revoke ? "revoked role" : "granted role", email, role.title());
+        String target = checkEmail(email);
+        guard("change roles", () -> {
+            UserStore store = new UserStore(kube, namespace);
+            UserRecord u = existing(store, target);
+            Set<Role> roles = u.roles().isEmpty() ? EnumSet.noneOf(Role.class) : EnumSet.copyOf(u.roles());
+            if (revoke ? !roles.remove(role) : !roles.add(role)) return null; // nothing to do
+            store.update(u.withRoles(roles));
+            reconcileBindings();
+            audit(revoke ? "revoked role" : "granted role", target, role.title());
+            return null;
+        });
     }
 
     public void grantGroup(String group, Role role, boolean revoke) {
-        if (group == null || group.isBlank()) throw new Refused("group name is empty", 2);
-        GroupGrants grants = new GroupGrants(kube, namespace);
-        Map<String, Set<Role>> all = new LinkedHashMap<>();
-        guarded("change roles", () -> all.putAll(grants.all()));
-        Set<Role> roles = all.computeIfAbsent(group, g -> EnumSet.noneOf(Role.class));
-        if (revoke ? !roles.remove(role) : !roles.add(role)) return;
-        guarded("change roles", () -> grants.save(all));
-        reconcile();
-        audit(revoke ? "revoked role of group" : "granted role to group", group, role.title());
+        if (group == null || group.isBlank()) throw new Invalid("group", "group name is empty");
+        guard("change roles", () -> {
+            GroupGrants grants = new GroupGrants(kube, namespace);
+            Map<String, Set<Role>> all = new LinkedHashMap<>(grants.all());
+            Set<Role> roles = all.computeIfAbsent(group, g -> EnumSet.noneOf(Role.class));
+            if (revoke ? !roles.remove(role) : !roles.add(role)) return null;
+            grants.save(all);
+            reconcileBindings();
+            audit(revoke ? "revoked role of group" : "granted role to group", group, role.title());
+            return null;
+        });
     }
 
     /**
@@ -216,44 +266,42 @@ public final class UserService {
      * user's roles apply from now on.
      */
     public void changeOwnPassword(String email, char[] oldPassword, char[] newPassword) {
-        email = checkEmail(email);
-        var verified = dex.stub().verifyPassword(VerifyPasswordReq.newBuilder().setEmail(email)
-                .setPassword(new String(oldPassword)).build());
-        if (verified.getNotFound() || !verified.getVerified()) {
-            throw new Refused("the current password for " + email + " is wrong", 4);
-        }
-        checkPassword(newPassword, email);
-        if (new String(oldPassword).equals(new String(newPassword))) {
-            throw new Refused("the new password must differ from the current one", 2);
-        }
-        updateDexPassword(email, newPassword);
-        // A changed password ends every session: refresh tokens (kubectl, consoles) must log in again.
-        revokeRefreshTokens(email);
-        UserStore store = new UserStore(kube, namespace);
-        Optional<UserRecord> u = store.get(email);
-        if (u.isPresent() && u.get().mustChange()) {
-            store.update(u.get().withMustChange(false));
-            reconcile();
-        }
-        audit("changed own password", email, "refresh tokens revoked");
+        String target = checkEmail(email);
+        guard("change passwords", () -> {
+            var verified = dex.stub().verifyPassword(VerifyPasswordReq.newBuilder().setEmail(target)
+                    .setPassword(new String(oldPassword)).build());
+            if (verified.getNotFound() || !verified.getVerified()) {
+                throw new Unauthenticated("the current password for " + target + " is wrong");
+            }
+            checkPassword(newPassword, target);
+            if (new String(oldPassword).equals(new String(newPassword))) {
+                throw new Invalid("password", "the new password must differ from the current one");
+            }
+            updateDexPassword(target, newPassword);
+            // A changed password ends every session: refresh tokens (kubectl, consoles) must log in again.
+            revokeRefreshTokens(target);
+            UserStore store = new UserStore(kube, namespace);
+            Optional<UserRecord> u = store.get(target);
+            if (u.isPresent() && u.get().mustChange()) {
+                store.update(u.get().withMustChange(false));
+                reconcileBindings();
+            }
+            audit("changed own password", target, "refresh tokens revoked");
+            return null;
+        });
     }
 
     /** Recomputes every dexauth role binding from the stored users and group grants. */
     public Map<String, String> reconcile() {
-        Map<String, String> changes = new LinkedHashMap<>();
-        guarded("change role bindings", () -> changes.putAll(
-                RoleAssignments.reconcile(kube, Holders.fromCluster(kube, namespace), false)));
-        return changes;
+        return guard("change role bindings", this::reconcileBindings);
+    }
+
+    private Map<String, String> reconcileBindings() {
+        return RoleAssignments.reconcile(kube, Holders.fromCluster(kube, namespace), false);
     }
 
     private UserRecord existing(UserStore store, String email) {
-        Optional<UserRecord> u = Optional.empty();
-        try {
-            u = store.get(email);
-        } catch (KubernetesClientException e) {
-            throw translate(e, "read users");
-        }
-        return u.orElseThrow(() -> new Refused("no user " + email + " (see `authctl user list`)", 5));
+        return store.get(email).orElseThrow(() -> new NotFound("no user " + email + " (see `authctl user list`)"));
     }
 
     private boolean dexHas(String email) {
@@ -268,7 +316,7 @@ public final class UserService {
     private void updateDexPassword(String email, char[] password) {
         boolean notFound = dex.stub().updatePassword(UpdatePasswordReq.newBuilder().setEmail(email)
                 .setNewHash(ByteString.copyFrom(PasswordHasher.hash(password, bcryptCost))).build()).getNotFound();
-        if (notFound) throw new Refused("user " + email + " is not in Dex", 5);
+        if (notFound) throw new NotFound("user " + email + " is not in Dex");
     }
 
     private void revokeRefreshTokens(String email) {
@@ -308,24 +356,17 @@ public final class UserService {
         }
     }
 
-    private void guarded(String what, Runnable action) {
+    /**
+     * Runs one use-case; Kubernetes and Dex failures become domain errors naming the actor and what
+     * was attempted ({@code what}, e.g. "add users").
+     */
+    private <T> T guard(String what, Supplier<T> body) {
         try {
-            action.run();
+            return body.get();
         } catch (KubernetesClientException e) {
-            throw translate(e, what);
+            throw Kube.failure(e, actor, what);
+        } catch (StatusRuntimeException e) {
+            throw DexApi.failure(e);
         }
-    }
-
-    /** A Kubernetes API failure as a refusal naming the actor and what was attempted. */
-    public Refused translate(KubernetesClientException e, String what) {
-        if (e.getCode() == 403) {
-            return new Refused("not allowed: " + actor + " may not " + what
-                    + " (this needs the Cluster Admin role)", 6);
-        }
-        if (e.getCode() == 401) {
-            return new Refused("your login has expired or is invalid: run `authctl login` again", 7);
-        }
-        if (e.getCode() == 409) return new Refused("conflict: the object changed or already exists; retry", 3);
-        return new Refused("Kubernetes API: " + (e.getStatus() != null ? e.getStatus().getMessage() : e.getMessage()), 8);
     }
 }

@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dexauth.config.DeploymentConfig;
 import dexauth.config.TestPillars;
+import dexauth.errors.Unavailable;
 import dexauth.pki.CertificateAuthority;
 import dexauth.pki.Pem;
 import java.io.IOException;
@@ -297,7 +298,7 @@ class ApiserverAuthenticationTest {
     @Test
     void missingManifestNamesThePillarKey() {
         DeploymentConfig cfg = config("1.36.3");
-        IOException e = assertThrows(IOException.class, () -> {
+        Unavailable e = assertThrows(Unavailable.class, () -> {
             Files.delete(manifest);
             ApiserverAuthentication.configure(cfg, CA_PEM, false);
         });

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dexauth.config.DeploymentConfig;
 import dexauth.config.TestPillars;
+import dexauth.config.Versions;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -59,9 +60,28 @@ class ChartValuesTest {
 
     @Test
     void imageIsSplitIntoRepositoryAndTag() {
-        Map<String, String> v = values("dex:image", "ghcr.io/dexidp/dex:v2.45.1");
+        Map<String, String> v = values("dex:image", "ghcr.io/dexidp/dex:v9.8.7");
         assertEquals("ghcr.io/dexidp/dex", v.get("image.repository"));
-        assertEquals("v2.45.1", v.get("image.tag"));
+        assertEquals("v9.8.7", v.get("image.tag"));
+    }
+
+    @Test
+    void withoutAnImageTheDexOfVersionsEnvIsDeployed() {
+        Map<String, String> v = values("dex:image", "");
+        assertEquals(Versions.DEX_IMAGE_REPOSITORY, v.get("image.repository"));
+        assertEquals(Versions.dex(), v.get("image.tag"));
+        v = values("dex:image", "registry.local/dex");
+        assertEquals(Versions.dex(), v.get("image.tag"), "an image without a tag gets the targeted version");
+    }
+
+    @Test
+    void objectsAreNamedAfterTheReleaseWithTheChartNameOnce() {
+        assertEquals("dex", ChartValues.fullname("dex"));
+        assertEquals("my-dex", ChartValues.fullname("my-dex"));
+        assertEquals("auth-dex", ChartValues.fullname("auth"));
+        assertEquals("auth-dex", values("chart:release", "auth").get("fullname"));
+        assertEquals(63, ChartValues.fullname("a".repeat(70)).length());
+        assertEquals("a".repeat(61), ChartValues.fullname("a".repeat(61) + "--x"), "no trailing '-' after truncation");
     }
 
     @Test

@@ -11,6 +11,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.LintResult;
 import com.marcnuri.helm.TemplateCommand;
+import dexauth.config.Versions;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -58,7 +59,7 @@ class DexChartTest {
     JsonNode pod = deployment.path("spec").path("template");
     assertTrue(pod.path("metadata").path("annotations").path("checksum/config").asText().matches("[0-9a-f]{64}"));
     JsonNode container = pod.path("spec").path("containers").get(0);
-    assertEquals("ghcr.io/dexidp/dex:v2.45.1", container.path("image").asText());
+    assertEquals(Versions.dexImage(), container.path("image").asText());
     Map<String, JsonNode> env = byName(container.path("env"));
     assertEquals("grafana-admin",
         env.get("DEX_CLIENT_SECRET_GRAFANA_ADMIN").at("/valueFrom/secretKeyRef/key").asText());
@@ -103,13 +104,25 @@ class DexChartTest {
   }
 
   @Test
+  void objectsTakeTheNameTheEngineGives() throws Exception {
+    List<JsonNode> docs = render(t -> t.withName("auth").set("fullname", ChartValues.fullname("auth")));
+    for (String kind : List.of("Deployment", "Service", "ServiceAccount")) {
+      assertEquals("auth-dex", only(docs, kind).at("/metadata/name").asText(), kind);
+    }
+    assertEquals(1, kinds(docs, "Secret").stream()
+        .filter(s -> s.at("/metadata/name").asText().equals("auth-dex-config")).count());
+    assertEquals("auth", only(docs, "Deployment").at("/metadata/labels/app.kubernetes.io~1instance").asText());
+  }
+
+  @Test
   void ingressOnlyWhenEnabled() throws Exception {
     assertEquals(1, kinds(render(t -> t), "Ingress").size());
     assertEquals(List.of(), kinds(render(t -> t.set("ingress.enabled", "false")), "Ingress"));
   }
 
   private static TemplateCommand template() {
-    return new Helm(CHART).template().withName("dex").withNamespace("dex").set("issuer", ISSUER);
+    return new Helm(CHART).template().withName("dex").withNamespace("dex").set("issuer", ISSUER)
+        .set("image.tag", Versions.dex());
   }
 
   private static List<JsonNode> render(UnaryOperator<TemplateCommand> values) throws Exception {

@@ -1,11 +1,11 @@
 package dexauth.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dexauth.errors.Invalid;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -17,8 +17,8 @@ class DeploymentConfigTest {
 
     /** Asserts the pillar is rejected with an error that names {@code key}, and returns the message. */
     private static String rejected(String key, Executable parse) {
-        ConfigError e = assertThrows(ConfigError.class, parse);
-        assertEquals(key, e.key());
+        Invalid e = assertThrows(Invalid.class, parse);
+        assertEquals(key, e.field(), e::getMessage);
         assertTrue(e.getMessage().contains(key), e::getMessage);
         return e.getMessage();
     }
@@ -33,7 +33,9 @@ class DeploymentConfigTest {
         assertEquals(5557, cfg.grpcPort());
         assertEquals(12, cfg.bcryptCost());
         assertEquals(Path.of("/etc/dexauth/certs-kubernetes"), cfg.certDir());
-        assertNull(cfg.superadminPasswordFile(), "an empty password_file means none");
+        assertEquals(Versions.dexImage(), DeploymentConfig.fromPillar(TestPillars.set(TestPillars.valid(), "dex:image", ""))
+                .image(), "without dex:image, the Dex of toolchain/versions.env");
+        assertTrue(Versions.dex().matches("v\\d+\\.\\d+\\.\\d+"), Versions::dex);
     }
 
     @Test

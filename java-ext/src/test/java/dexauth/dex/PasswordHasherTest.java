@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dexauth.errors.Invalid;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -37,7 +38,7 @@ class PasswordHasherTest {
     @ParameterizedTest
     @ValueSource(ints = {9, 17})
     void costOutsideTenToSixteenIsRejected(int cost) {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PasswordHasher.hash(PASSWORD, cost));
+        Invalid e = assertThrows(Invalid.class, () -> PasswordHasher.hash(PASSWORD, cost));
         assertTrue(e.getMessage().contains(Integer.toString(cost)), e::getMessage);
     }
 

@@ -13,7 +13,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -35,22 +34,6 @@ class EngineTest {
         return Set.copyOf(names);
     }
 
-    private ObjectNode pkiRequest(Path dir, boolean test) {
-        ObjectNode req = JSON.createObjectNode().put("dir", dir.toString()).put("test", test);
-        ObjectNode cert = req.putArray("certificates").addObject()
-                .put("name", "server").put("commonName", "dex.example.com").put("usage", "server");
-        cert.putArray("dnsNames").add("dex.example.com");
-        cert.putArray("ipAddresses").add("127.0.0.1");
-        return req;
-    }
-
-    private long filesUnder(Path dir) throws Exception {
-        if (!Files.exists(dir)) return 0;
-        try (Stream<Path> files = Files.walk(dir)) {
-            return files.filter(Files::isRegularFile).count();
-        }
-    }
-
     @Test
     void unknownOperationListsTheKnownOnes() throws Exception {
         ObjectNode reply = engine.run("pki.nonsense", json("{}"));
@@ -60,7 +43,16 @@ class EngineTest {
         String error = reply.path("error").asText();
         assertTrue(error.contains("'pki.nonsense'"), error);
         for (String known : engine.operationNames()) assertTrue(error.contains(known), error);
-        assertTrue(error.contains("pki.ensure") && error.contains("config.validate"), error);
+        assertTrue(error.contains("certs.ensure") && error.contains("config.validate"), error);
+    }
+
+    @Test
+    void deploymentsOfferNoLabOrBenchOperations() {
+        for (String lab : List.of("pki.ensure", "bench.bcrypt")) {
+            ObjectNode reply = engine.run(lab, JSON.createObjectNode());
+            assertFalse(reply.path("result").asBoolean(true), reply::toString);
+            assertTrue(reply.path("error").asText().startsWith("unknown engine operation"), reply::toString);
+        }
     }
 
     @Test
@@ -72,6 +64,8 @@ class EngineTest {
 
         assertTrue(reply.path("result").asBoolean(), reply::toString);
         assertFalse(reply.path("changed").asBoolean(true));
+        assertEquals("/etc/dexauth/certs-kubernetes", reply.path("certDir").asText(), reply::toString);
+        assertEquals("dex", reply.path("fullname").asText(), reply::toString);
     }
 
     @Test
@@ -82,7 +76,10 @@ class EngineTest {
         ObjectNode reply = engine.run("config.validate", req);
 
         assertFalse(reply.path("result").asBoolean(true));
-        assertTrue(reply.path("error").asText().contains("dexauth:password:bcrypt_cost"), reply::toString);
+        assertTrue(reply.path("error").asText().startsWith("invalid request: pillar key dexauth:password:bcrypt_cost"),
+                reply::toString);
+        assertEquals("invalid", reply.path("kind").asText(), reply::toString);
+        assertEquals("dexauth:password:bcrypt_cost", reply.path("field").asText(), reply::toString);
     }
 
     @Test
@@ -91,44 +88,6 @@ class EngineTest {
 
         assertFalse(reply.path("result").asBoolean(true));
         assertTrue(reply.path("error").asText().contains("dexauth"), reply::toString);
-    }
-
-    @Test
-    void pkiEnsureDryRunReportsAndCreatesNothing() throws Exception {
-        Path dir = tmp.resolve("pki");
-
-        ObjectNode reply = engine.run("pki.ensure", pkiRequest(dir, true));
-
-        assertTrue(reply.path("result").asBoolean(), reply::toString);
-        assertTrue(reply.path("changed").asBoolean());
-        assertEquals(Set.of("ca", "server"), fieldNames(reply.path("changes")));
-        assertEquals(0, filesUnder(dir));
-    }
-
-    @Test
-    void pkiEnsureAppliesThenIsQuiet() throws Exception {
-        Path dir = tmp.resolve("pki");
-
-        ObjectNode first = engine.run("pki.ensure", pkiRequest(dir, false));
-        ObjectNode second = engine.run("pki.ensure", pkiRequest(dir, false));
-
-        assertTrue(first.path("changed").asBoolean(), first::toString);
-        assertEquals(4, filesUnder(dir)); // ca.crt, ca.key, server.crt, server.key
-        assertTrue(second.path("result").asBoolean(), second::toString);
-        assertFalse(second.path("changed").asBoolean(), second::toString);
-        assertEquals(0, second.path("changes").size());
-    }
-
-    @Test
-    void pkiEnsureWithABadIpIsAnInvalidRequest() {
-        ObjectNode req = pkiRequest(tmp.resolve("pki"), true);
-        ((ObjectNode) req.path("certificates").get(0)).putArray("ipAddresses").add("10.0.0.300");
-
-        ObjectNode reply = engine.run("pki.ensure", req);
-
-        assertFalse(reply.path("result").asBoolean(true));
-        assertTrue(reply.path("error").asText().startsWith("invalid request"), reply::toString);
-        assertTrue(reply.path("error").asText().contains("10.0.0.300"), reply::toString);
     }
 
     @Test

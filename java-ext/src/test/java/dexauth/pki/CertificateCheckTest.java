@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dexauth.errors.Invalid;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
@@ -99,22 +100,22 @@ class CertificateCheckTest {
 
     @Test
     void specRejectsAnInvalidIpNamingIt() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> server(List.of(), List.of("10.0.0.300"), 365));
+        Invalid e = assertThrows(Invalid.class, () -> server(List.of(), List.of("10.0.0.300"), 365));
+        assertEquals("ipAddresses", e.field());
         assertTrue(e.getMessage().contains("'10.0.0.300'"), e::getMessage);
     }
 
     @Test
     void specRejectsAnInvalidDnsNameNamingIt() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> server(List.of("bad_name!"), List.of(), 365));
+        Invalid e = assertThrows(Invalid.class, () -> server(List.of("bad_name!"), List.of(), 365));
+        assertEquals("dnsNames", e.field());
         assertTrue(e.getMessage().contains("'bad_name!'"), e::getMessage);
     }
 
     @Test
     void specDoesNotTakeHostNamesAsIps() {
         // ipAddresses takes literals only: a host name there must not be resolved or accepted.
-        assertThrows(IllegalArgumentException.class, () -> server(List.of(), List.of("localhost"), 365));
+        assertThrows(Invalid.class, () -> server(List.of(), List.of("localhost"), 365));
     }
 
     @Test

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dexauth.errors.Unavailable;
 import java.io.IOException;
 import java.io.StringReader;
 import java.nio.file.Files;
@@ -218,7 +219,8 @@ class PkiManagerTest {
         pki.ensure(request(), false);
         Files.copy(dir.resolve("admin.key"), dir.resolve("ca.key"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
 
-        IOException e = assertThrows(IOException.class, () -> pki.ensure(request(), false));
+        Unavailable e = assertThrows(Unavailable.class, () -> pki.ensure(request(), false));
+        assertEquals(Unavailable.Dependency.FILESYSTEM, e.dependency());
         assertTrue(e.getMessage().contains("does not belong to"), e::getMessage);
     }
 }

@@ -1,5 +1,6 @@
 package dexauth.users;
 
+import dexauth.errors.Invalid;
 import dexauth.rbac.Role;
 import org.junit.jupiter.api.Test;
 
@@ -34,7 +35,8 @@ class UserLogicTest {
 
     @Test
     void invalidEmailsAreRefusedWithTheirValue() {
-        var e = assertThrows(UserService.Refused.class, () -> UserService.checkEmail("not-an-email"));
+        var e = assertThrows(Invalid.class, () -> UserService.checkEmail("not-an-email"));
+        assertEquals("email", e.field());
         assertTrue(e.getMessage().contains("not-an-email"));
         assertEquals("jane@example.com", UserService.checkEmail("Jane@Example.com"));
     }
@@ -43,7 +45,7 @@ class UserLogicTest {
     void rolesParseLooselyAndRejectUnknownOnes() {
         assertEquals(Role.SOLUTION_ADMIN, Role.parse("Solution Admin"));
         assertEquals(Role.READ_ONLY, Role.parse("read_only"));
-        var e = assertThrows(IllegalArgumentException.class, () -> Role.parse("root"));
+        var e = assertThrows(Invalid.class, () -> Role.parse("root"));
         assertTrue(e.getMessage().contains("cluster-admin, solution-admin, read-only"));
     }
 

@@ -33,14 +33,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * operator and the user would see: the state of Dex and of the cluster after each call.
  */
 class UserServiceTest {
-    // The kinds of refusal. UserService throws UserService.Refused today and dexauth.errors types
-    // after the typed-errors change: then these become Invalid.class, Conflict.class,
-    // NotFound.class, Unauthenticated.class and Forbidden.class, and nothing else here changes.
-    static final Class<? extends RuntimeException> INVALID = RuntimeException.class;
-    static final Class<? extends RuntimeException> CONFLICT = RuntimeException.class;
-    static final Class<? extends RuntimeException> NOT_FOUND = RuntimeException.class;
-    static final Class<? extends RuntimeException> WRONG_PASSWORD = RuntimeException.class;
-    static final Class<? extends RuntimeException> FORBIDDEN = RuntimeException.class;
+    // The kinds of refusal the use-cases throw (dexauth.errors), as callers map them.
+    static final Class<? extends RuntimeException> INVALID = dexauth.errors.Invalid.class;
+    static final Class<? extends RuntimeException> CONFLICT = dexauth.errors.Conflict.class;
+    static final Class<? extends RuntimeException> NOT_FOUND = dexauth.errors.NotFound.class;
+    static final Class<? extends RuntimeException> WRONG_PASSWORD = dexauth.errors.Unauthenticated.class;
+    static final Class<? extends RuntimeException> FORBIDDEN = dexauth.errors.Forbidden.class;
 
     static final String NS = "dexauth";
     static final String ADMIN = "admin@lab.local";

@@ -1,7 +1,9 @@
-package dexauth.engine;
+package dexauth.lab;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dexauth.engine.Engine;
+import dexauth.errors.Invalid;
 import dexauth.pki.CertificateSpec;
 import dexauth.pki.PkiManager;
 import dexauth.pki.PkiRequest;
@@ -11,7 +13,7 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * {@code pki.ensure}: keeps a certificate directory as requested.
+ * {@code pki.ensure}: keeps a certificate directory as requested (the lab's cluster PKI).
  * <pre>{"dir": "...", "caCommonName": "...", "renewBeforeDays": 30,
  *  "certificates": [{"name": "server", "commonName": "...", "dnsNames": [], "ipAddresses": [],
  *                    "organizations": [], "usage": "server|client|both", "validityDays": 365}],
@@ -31,7 +33,7 @@ final class PkiOperation implements Engine.Operation {
                 req.path("caValidityDays").asInt(3650), certs, strings(req.path("keyPairs")),
                 req.path("renewBeforeDays").asInt(30));
         PkiManager.Result result = new PkiManager().ensure(request, dryRun);
-        ObjectNode reply = Engine.JSON.createObjectNode();
+        ObjectNode reply = LabTools.JSON.createObjectNode();
         ObjectNode changes = reply.putObject("changes");
         result.changes().forEach(changes::put);
         return reply;
@@ -39,7 +41,7 @@ final class PkiOperation implements Engine.Operation {
 
     static String text(JsonNode node, String field) {
         JsonNode v = node.get(field);
-        if (v == null || v.asText().isBlank()) throw new IllegalArgumentException("'" + field + "' is required");
+        if (v == null || v.asText().isBlank()) throw new Invalid(field, "'" + field + "' is required");
         return v.asText();
     }
 
