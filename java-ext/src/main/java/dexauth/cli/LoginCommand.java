@@ -1,6 +1,5 @@
 package dexauth.cli;
 
-import dexauth.errors.Unauthenticated;
 import dexauth.kubectl.TokenCache;
 import dexauth.kubectl.WorkstationLogin;
 import picocli.CommandLine.Command;
@@ -30,12 +29,8 @@ final class LoginCommand implements Callable<Integer> {
                 return Passwords.existing(stdin, "Password for " + email);
             }
         };
-        try {
-            TokenCache.Entry e = Session.operatorLogin(cfg).logIn(io);
-            System.out.println("logged in as " + e.user() + " (session kept until you log out or your password changes)");
-            return 0;
-        } catch (Unauthenticated refused) {
-            throw new UserError(refused.getMessage(), 4);
-        }
+        TokenCache.Entry e = Session.operatorLogin(cfg).logIn(io); // a refusal exits 4 through ExitCode
+        System.out.println("logged in as " + e.user() + " (session kept until you log out or your password changes)");
+        return 0;
     }
 }

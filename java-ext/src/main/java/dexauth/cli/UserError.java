@@ -1,18 +1,15 @@
 package dexauth.cli;
 
-/** A failure caused by input or environment, reported as one line without a stack trace. */
+/** A failure of the command line itself (options, files, config), one line without a stack trace. */
 public class UserError extends RuntimeException {
-    private final int exitCode;
+    private final ExitCode exitCode;
 
     public UserError(String message) { this(message, ExitCode.INVALID); }
 
-    UserError(String message, ExitCode code) { this(message, code.code); }
-
-    /** Only for commands that still pass a number; prefer {@link ExitCode}. */
-    public UserError(String message, int exitCode) {
+    UserError(String message, ExitCode code) {
         super(message);
-        this.exitCode = exitCode;
+        this.exitCode = code;
     }
 
-    public int exitCode() { return exitCode; }
+    public int exitCode() { return exitCode.code; }
 }

@@ -33,7 +33,7 @@ final class WhoamiCommand implements Callable<Integer> {
             System.out.println("groups:   " + String.join(", ", me.getGroups()));
             return 0;
         } catch (KubernetesClientException e) {
-            throw new UserError("kube-apiserver did not say who you are: " + Errors.describe(e), 8);
+            throw new UserError("kube-apiserver did not say who you are: " + Errors.describe(e), ExitCode.KUBERNETES);
         }
     }
 
