@@ -13,7 +13,7 @@ import java.util.TreeMap;
  * reporting what it would change without changing it. Replies carry
  * {@code changed} and {@code changes} so Salt states report changes truthfully.
  */
-public final class Engine {
+public final class Engine implements AutoCloseable {
     static final ObjectMapper JSON = new ObjectMapper();
 
     /** One engine operation. */
@@ -22,11 +22,12 @@ public final class Engine {
     }
 
     private final Map<String, Operation> operations = new TreeMap<>();
+    private final DeploymentOperations deployment = new DeploymentOperations();
 
     public Engine() {
         operations.put("version", (req, dry) -> JSON.createObjectNode().put("changed", false));
         operations.put("pki.ensure", new PkiOperation());
-        DeploymentOperations.register(operations);
+        deployment.register(operations);
         // Benchmark reference: bcrypt alone, {"count": n, "cost": c} -> seconds (bench/users.py).
         operations.put("bench.bcrypt", (req, dry) -> {
             int n = req.path("count").asInt(100);
@@ -39,6 +40,10 @@ public final class Engine {
     }
 
     public Iterable<String> operationNames() { return operations.keySet(); }
+
+    /** Closes the clients kept for the operations of a session. */
+    @Override
+    public void close() { deployment.close(); }
 
     /** Runs an operation; failures become {@code {"result": false, "error": ...}}, never a stack trace. */
     public ObjectNode run(String name, JsonNode request) {
