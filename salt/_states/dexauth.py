@@ -3,6 +3,9 @@
 The Java engine decides what to change and reports it; this module turns its reply
 into Salt's return (changes only when something changed, so a re-apply is quiet),
 and passes test=True through as a dry run. Nothing secret is ever put in a return.
+Each state's ``config`` is the part of the dexauth pillar its operation reads (the SLS
+picks it with map.jinja's ``engine_config``); the execution module runs every engine
+call of a state run in one JVM.
 """
 import logging
 import sys
