@@ -68,7 +68,15 @@ def engine_calls(root):
         return 0, 0.0, 0
     rows = [line.split("\t") for line in f.read_text().splitlines() if line]
     f.unlink()
+    ENGINE_ROWS[:] = rows
     return len(rows), sum(float(r[1]) for r in rows), sum(int(r[2]) for r in rows if len(r) > 2)
+
+
+ENGINE_ROWS = []  # the calls of the last engine_calls(), for the detail lines
+
+
+def engine_detail():
+    return ", ".join(f"{r[0]} {float(r[1]):.1f}{'*' if len(r) > 2 and r[2] == '1' else ''}" for r in ENGINE_ROWS)
 
 
 def step_breakdown(lab, states):
@@ -117,6 +125,7 @@ def bench_lab_and_orchestrate(do_lab, do_orch):
         engine_calls(root)
         ok, _, fresh = main_job.run_orchestration(lab)
         n1, t1, j1 = engine_calls(root)
+        fresh_detail = engine_detail()
         if do_lab:
             print("== warm `make lab` (toolchain cached, lab down, private root)")
             print(f"  lab up {up:.1f} s + main job {fresh:.1f} s = {up + fresh:.1f} s")
@@ -129,6 +138,7 @@ def bench_lab_and_orchestrate(do_lab, do_orch):
         print("== orchestration (lab already up)")
         print(f"  fresh    {fresh:6.1f} s  (target < 60 s)  engine calls: {n1}, {j1} JVM start(s), {t1:.1f} s in the"
               f" engine{'' if ok else '  FAILED'}")
+        print(f"    calls in seconds (* started a JVM; the roles schedule runs alongside): {fresh_detail}")
         times = sorted(r[0] for r in reruns)
         rerun, ok2, states, (n2, t2, j2) = sorted(reruns, key=lambda r: r[0])[1]  # the median run
         changed = [] if not ok2 else [s.get("__id__") for s in states.values() if isinstance(s, dict) and s.get("changes")]
