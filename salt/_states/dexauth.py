@@ -3,10 +3,14 @@
 The Java engine decides what to change and reports it; this module turns its reply
 into Salt's return (changes only when something changed, so a re-apply is quiet),
 and passes test=True through as a dry run. Nothing secret is ever put in a return.
+Each state's ``config`` is the part of the dexauth pillar its operation reads (the SLS
+picks it with map.jinja's ``engine_config``); the execution module runs every engine
+call of a state run in one JVM.
 """
 import logging
-import os
 import sys
+
+from salt.exceptions import CommandExecutionError
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +30,11 @@ def _apply(name, operation, config, **extra):
     test = bool(__opts__.get("test"))
     try:
         reply = __salt__["dexauth.engine"](operation, request, test=test)
-    except Exception as exc:  # pylint: disable=broad-except
-        # EngineError and friends: a failed state with the reason, not a traceback.
+    except CommandExecutionError as exc:
+        # The engine refused (e.g. a pillar key) or failed: a failed state with the reason.
         ret["result"] = False
         ret["comment"] = str(exc)
         return ret, {}
-    if not reply.get("result"):
-        ret["result"] = False
-        ret["comment"] = reply.get("error", "engine operation {} failed".format(operation))
-        return ret, reply
     changes = reply.get("changes") or {}
     if test and changes:
         ret["result"] = None
@@ -65,8 +65,9 @@ secrets_managed = _state("secrets.ensure", "The namespace and Secrets the chart 
 chart_deployed = _state("chart.deploy", "The Dex chart is installed with values built from pillar.")
 chart_absent = _state("chart.remove", "The Dex release is uninstalled.")
 secrets_absent = _state("secrets.remove", "The Secrets made for the chart are deleted (client secrets only with purge).")
-user_data_purged = _state("data.purge", "Dex's users, CRDs, role bindings and namespace are deleted.")
+user_data_purged = _state("data.purge", "Dex's CRDs (its users), user records and, if dexauth made it, the namespace are deleted.")
 roles_managed = _state("roles.ensure", "The role ClusterRoles exist and every binding matches the stored assignments.")
+roles_purged = _state("roles.remove", "Every role binding dexauth made and the role ClusterRoles are deleted.")
 apiserver_configured = _state("apiserver.configure", "kube-apiserver trusts Dex's tokens.")
 apiserver_unconfigured = _state("apiserver.unconfigure", "kube-apiserver no longer trusts Dex's tokens.")
 
@@ -82,15 +83,8 @@ def superadmin_present(name, config):
     ret, reply = _apply(name, "superadmin.ensure", config)
     password = reply.pop("initialPassword", None)
     if password:
-        shown = _announce(config, reply.get("email"), password)
-        password_file = (config.get("superadmin") or {}).get("password_file")
-        where = []
-        if shown:
-            where.append("shown once on the terminal that ran the orchestration")
-        if password_file:
-            where.append("saved to {} (mode 0600, lab only)".format(password_file))
-        if where:
-            ret["comment"] += "; initial password " + " and ".join(where)
+        if _announce(config, reply.get("email"), password):
+            ret["comment"] += "; initial password shown once on the terminal that ran the orchestration"
         else:
             ret["comment"] += ("; no terminal to show the initial password on: set a new one as root on the"
                                " bootstrap node with `authctl admin passwd`")

@@ -6,9 +6,13 @@
 # * dexauth.certs       -> CA, Dex HTTPS and gRPC certificates, authctl client certificate
 # * dexauth.deployed    -> namespace, Secrets and the Dex chart (helm-java)
 # * dexauth.roles       -> Cluster Admin / Solution Admin / Read Only RBAC and bindings
-# * dexauth.apiserver   -> kube-apiserver trusts Dex (on each control-plane node)
 # * dexauth.cli         -> authctl's configuration file on the bootstrap node
-# * dexauth.apiserver.clean, dexauth.deployed.clean, dexauth.roles.clean -> undo (see orchestrate/remove)
+# * dexauth.apiserver   -> kube-apiserver trusts Dex (on each control-plane node; not included here)
+# * dexauth.clean       -> undo this state (each part's .clean, in reverse order); user data,
+#                          certificates and authctl's file only with dexauth:remove:purge
+# * dexauth.node        -> what one node runs in a deploy, by its dexauth_roles grain
+#                          (bootstrap: this state; control-plane: dexauth.apiserver)
+# * dexauth.synced      -> the dexauth Salt modules are on the minion
 #
 # Run everything from the bootstrap node with:
 #   salt-run state.orchestrate dexauth.orchestrate.deploy

@@ -1,5 +1,6 @@
-{%- from "dexauth/map.jinja" import dexauth with context %}
+# kube-apiserver no longer trusts Dex: the flag or configuration file is removed.
+{%- from "dexauth/map.jinja" import engine_config with context %}
 
 kube-apiserver no longer trusts Dex:
   dexauth.apiserver_unconfigured:
-    - config: {{ dexauth | json }}
+    - config: {{ engine_config(["kubernetes"]) }}

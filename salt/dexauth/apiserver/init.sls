@@ -6,8 +6,9 @@
 #
 # * dexauth.apiserver       -> configure
 # * dexauth.apiserver.clean -> remove the configuration
-{%- from "dexauth/map.jinja" import dexauth with context %}
+{%- from "dexauth/map.jinja" import engine_config with context %}
 
 kube-apiserver trusts Dex:
   dexauth.apiserver_configured:
-    - config: {{ dexauth | json }}
+    - config: {{ engine_config(["cluster_name", "issuer", "clients:audience_id", "certificates:base_dir",
+                                "kubernetes"]) }}

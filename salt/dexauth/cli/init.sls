@@ -1,6 +1,11 @@
 # authctl's configuration on the bootstrap node: addresses and file paths, no secret.
-{%- from "dexauth/map.jinja" import dexauth with context %}
-{%- set certs = dexauth.certificates.base_dir ~ "/certs-" ~ dexauth.cluster_name %}
+#
+# Available states
+# ================
+#
+# * dexauth.cli       -> write authctl's configuration file
+# * dexauth.cli.clean -> delete it (only with dexauth:remove:purge)
+{%- from "dexauth/map.jinja" import dexauth, certs_dir as certs with context %}
 
 authctl knows where Dex is:
   file.serialize:

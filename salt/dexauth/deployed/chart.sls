@@ -1,9 +1,10 @@
-{%- from "dexauth/map.jinja" import dexauth with context %}
+{%- from "dexauth/map.jinja" import engine_config with context %}
 include:
   - .secrets
 
 Dex chart is deployed:
   dexauth.chart_deployed:
-    - config: {{ dexauth | json }}
+    - config: {{ engine_config(["namespace", "issuer", "clients", "dex", "ingress", "chart", "idps",
+                                "kubernetes:kubeconfig", "kubernetes:version"]) }}
     - require:
       - dexauth: Dex Secrets exist in the cluster

@@ -1,15 +1,15 @@
-# Removes the Dex release, its TLS Secrets and the public CA ConfigMap. User data
-# (Dex's users, client secrets, role bindings) stays unless pillar dexauth:remove:purge
-# is true.
-{%- from "dexauth/map.jinja" import dexauth with context %}
+# Removes the Dex release, its TLS Secrets and the public CA ConfigMap. User data (Dex's
+# users and its CRDs, user records, client secrets, IdP Secrets) stays unless pillar
+# dexauth:remove:purge is true; the namespace goes with a purge only if dexauth made it.
+{%- from "dexauth/map.jinja" import dexauth, engine_config with context %}
 
 Dex chart is removed:
   dexauth.chart_absent:
-    - config: {{ dexauth | json }}
+    - config: {{ engine_config(["namespace", "chart:release", "kubernetes:kubeconfig"]) }}
 
 Dex Secrets are removed:
   dexauth.secrets_absent:
-    - config: {{ dexauth | json }}
+    - config: {{ engine_config(["namespace", "kubernetes:kubeconfig"]) }}
     - purge: {{ dexauth.remove.purge | json }}
     - require:
       - dexauth: Dex chart is removed
@@ -17,7 +17,7 @@ Dex Secrets are removed:
 
 Dex user data is purged:
   dexauth.user_data_purged:
-    - config: {{ dexauth | json }}
+    - config: {{ engine_config(["namespace", "kubernetes:kubeconfig"]) }}
     - require:
       - dexauth: Dex Secrets are removed
 {%- endif %}

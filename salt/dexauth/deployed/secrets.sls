@@ -1,9 +1,10 @@
-{%- from "dexauth/map.jinja" import dexauth with context %}
+{%- from "dexauth/map.jinja" import engine_config with context %}
 include:
   - dexauth.certs
 
 Dex Secrets exist in the cluster:
   dexauth.secrets_managed:
-    - config: {{ dexauth | json }}
+    - config: {{ engine_config(["cluster_name", "namespace", "issuer", "certificates:base_dir",
+                                "clients:audience_id", "kubernetes:kubeconfig"]) }}
     - require:
       - dexauth: Dex certificates are issued and valid

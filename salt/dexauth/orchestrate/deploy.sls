@@ -4,60 +4,24 @@
 #   salt-run saltutil.sync_all && salt-run state.orchestrate dexauth.orchestrate.deploy
 #
 # Re-running it changes nothing when nothing has to change.
-{%- from "dexauth/map.jinja" import dexauth with context %}
-{%- set bootstrap = "dexauth_roles:bootstrap" %}
-{%- set control_plane = "dexauth_roles:control-plane" %}
+{%- from "dexauth/map.jinja" import dexauth, engine_config with context %}
+{%- from "dexauth/orchestrate/macros.jinja" import node_step %}
 
 The dexauth pillar is valid:
   dexauth.pillar_valid:
     - config: {{ dexauth | json }}
     - failhard: True
-
-Minions have the dexauth modules:
-  salt.state:
-    - sls: dexauth.synced
-    - tgt: {{ control_plane }}
-    - tgt_type: grain
-    # A busy node can take a while: wait for it rather than report it absent.
-    - timeout: 600
-    # Wait for a state run already in progress (e.g. the scheduled roles reconcile).
-    - queue: True
-    - failhard: True
-    - require:
-      - dexauth: The dexauth pillar is valid
-
-Dex is deployed from the bootstrap node:
-  salt.state:
-    - tgt: {{ bootstrap }}
-    - tgt_type: grain
-    # A busy node can take a while: wait for it rather than report it absent.
-    - timeout: 600
-    # Wait for a state run already in progress (e.g. the scheduled roles reconcile).
-    - queue: True
-    - sls:
-      - dexauth.deployed
-      - dexauth.roles
-      - dexauth.cli
-    - failhard: True
-    - require:
-      - salt: Minions have the dexauth modules
-
-kube-apiserver trusts Dex on every control-plane node:
-  salt.state:
-    - tgt: {{ control_plane }}
-    - tgt_type: grain
-    # A busy node can take a while: wait for it rather than report it absent.
-    - timeout: 600
-    # Wait for a state run already in progress (e.g. the scheduled roles reconcile).
-    - queue: True
-    - sls: dexauth.apiserver
-    - failhard: True
-    - require:
-      - salt: Dex is deployed from the bootstrap node
+{#- One state run per node (dexauth.node): the bootstrap node deploys Dex, then configures its
+    kube-apiserver if it is a control-plane node too; the other control-plane nodes configure
+    theirs at the same time, with Dex's CA from the ConfigMap the bootstrap node publishes. #}
+{{ node_step("Dex is deployed and kube-apiserver trusts it on every control-plane node",
+             ["bootstrap", "control-plane"], ["dexauth.node"],
+             require="dexauth: The dexauth pillar is valid") }}
 
 # Last, so the one-time password is the final thing the operator sees.
 The super-admin exists:
   dexauth.superadmin_present:
-    - config: {{ dexauth | json }}
+    - config: {{ engine_config(["cluster_name", "namespace", "issuer", "superadmin", "password:bcrypt_cost",
+                                "certificates:base_dir", "dex:grpc_address", "kubernetes:kubeconfig"]) }}
     - require:
-      - salt: kube-apiserver trusts Dex on every control-plane node
+      - salt: Dex is deployed and kube-apiserver trusts it on every control-plane node

@@ -1,11 +1,18 @@
 # The three roles (Cluster Admin, Solution Admin, Read Only) as RBAC, and every user's and
 # group's bindings recomputed from the stored assignments. Re-applied on a schedule so a
 # namespace labelled dexauth.io/solution=true later is covered within a minute.
-{%- from "dexauth/map.jinja" import dexauth with context %}
+#
+# Available states
+# ================
+#
+# * dexauth.roles       -> ClusterRoles, bindings, and the reconcile schedule
+# * dexauth.roles.clean -> stop the schedule; with dexauth:remove:purge also delete the
+#                          ClusterRoles and every binding dexauth made
+{%- from "dexauth/map.jinja" import dexauth, engine_config with context %}
 
 Roles and role bindings match the stored assignments:
   dexauth.roles_managed:
-    - config: {{ dexauth | json }}
+    - config: {{ engine_config(["namespace", "kubernetes:kubeconfig"]) }}
 
 Role bindings are reconciled on a schedule:
   schedule.present:

@@ -35,3 +35,10 @@ def load_dexauth():
 def _no_engine_stats(monkeypatch):
     # The execution module appends timings to this file when set; keep tests from writing it.
     monkeypatch.delenv("DEXAUTH_ENGINE_STATS", raising=False)
+
+
+@pytest.fixture(scope="session")
+def renderer():
+    """Renders SLS files with Salt's loader (see formulas.py); built once, it is slow to load."""
+    import formulas
+    return formulas.Renderer()

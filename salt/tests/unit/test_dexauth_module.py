@@ -1,6 +1,8 @@
 """salt/_modules/dexauth.py against a fake authctl that records what it was given."""
 import json
+import os
 import stat
+import sys
 
 import pytest
 
@@ -8,38 +10,52 @@ SECRET = "Sup3r-S3cret-Pa55word"
 
 
 class FakeAuthctl:
-    """A shell script standing in for authctl: records argv and stdin, prints a canned reply."""
+    """A script standing in for `authctl engine session`: records its argv and every request
+    line, answers each with the canned stdout (or, with rc set, dies without a reply)."""
 
     def __init__(self, tmp_path):
         self.dir = tmp_path
         self.path = tmp_path / "authctl"
-        self.argv_file = tmp_path / "argv"
-        self.stdin_file = tmp_path / "stdin"
-        self.reply("{}")
+        self.reply({})
         self.path.write_text(
-            "#!/bin/sh\n"
-            'printf "%s\\n" "$@" > "{d}/argv"\n'
-            'cat > "{d}/stdin"\n'
-            'cat "{d}/stdout"\n'
-            'cat "{d}/stderr" >&2\n'
-            'exit "$(cat "{d}/rc")"\n'.format(d=tmp_path)
+            "#!{python}\n"
+            "import json, os, sys\n"
+            "d = {d!r}\n"
+            "with open(os.path.join(d, 'argv'), 'a') as f: f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
+            "with open(os.path.join(d, 'starts'), 'a') as f: f.write('x')\n"
+            "for line in sys.stdin:\n"
+            "    with open(os.path.join(d, 'requests'), 'a') as f: f.write(line)\n"
+            "    sys.stderr.write(open(os.path.join(d, 'stderr')).read()); sys.stderr.flush()\n"
+            "    rc = int(open(os.path.join(d, 'rc')).read())\n"
+            "    if rc: sys.exit(rc)\n"
+            "    sys.stdout.write(open(os.path.join(d, 'stdout')).read()); sys.stdout.flush()\n".format(
+                python=sys.executable, d=str(tmp_path))
         )
         self.path.chmod(self.path.stat().st_mode | stat.S_IXUSR)
 
     def reply(self, stdout, rc=0, stderr=""):
         if not isinstance(stdout, str):
-            stdout = json.dumps(stdout)
+            stdout = json.dumps(stdout) + "\n"
         (self.dir / "stdout").write_text(stdout)
         (self.dir / "stderr").write_text(stderr)
         (self.dir / "rc").write_text(str(rc))
 
     @property
     def argv(self):
-        return self.argv_file.read_text().splitlines()
+        return [json.loads(line) for line in (self.dir / "argv").read_text().splitlines()]
+
+    @property
+    def requests(self):
+        return [json.loads(line) for line in (self.dir / "requests").read_text().splitlines()]
 
     @property
     def request(self):
-        return json.loads(self.stdin_file.read_text())
+        return self.requests[-1]["request"]
+
+    @property
+    def starts(self):
+        f = self.dir / "starts"
+        return len(f.read_text()) if f.exists() else 0
 
 
 @pytest.fixture
@@ -49,56 +65,106 @@ def authctl(tmp_path):
 
 @pytest.fixture
 def mod(authctl, load_dexauth):
-    return load_dexauth("_modules", opts={"dexauth_authctl": str(authctl.path)})
+    module = load_dexauth("_modules", opts={"dexauth_authctl": str(authctl.path)})
+    yield module
+    module._close_session()
 
 
-def test_operation_goes_in_argv_and_request_on_stdin(mod, authctl):
+def test_operation_and_request_go_on_stdin(mod, authctl):
     authctl.reply({"result": True, "changed": False, "changes": {}})
     request = {"pillar": {"superadmin": {"email": "admin@cluster.local", "password": SECRET}}}
 
     reply = mod.engine("superadmin.ensure", request)
 
     assert reply == {"result": True, "changed": False, "changes": {}}
-    assert authctl.argv == ["engine", "superadmin.ensure"]
-    assert authctl.request == dict(request, test=False)
+    assert authctl.argv == [["engine", "session"]]
+    assert authctl.requests == [{"operation": "superadmin.ensure", "request": dict(request, test=False)}]
 
 
 def test_secret_never_reaches_argv(mod, authctl):
+    authctl.reply({"result": True})
     mod.engine("superadmin.ensure", {"password": SECRET})
 
-    assert SECRET not in authctl.argv_file.read_text()
-    assert SECRET in authctl.stdin_file.read_text()
+    assert SECRET not in (authctl.dir / "argv").read_text()
+    assert SECRET in (authctl.dir / "requests").read_text()
+
+
+def test_one_jvm_serves_every_call_of_a_state_run(mod, authctl):
+    authctl.reply({"result": True, "changes": {}})
+
+    for operation in ("certs.ensure", "secrets.ensure", "chart.deploy", "roles.ensure"):
+        mod.engine(operation, {"pillar": {}})
+
+    assert authctl.starts == 1
+    assert [r["operation"] for r in authctl.requests] == ["certs.ensure", "secrets.ensure", "chart.deploy",
+                                                           "roles.ensure"]
+    assert mod._STATS["jvm_starts"] == 1 and mod._STATS["calls"] == 4
+
+
+def test_a_forked_process_starts_its_own_session(mod, authctl, monkeypatch):
+    authctl.reply({"result": True})
+    mod.engine("version")
+    real_pid = os.getpid()
+    monkeypatch.setattr(mod.os, "getpid", lambda: real_pid + 1)  # as in a child made by fork
+
+    mod.engine("version")
+
+    assert authctl.starts == 2
+
+
+def test_a_session_idle_too_long_is_not_reused(mod, authctl, monkeypatch):
+    authctl.reply({"result": True})
+    mod.engine("version")
+    mod._SESSION["current"].last_used -= mod._REUSE_SECONDS + 1
+
+    mod.engine("version")
+
+    assert authctl.starts == 2
 
 
 def test_request_may_be_a_json_string(mod, authctl):
+    authctl.reply({"result": True})
     mod.engine("pki.ensure", '{"dir": "/tmp/pki"}')
 
     assert authctl.request == {"dir": "/tmp/pki", "test": False}
 
 
 def test_test_true_is_passed_in_the_request(mod, authctl):
+    authctl.reply({"result": True})
     mod.engine("pki.ensure", {"dir": "/tmp/pki"}, test=True)
 
     assert authctl.request["test"] is True
 
 
 def test_caller_request_is_not_modified(mod, authctl):
+    authctl.reply({"result": True})
     request = {"dir": "/tmp/pki"}
     mod.engine("pki.ensure", request, test=True)
 
     assert request == {"dir": "/tmp/pki"}
 
 
-def test_last_stdout_line_is_the_reply(mod, authctl):
+def test_lines_that_are_not_json_objects_are_skipped(mod, authctl):
     authctl.reply('starting the JVM\n{"result": true, "changes": {"ca": "created"}}\n')
 
     assert mod.engine("pki.ensure", {})["changes"] == {"ca": "created"}
 
 
-def test_reply_that_is_not_json_raises_with_exit_code(mod, authctl):
-    authctl.reply("Exception in thread main", rc=3, stderr="build failed")
+def test_engine_error_raises_command_execution_error(mod, authctl):
+    from salt.exceptions import CommandExecutionError
 
-    with pytest.raises(mod.EngineError) as err:
+    authctl.reply({"result": False, "changed": False, "error": "pillar key dexauth:issuer: is required"})
+
+    with pytest.raises(CommandExecutionError, match="pillar key dexauth:issuer: is required"):
+        mod.engine("config.validate", {"pillar": {}})
+
+
+def test_engine_that_dies_without_a_reply_raises_with_exit_code_and_stderr(mod, authctl):
+    from salt.exceptions import CommandExecutionError
+
+    authctl.reply("", rc=3, stderr="build failed")
+
+    with pytest.raises(CommandExecutionError) as err:
         mod.engine("pki.ensure", {})
 
     message = str(err.value)
@@ -107,17 +173,24 @@ def test_reply_that_is_not_json_raises_with_exit_code(mod, authctl):
     assert "build failed" in message
 
 
-def test_empty_output_raises(mod, authctl):
-    authctl.reply("", rc=1)
+def test_after_a_dead_session_the_next_call_starts_a_new_one(mod, authctl):
+    from salt.exceptions import CommandExecutionError
 
-    with pytest.raises(mod.EngineError, match="exit 1"):
+    authctl.reply("", rc=1)
+    with pytest.raises(CommandExecutionError):
         mod.engine("pki.ensure", {})
+    authctl.reply({"result": True})
+
+    assert mod.engine("pki.ensure", {}) == {"result": True}
+    assert authctl.starts == 2
 
 
 def test_missing_binary_names_the_setting(tmp_path, load_dexauth):
+    from salt.exceptions import CommandExecutionError
+
     mod = load_dexauth("_modules", opts={"dexauth_authctl": str(tmp_path / "no-such-authctl")})
 
-    with pytest.raises(mod.EngineError) as err:
+    with pytest.raises(CommandExecutionError) as err:
         mod.engine("version")
 
     assert "dexauth_authctl" in str(err.value)
@@ -131,33 +204,41 @@ def test_authctl_path_falls_back_to_config_get(authctl, load_dexauth):
         asked.append(key)
         return str(authctl.path)
 
+    authctl.reply({"result": True})
     mod = load_dexauth("_modules", opts={}, salt={"config.get": config_get})
-    mod.engine("version")
+    try:
+        mod.engine("version")
+    finally:
+        mod._close_session()
 
-    assert asked == ["dexauth_authctl"]
-    assert authctl.argv == ["engine", "version"]
+    assert "dexauth_authctl" in asked
+    assert authctl.requests[-1]["operation"] == "version"
 
 
 def test_version_returns_engine_version(mod, authctl):
     authctl.reply({"result": True, "changed": False, "engineVersion": "0.1.0"})
 
     assert mod.version() == "0.1.0"
-    assert authctl.argv == ["engine", "version"]
+    assert authctl.requests[-1]["operation"] == "version"
 
 
 def test_version_raises_the_engine_error(mod, authctl):
-    authctl.reply({"result": False, "error": "engine broke"}, rc=1)
+    from salt.exceptions import CommandExecutionError
 
-    with pytest.raises(mod.EngineError, match="engine broke"):
+    authctl.reply({"result": False, "error": "engine broke"})
+
+    with pytest.raises(CommandExecutionError, match="engine broke"):
         mod.version()
 
 
 def test_engine_stats_are_recorded_when_asked(mod, authctl, tmp_path, monkeypatch):
     stats = tmp_path / "stats.tsv"
     monkeypatch.setenv("DEXAUTH_ENGINE_STATS", str(stats))
+    authctl.reply({"result": True, "engineVersion": "0.1.0"})
 
     mod.engine("pki.ensure", {})
     mod.engine("version")
 
-    assert [line.split("\t")[0] for line in stats.read_text().splitlines()] == ["pki.ensure", "version"]
-    assert mod._STATS["calls"] == 2
+    rows = [line.split("\t") for line in stats.read_text().splitlines()]
+    assert [(r[0], r[2]) for r in rows] == [("pki.ensure", "1"), ("version", "0")]
+    assert mod._STATS["calls"] == 2 and mod._STATS["jvm_starts"] == 1

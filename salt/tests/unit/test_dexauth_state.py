@@ -4,6 +4,7 @@ import json
 import types
 
 import pytest
+from salt.exceptions import CommandExecutionError
 
 PASSWORD = "Initial-Pa55word-xyz"
 CONFIG = {"issuer": "https://127.0.0.1:5556/oidc", "superadmin": {"email": "admin@cluster.local"}}
@@ -18,6 +19,8 @@ class FakeEngine:
 
     def __call__(self, operation, request, test=False):
         self.calls.append((operation, request, test))
+        if not self.reply.get("result"):  # as the execution module does
+            raise CommandExecutionError(self.reply.get("error"))
         return json.loads(json.dumps(self.reply))  # a copy, like a fresh engine reply
 
 
@@ -169,17 +172,6 @@ def test_superadmin_password_on_stderr_when_it_is_a_terminal(state, engine, no_t
     assert "shown once on the terminal" in ret["comment"]
 
 
-def test_superadmin_password_file_is_mentioned(state, engine, no_terminal):
-    engine.reply.update(changes={"user/admin@cluster.local": "created"}, initialPassword=PASSWORD)
-    config = dict(CONFIG, superadmin={"email": "admin@cluster.local", "password_file": "/root/dex-admin"})
-
-    ret = state.superadmin_present("superadmin", config)
-
-    assert PASSWORD not in json.dumps(ret)
-    assert "saved to /root/dex-admin" in ret["comment"]
-    assert "no terminal" not in ret["comment"]
-
-
 def test_superadmin_rerun_says_nothing_about_a_password(state, engine, terminal):
     engine.reply.update(email="admin@cluster.local")
 
@@ -196,3 +188,21 @@ def test_engine_warnings_reach_the_comment_without_failing_the_state(state, engi
     assert ret["result"] is True and ret["changes"] == {}
     assert ret["comment"] == ("Already in the desired state; WARNING: IdP 'corp' has no Secret"
                               " dexauth/dexauth-idp-corp (its logins fail)")
+
+
+def test_an_engine_that_cannot_run_fails_the_state_with_the_reason(state, engine):
+    def broken(operation, request, test=False):
+        raise CommandExecutionError("authctl not found at 'authctl'; set dexauth_authctl in the minion config")
+    state.__salt__["dexauth.engine"] = broken
+
+    ret = state.certificates_managed("dex-certs", CONFIG)
+
+    assert ret["result"] is False and ret["changes"] == {}
+    assert "dexauth_authctl" in ret["comment"]
+
+
+def test_purge_of_roles_is_its_own_state(state, engine):
+    state.roles_purged("roles", {"kubernetes": {"kubeconfig": "/etc/kubernetes/admin.conf"}})
+
+    assert engine.calls == [("roles.remove", {"pillar": {"kubernetes": {"kubeconfig": "/etc/kubernetes/admin.conf"}}},
+                             False)]

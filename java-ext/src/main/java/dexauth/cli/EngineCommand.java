@@ -17,11 +17,15 @@ import java.util.concurrent.Callable;
 @Command(name = "engine", hidden = true,
         description = "Run one engine operation: JSON request on stdin, JSON reply on stdout (used by Salt).")
 final class EngineCommand implements Callable<Integer> {
-    @Parameters(index = "0", description = "Operation name, e.g. pki.ensure.")
+    @Parameters(index = "0", description = "Operation name, e.g. pki.ensure; `session` serves one request per line.")
     String operation;
 
     @Override
     public Integer call() throws IOException {
+        if (dexauth.engine.EngineSession.OPERATION.equals(operation)) {
+            return dexauth.engine.EngineSession.serve(System.in, System.out, dexauth.engine.EngineSession.IDLE,
+                    reply -> reply.put("engineVersion", VersionCommand.version()));
+        }
         ObjectMapper json = new ObjectMapper();
         byte[] input = System.in.readAllBytes();
         JsonNode request = input.length == 0 ? json.createObjectNode() : json.readTree(input);

@@ -42,10 +42,23 @@ public record DeploymentConfig(
 
     /** Reads and validates the {@code dexauth} pillar dict. */
     public static DeploymentConfig fromPillar(JsonNode pillar) {
+        return read(pillar, false);
+    }
+
+    /**
+     * Reads and validates the keys present in a part of the {@code dexauth} pillar (Salt's states
+     * pass each operation only the keys it needs); the settings of absent keys are null, 0 or
+     * empty. An operation reading a setting it was not given is a bug of its state.
+     */
+    public static DeploymentConfig fromPartialPillar(JsonNode pillar) {
+        return read(pillar, true);
+    }
+
+    private static DeploymentConfig read(JsonNode pillar, boolean partial) {
         if (pillar == null || !pillar.isObject()) {
             throw invalid(ROOT, "missing; define it in pillar (see pillar/pillar.example)");
         }
-        Reader r = new Reader(pillar);
+        Reader r = new Reader(pillar, partial);
         String cluster = r.name("cluster_name");
         String ns = r.name("namespace");
         URI issuer = r.httpsUrl("issuer");
@@ -54,7 +67,7 @@ public record DeploymentConfig(
         int grpc = r.port("dex:ports:grpc");
         int telemetry = r.port("dex:ports:telemetry");
         String version = r.text("kubernetes:version");
-        if (!version.matches("v?1\\.\\d+(\\.\\d+)?")) {
+        if (version != null && !version.matches("v?1\\.\\d+(\\.\\d+)?")) {
             throw invalid(ROOT + ":kubernetes:version", "'" + version + "' is not a Kubernetes version like 1.36.3");
         }
         int cost = r.intIn("password:bcrypt_cost", 10, 16);
@@ -62,35 +75,37 @@ public record DeploymentConfig(
         String refreshIdle = r.duration("dex:refresh_token_idle");
         String refreshLifetime = r.duration("dex:refresh_token_lifetime");
         String email = r.text("superadmin:email");
-        if (!EMAIL.matcher(email).matches()) {
+        if (email != null && !EMAIL.matcher(email).matches()) {
             throw invalid(ROOT + ":superadmin:email", "'" + email + "' is not an email address");
         }
         String ingressPath = r.text("ingress:path");
-        if (!ingressPath.startsWith("/")) throw invalid(ROOT + ":ingress:path", "must start with '/'");
+        if (ingressPath != null && !ingressPath.startsWith("/")) throw invalid(ROOT + ":ingress:path", "must start with '/'");
         int validity = r.intIn("certificates:validity_days", 1, 3650);
         int renewBefore = r.intIn("certificates:renew_before_days", 0, 365);
-        if (renewBefore >= validity) {
+        if (r.has("certificates:validity_days") && renewBefore >= validity) {
             throw invalid(ROOT + ":certificates:renew_before_days", renewBefore
                     + " must be less than certificates:validity_days (" + validity
                     + "), or every apply re-issues the certificates");
         }
         DeploymentConfig cfg = new DeploymentConfig(cluster, ns, issuer, r.text("clients:audience_id"), r.text("clients:cli_id"),
                 r.text("clients:kubectl_id"),
-                certDir(Path.of(certBase), cluster), r.ips("certificates:ip_sans"),
+                certBase == null || cluster == null ? null : certDir(Path.of(certBase), cluster), r.ips("certificates:ip_sans"),
                 r.dnsNames("certificates:dns_sans"), validity, renewBefore,
                 Optional.ofNullable(r.optionalText("dex:image")).orElseGet(Versions::dexImage),
                 r.text("dex:listen_address"), https, grpc, telemetry, r.text("dex:grpc_address"), ttl, refreshIdle, refreshLifetime,
                 r.bool("ingress:enabled"), r.text("ingress:class"), ingressPath, r.dnsNames("ingress:hosts"),
-                Path.of(r.path("chart:dir")), r.name("chart:release"), email, r.text("superadmin:username"),
-                cost, version.replaceFirst("^v", ""),
-                Path.of(r.path("kubernetes:kubeconfig")), Path.of(r.path("kubernetes:apiserver_manifest")),
-                Path.of(r.path("kubernetes:authentication_config")), idps(pillar.get("idps")));
-        if (!cfg.idps().isEmpty() && !cfg.structuredAuthentication()) {
+                pathOf(r.path("chart:dir")), r.name("chart:release"), email, r.text("superadmin:username"),
+                cost, version == null ? null : version.replaceFirst("^v", ""),
+                pathOf(r.path("kubernetes:kubeconfig")), pathOf(r.path("kubernetes:apiserver_manifest")),
+                pathOf(r.path("kubernetes:authentication_config")), idps(pillar.get("idps")));
+        if (!cfg.idps().isEmpty() && version != null && !cfg.structuredAuthentication()) {
             throw invalid(ROOT + ":idps", "upstream IdPs need Kubernetes 1.30 or later: only its structured"
                     + " authentication keeps their users (oidc:<idp>:<email>) apart from local users (oidc:<email>)");
         }
         return cfg;
     }
+
+    private static Path pathOf(String path) { return path == null ? null : Path.of(path); }
 
     /** The IdPs of pillar {@code dexauth:idps}; a wrong one names its pillar key like every other. */
     private static Map<String, IdpSpec> idps(JsonNode pillar) {
@@ -121,7 +136,17 @@ public record DeploymentConfig(
     private static final class Reader {
         private final JsonNode root;
 
-        Reader(JsonNode root) { this.root = root; }
+        private final boolean partial;
+
+        Reader(JsonNode root, boolean partial) {
+            this.root = root;
+            this.partial = partial;
+        }
+
+        boolean has(String key) { return node(key) != null; }
+
+        /** In a partial pillar, a key that is not there is not read (its setting stays unset). */
+        private boolean skipped(String key) { return partial && node(key) == null; }
 
         JsonNode node(String key) {
             JsonNode n = root;
@@ -130,6 +155,7 @@ public record DeploymentConfig(
         }
 
         String text(String key) {
+            if (skipped(key)) return null;
             JsonNode n = node(key);
             if (n == null || n.isNull() || n.asText().isBlank()) throw invalid(ROOT + ":" + key, "is required");
             if (!n.isValueNode()) throw invalid(ROOT + ":" + key, "must be a single value, not a list or dict");
@@ -144,6 +170,7 @@ public record DeploymentConfig(
         /** A Go duration Dex understands, e.g. 10m, 168h, 1h30m. */
         String duration(String key) {
             String v = text(key);
+            if (v == null) return null;
             if (!DURATION.matcher(v).matches()) {
                 throw invalid(ROOT + ":" + key, "'" + v + "' is not a duration like 10m, 1h or 168h");
             }
@@ -152,6 +179,7 @@ public record DeploymentConfig(
 
         String name(String key) {
             String v = text(key);
+            if (v == null) return null;
             if (v.length() > 63 || !DNS1123.matcher(v).matches()) {
                 throw invalid(ROOT + ":" + key, "'" + v
                         + "' must be a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)");
@@ -161,17 +189,20 @@ public record DeploymentConfig(
 
         String path(String key) {
             String v = text(key);
+            if (v == null) return null;
             if (!v.startsWith("/")) throw invalid(ROOT + ":" + key, "'" + v + "' must be an absolute path");
             return v;
         }
 
         boolean bool(String key) {
+            if (skipped(key)) return false;
             JsonNode n = node(key);
             if (n == null || !n.isBoolean()) throw invalid(ROOT + ":" + key, "must be true or false");
             return n.asBoolean();
         }
 
         int intIn(String key, int min, int max) {
+            if (skipped(key)) return 0;
             JsonNode n = node(key);
             if (n == null || !n.canConvertToInt() || !n.isIntegralNumber()) {
                 throw invalid(ROOT + ":" + key, "must be a whole number between " + min + " and " + max);
@@ -185,6 +216,7 @@ public record DeploymentConfig(
 
         URI httpsUrl(String key) {
             String v = text(key);
+            if (v == null) return null;
             try {
                 URI u = new URI(v);
                 if (!"https".equals(u.getScheme()) || u.getHost() == null) {

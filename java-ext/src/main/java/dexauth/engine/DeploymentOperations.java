@@ -20,6 +20,7 @@ import dexauth.rbac.RoleDefinitions;
 import dexauth.users.Holders;
 import dexauth.users.PasswordPolicy;
 import dexauth.users.UserService;
+import dexauth.users.UserStore;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.client.KubernetesClient;
 
@@ -27,24 +28,30 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.Map;
 
 /**
- * The engine operations of one Dex deployment, each taking {@code {"pillar": <dexauth pillar>}}.
+ * The engine operations of one Dex deployment, each taking {@code {"pillar": <dexauth pillar keys>}}:
+ * {@code config.validate} the whole pillar, the others the keys they read (see their states).
  * Each is idempotent and honours dry runs, so Salt's changes and test=True are truthful.
  */
-final class DeploymentOperations {
+final class DeploymentOperations implements AutoCloseable {
     static final String CLUSTER_ADMIN = "cluster-admin";
     /** How long Dex's storage may stay unavailable while kube-apiserver restarts with new flags. */
     private static final Duration DEX_SETTLE = Duration.ofSeconds(120);
+    /** How long a control-plane node waits for the bootstrap node to publish Dex's CA. */
+    static final Duration CA_WAIT = Duration.ofSeconds(300);
 
-    private DeploymentOperations() {}
+    /** Clients by kubeconfig (path and content): a session's operations share one, not one each. */
+    private final Map<String, KubernetesClient> clients = new HashMap<>();
 
-    static Map<String, Engine.Operation> all() {
+    /** The operations, sharing this instance's clients. */
+    Map<String, Engine.Operation> all() {
         Map<String, Engine.Operation> ops = new java.util.TreeMap<>();
         // Also answers the names derived from pillar, so states and tests ask instead of repeating the rules.
         ops.put("config.validate", (req, dry) -> {
-            DeploymentConfig cfg = config(req);
+            DeploymentConfig cfg = DeploymentConfig.fromPillar(req.get("pillar"));
             return Engine.JSON.createObjectNode().put("changed", false).put("comment", "pillar is valid")
                     .put("certDir", cfg.certDir().toString()).put("fullname", ChartValues.fullname(cfg.release()));
         });
@@ -52,60 +59,69 @@ final class DeploymentOperations {
                 .ensure(DexCertificates.request(config(req), ChartValues.fullname(config(req).release())), dry).changes()));
         ops.put("secrets.ensure", (req, dry) -> {
             DeploymentConfig cfg = config(req);
-            try (KubernetesClient kube = Kube.client(cfg.kubeconfig())) {
-                return changes(ChartSecrets.ensure(kube, cfg, dry));
-            }
+            return changes(ChartSecrets.ensure(kube(cfg), cfg, dry));
         });
         ops.put("chart.deploy", (req, dry) -> {
             DeploymentConfig cfg = config(req);
-            try (KubernetesClient kube = Kube.client(cfg.kubeconfig())) {
-                ChartDeployer deployer = new ChartDeployer(kube, cfg.kubeconfig());
-                Map<String, String> changes = deployer.deploy(cfg, dry);
-                ObjectNode reply = changes(changes);
-                deployer.warnings().forEach(reply.withArray("warnings")::add);
-                return reply;
-            }
+            ChartDeployer deployer = new ChartDeployer(kube(cfg), cfg.kubeconfig());
+            Map<String, String> changes = deployer.deploy(cfg, dry);
+            ObjectNode reply = changes(changes);
+            deployer.warnings().forEach(reply.withArray("warnings")::add);
+            return reply;
         });
-        ops.put("superadmin.ensure", DeploymentOperations::superadmin);
+        ops.put("superadmin.ensure", this::superadmin);
         ops.put("roles.ensure", (req, dry) -> {
             DeploymentConfig cfg = config(req);
-            try (KubernetesClient kube = Kube.client(cfg.kubeconfig())) {
-                Map<String, String> changes = new java.util.LinkedHashMap<>(RoleDefinitions.ensure(kube, dry));
-                if (kube.namespaces().withName(cfg.namespace()).get() != null) {
-                    changes.putAll(RoleAssignments.reconcile(kube, Holders.fromCluster(kube, cfg.namespace()), dry));
-                }
-                return changes(changes);
+            KubernetesClient kube = kube(cfg);
+            Map<String, String> changes = new java.util.LinkedHashMap<>(RoleDefinitions.ensure(kube, dry));
+            if (kube.namespaces().withName(cfg.namespace()).get() != null) {
+                changes.putAll(RoleAssignments.reconcile(kube, Holders.fromCluster(kube, cfg.namespace()), dry));
             }
+            return changes(changes);
         });
         ops.put("apiserver.configure", (req, dry) -> {
             DeploymentConfig cfg = config(req);
-            return changes(ApiserverAuthentication.configure(cfg, dexCa(cfg), dry));
+            return changes(ApiserverAuthentication.configure(cfg, dexCa(cfg, dry), dry));
         });
         ops.put("apiserver.unconfigure", (req, dry) ->
                 changes(ApiserverAuthentication.unconfigure(config(req), dry)));
         ops.put("chart.remove", (req, dry) -> {
             DeploymentConfig cfg = config(req);
-            try (KubernetesClient kube = Kube.client(cfg.kubeconfig())) {
-                return changes(new ChartDeployer(kube, cfg.kubeconfig()).remove(cfg, dry));
-            }
+            return changes(new ChartDeployer(kube(cfg), cfg.kubeconfig()).remove(cfg, dry));
         });
         ops.put("secrets.remove", (req, dry) -> {
             DeploymentConfig cfg = config(req);
-            try (KubernetesClient kube = Kube.client(cfg.kubeconfig())) {
-                return changes(ChartSecrets.remove(kube, cfg, req.path("purge").asBoolean(false), dry));
-            }
+            return changes(ChartSecrets.remove(kube(cfg), cfg, req.path("purge").asBoolean(false), dry));
         });
+        ops.put("roles.remove", (req, dry) -> changes(UserData.purgeRoles(kube(config(req)), dry)));
         ops.put("data.purge", (req, dry) -> {
             DeploymentConfig cfg = config(req);
-            try (KubernetesClient kube = Kube.client(cfg.kubeconfig())) {
-                return changes(UserData.purge(kube, cfg, dry));
-            }
+            return changes(UserData.purge(kube(cfg), cfg, dry));
         });
         return ops;
     }
 
+    /** The Kubernetes client for this kubeconfig, opened once per engine (session). */
+    KubernetesClient kube(DeploymentConfig cfg) throws IOException {
+        Path file = cfg.kubeconfig();
+        String key = file + "\n" + (Files.isReadable(file) ? Files.readString(file) : "");
+        KubernetesClient kube = clients.get(key);
+        if (kube == null) {
+            kube = Kube.client(file);
+            clients.put(key, kube);
+        }
+        return kube;
+    }
+
+    @Override
+    public void close() {
+        clients.values().forEach(KubernetesClient::close);
+        clients.clear();
+    }
+
+    /** The settings a state passed: each passes only the pillar keys its operation reads. */
     static DeploymentConfig config(JsonNode req) {
-        return DeploymentConfig.fromPillar(req.get("pillar"));
+        return DeploymentConfig.fromPartialPillar(req.get("pillar"));
     }
 
     static ObjectNode changes(Map<String, String> changes) {
@@ -115,20 +131,29 @@ final class DeploymentOperations {
         return reply;
     }
 
-    /** Dex's CA: from the local certificate directory (bootstrap node) or the cluster (other nodes). */
-    static String dexCa(DeploymentConfig cfg) throws IOException {
+    /**
+     * Dex's CA: from the local certificate directory (bootstrap node) or the cluster (other nodes).
+     * Other control-plane nodes run while the bootstrap node deploys (one orchestration step):
+     * unless dry, they wait a while for the CA to be published.
+     */
+    String dexCa(DeploymentConfig cfg, boolean dry) throws IOException, InterruptedException {
         Path local = cfg.certDir().resolve("ca.crt");
         if (Files.isReadable(local)) return Files.readString(local);
-        try (KubernetesClient kube = Kube.client(cfg.kubeconfig())) {
-            ConfigMap cm = kube.configMaps().inNamespace(ChartSecrets.CA_CONFIGMAP_NAMESPACE)
+        java.time.Instant deadline = java.time.Instant.now().plus(dry ? Duration.ZERO : CA_WAIT);
+        ConfigMap cm;
+        while (true) {
+            cm = kube(cfg).configMaps().inNamespace(ChartSecrets.CA_CONFIGMAP_NAMESPACE)
                     .withName(ChartSecrets.CA_CONFIGMAP).get();
-            if (cm == null || cm.getData() == null || !cm.getData().containsKey("ca.crt")) {
-                throw new NotFound("Dex's CA is neither in " + local + " nor in ConfigMap "
-                        + ChartSecrets.CA_CONFIGMAP_NAMESPACE + "/" + ChartSecrets.CA_CONFIGMAP
-                        + "; apply dexauth.deployed on the bootstrap node first");
-            }
-            return cm.getData().get("ca.crt");
+            boolean published = cm != null && cm.getData() != null && cm.getData().containsKey("ca.crt");
+            if (published || java.time.Instant.now().isAfter(deadline)) break;
+            Thread.sleep(2000);
         }
+        if (cm == null || cm.getData() == null || !cm.getData().containsKey("ca.crt")) {
+            throw new NotFound("Dex's CA is neither in " + local + " nor in ConfigMap "
+                    + ChartSecrets.CA_CONFIGMAP_NAMESPACE + "/" + ChartSecrets.CA_CONFIGMAP
+                    + "; apply dexauth.deployed on the bootstrap node first");
+        }
+        return cm.getData().get("ca.crt");
     }
 
     static DexApi dex(DeploymentConfig cfg) {
@@ -138,16 +163,41 @@ final class DeploymentOperations {
     }
 
     /**
+     * A re-run's check, without a gRPC connection to Dex (or a wait for it): the user record and
+     * Dex's password object (its kubernetes storage, one list call) exist, and no binding of an
+     * earlier release is left. Anything else goes the full way, which repairs it.
+     */
+    private static boolean inPlace(KubernetesClient kube, DeploymentConfig cfg) {
+        String email = cfg.superadminEmail();
+        if (new UserStore(kube, cfg.namespace()).get(email).isEmpty()) return false;
+        if (kube.rbac().clusterRoleBindings().withName(RoleBindings.bindingName(CLUSTER_ADMIN, email)).get() != null) {
+            return false;
+        }
+        try {
+            return kube.genericKubernetesResources("dex.coreos.com/v1", "Password").inNamespace(cfg.namespace())
+                    .list().getItems().stream()
+                    .anyMatch(p -> email.equalsIgnoreCase(String.valueOf(p.getAdditionalProperties().get("email"))));
+        } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+            return false; // no Dex storage yet
+        }
+    }
+
+    /**
      * Creates the super-admin once, through the same user service as {@code authctl user add}
      * (Cluster Admin, must change its password), and keeps its role bindings. The one-time
      * password is returned in {@code initialPassword} only on creation, for the caller to show once.
      */
-    private static ObjectNode superadmin(JsonNode req, boolean dry) throws Exception {
+    private ObjectNode superadmin(JsonNode req, boolean dry) throws Exception {
         DeploymentConfig cfg = config(req);
         String email = cfg.superadminEmail();
         ObjectNode reply = Engine.JSON.createObjectNode();
         ObjectNode changes = reply.putObject("changes");
-        try (DexApi dex = dex(cfg); KubernetesClient kube = Kube.client(cfg.kubeconfig())) {
+        KubernetesClient kube = kube(cfg);
+        if (inPlace(kube, cfg)) {
+            reply.put("email", cfg.superadminEmail());
+            return reply;
+        }
+        try (DexApi dex = dex(cfg)) {
             if (!dry) dex.awaitReady(Duration.ofSeconds(req.path("waitSeconds").asInt(180)));
             UserService users = new UserService(kube, dex, cfg.namespace(), PasswordPolicy.defaults(), cfg.bcryptCost(),
                     "bootstrap");
@@ -170,7 +220,9 @@ final class DeploymentOperations {
                 changes.put("clusterrolebinding/" + RoleBindings.bindingName(CLUSTER_ADMIN, email),
                         "replaced by the role binding of Cluster Admins");
             }
-            if (kube.namespaces().withName(cfg.namespace()).get() != null) {
+            // Bindings follow the stored assignments (roles.ensure keeps them so on every apply):
+            // only a change made here can call for another reconcile.
+            if (changes.size() > 0 && kube.namespaces().withName(cfg.namespace()).get() != null) {
                 RoleAssignments.reconcile(kube, Holders.fromCluster(kube, cfg.namespace()), dry).forEach(changes::put);
             }
         }

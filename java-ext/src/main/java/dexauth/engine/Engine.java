@@ -23,7 +23,7 @@ import java.util.TreeMap;
  * reporting what it would change without changing it. Replies carry
  * {@code changed} and {@code changes} so Salt states report changes truthfully.
  */
-public final class Engine {
+public final class Engine implements AutoCloseable {
     static final ObjectMapper JSON = new ObjectMapper();
 
     /** One engine operation. */
@@ -32,19 +32,36 @@ public final class Engine {
     }
 
     private final Map<String, Operation> operations;
+    /** Null for engines over other operations (the lab's). */
+    private final DeploymentOperations deployment;
 
     /** The operations of a deployment, those Salt's states call. */
     public Engine() {
-        this(DeploymentOperations.all());
+        this(new DeploymentOperations());
+    }
+
+    private Engine(DeploymentOperations deployment) {
+        this(deployment.all(), deployment);
     }
 
     /** An engine over other operations (the lab's own, see dexauth.lab). */
     public Engine(Map<String, Operation> operations) {
+        this(operations, null);
+    }
+
+    private Engine(Map<String, Operation> operations, DeploymentOperations deployment) {
         this.operations = new TreeMap<>(operations);
         this.operations.put("version", (req, dry) -> JSON.createObjectNode().put("changed", false));
+        this.deployment = deployment;
     }
 
     public Iterable<String> operationNames() { return operations.keySet(); }
+
+    /** Closes the clients kept for the operations of a session. */
+    @Override
+    public void close() {
+        if (deployment != null) deployment.close();
+    }
 
     /** Runs an operation; failures become {@code {"result": false, "error": ...}}, never a stack trace. */
     public ObjectNode run(String name, JsonNode request) {

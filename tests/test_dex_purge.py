@@ -1,0 +1,86 @@
+"""End to end: a removal with purge deletes what the deploy made and nothing else.
+
+It runs on a lab of its own: a purge deletes the authentication namespace, which the lab
+(no namespace controller) leaves terminating, so the shared lab could not redeploy after it.
+"""
+import json
+import subprocess
+
+import pytest
+
+import dexlab
+from labfixture import LabHandle, short_root
+
+DEX_CRDS = ["authcodes", "authrequests", "oauth2clients", "signingkeies", "refreshtokens", "passwords",
+            "offlinesessionses", "connectors", "devicerequests", "devicetokens"]
+FOREIGN_CRD = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.dex.coreos.com}
+spec:
+  group: dex.coreos.com
+  names: {kind: Widget, plural: widgets, singular: widget}
+  scope: Namespaced
+  versions:
+  - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}
+"""
+MANAGED = "app.kubernetes.io/managed-by=dexauth"
+
+
+@pytest.fixture(scope="module")
+def purged():
+    lab = LabHandle(short_root("dxp-")).up()
+    try:
+        ok, states, _ = dexlab.orchestrate(lab)
+        assert ok, json.dumps(states, indent=1)[-3000:]
+        # A solution namespace with a Solution Admin binding (a group needs no password change).
+        assert lab.kubectl("create", "namespace", "shop").returncode == 0
+        assert lab.kubectl("label", "namespace", "shop", "dexauth.io/solution=true").returncode == 0
+        r = lab.authctl("role", "grant", "--group", "shop-team", "solution-admin", "--break-glass")
+        assert r.returncode == 0, r.stderr
+        dexlab.wait(lambda: lab.kubectl("-n", "shop", "get", "rolebinding", "-l", MANAGED, "-o", "name").stdout,
+                    what="the Solution Admin RoleBinding in the solution namespace")
+        # Not the deploy's: another CRD of Dex's API group.
+        r = subprocess.run([lab.lab.tools["KUBECTL_BIN"], "--kubeconfig", str(lab.lab.kubeconfig), "apply", "-f", "-"],
+                           input=FOREIGN_CRD, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        ok, states, _ = dexlab.orchestrate(lab, "dexauth.orchestrate.remove",
+                                           'pillar={"dexauth": {"remove": {"purge": true}}}')
+        assert ok, json.dumps(states, indent=1)[-3000:]
+        yield lab
+    finally:
+        lab.down()
+        lab.remove()
+
+
+def _gone_or_going(lab, *args):
+    r = lab.kubectl("get", *args, "-o", "jsonpath={.metadata.deletionTimestamp}")
+    return r.returncode != 0 or r.stdout.strip() != ""
+
+
+def test_purge_deletes_dex_crds_by_name_and_keeps_other_crds_of_its_group(purged):
+    for name in DEX_CRDS:
+        assert _gone_or_going(purged, "crd", f"{name}.dex.coreos.com"), name
+    assert not _gone_or_going(purged, "crd", "widgets.dex.coreos.com")
+
+
+def test_purge_deletes_every_binding_and_role_dexauth_made(purged):
+    for kind in ("clusterrolebindings", "clusterroles"):
+        r = purged.kubectl("get", kind, "-l", MANAGED, "-o", "name")
+        assert r.returncode == 0 and r.stdout.strip() == "", r.stdout
+    r = purged.kubectl("get", "rolebindings", "--all-namespaces", "-l", MANAGED, "-o", "name")
+    assert r.returncode == 0 and r.stdout.strip() == "", r.stdout
+
+
+def test_purge_keeps_solution_namespaces_and_their_pod_security(purged):
+    r = purged.kubectl("get", "namespace", "shop", "-o", "json")
+    assert r.returncode == 0, r.stderr
+    labels = json.loads(r.stdout)["metadata"]["labels"]
+    assert labels.get("pod-security.kubernetes.io/enforce") == "baseline"
+
+
+def test_purge_deletes_the_namespace_certificates_and_authctl_config(purged):
+    assert _gone_or_going(purged, "namespace", "dexauth")
+    assert not dexlab.ca_file(purged).parent.exists()
+    assert not (purged.root / "authctl.yaml").exists()
+    assert purged.kubectl("-n", "kube-public", "get", "configmap", "dexauth-ca").returncode != 0
