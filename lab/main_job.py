@@ -132,7 +132,7 @@ def main():
 
  Then write a kubeconfig that logs you in by itself (asks the new password once, then refreshes):
 
-   {repo}/bin/authctl kubeconfig --config {lab.root}/authctl.yaml \
+   {repo}/bin/authctl kubeconfig --config {lab.root}/authctl.yaml \\
      --username {summary['superadmin_email']} --output {lab.root}/kubeconfig-{summary['superadmin_email']}
    {summary['kubectl']} --kubeconfig {lab.root}/kubeconfig-{summary['superadmin_email']} get namespaces
 
