@@ -69,6 +69,21 @@ def orchestrate(lab, name="dexauth.orchestrate.deploy", *extra):
     return main_job.run_orchestration(lab.lab, name, extra)
 
 
+def failures(states):
+    """What failed in an orchestration, down to the minions' states: ID, comment (for assertion messages)."""
+    out = []
+    for sid, s in states.items():
+        if not isinstance(s, dict) or s.get("result"):
+            continue
+        out.append(f"{s.get('__id__', sid)}: {s.get('comment')}")
+        ret = (s.get("changes") or {}).get("ret") if isinstance(s.get("changes"), dict) else None
+        for minion, minion_states in (ret or {}).items():
+            if isinstance(minion_states, dict):
+                out += [f"  {minion} {v.get('__id__')}: {v.get('comment')}" for v in minion_states.values()
+                        if isinstance(v, dict) and not v.get("result")]
+    return "\n".join(out) or json.dumps(states)[-3000:]
+
+
 def changed_states(states):
     """IDs of states (and nested salt.state sub-states) that reported changes."""
     out = []

@@ -181,7 +181,7 @@ def test_expired_token_is_refused(deployed):
 
 def test_removal_keeps_users_and_redeploy_restores_login(deployed):
     ok, states, _ = dexlab.orchestrate(deployed, "dexauth.orchestrate.remove")
-    assert ok, states
+    assert ok, dexlab.failures(states)
     wait_until(lambda: deployed.pod_pid("deploy-dexauth-dex") is None, what="Dex stopped")
     manifest = (deployed.lab.manifests / "kube-apiserver.yaml").read_text()
     assert "--authentication-config" not in manifest
@@ -200,7 +200,7 @@ def test_release_named_without_dex_deploys_logs_in_and_reruns_quietly(deployed):
     """Pillar dexauth:chart:release `auth`: the chart names its objects auth-dex, and the engine
     waits for and checks those (not objects named `auth` the chart never creates)."""
     ok, states, _ = dexlab.orchestrate(deployed, "dexauth.orchestrate.remove")
-    assert ok, states
+    assert ok, dexlab.failures(states)
     wait_until(lambda: deployed.pod_pid("deploy-dexauth-dex") is None, what="Dex stopped")
     dexlab.set_overrides(deployed, {"dexauth": {"chart": {"release": "auth"}}})
     try:

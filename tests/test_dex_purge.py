@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 import dexlab
+from support import wait_until
 from labfixture import LabHandle, short_root
 
 DEX_CRDS = ["authcodes", "authrequests", "oauth2clients", "signingkeies", "refreshtokens", "passwords",
@@ -38,7 +39,7 @@ def purged():
         assert lab.kubectl("label", "namespace", "shop", "dexauth.io/solution=true").returncode == 0
         r = lab.authctl("role", "grant", "--group", "shop-team", "solution-admin", "--break-glass")
         assert r.returncode == 0, r.stderr
-        dexlab.wait(lambda: lab.kubectl("-n", "shop", "get", "rolebinding", "-l", MANAGED, "-o", "name").stdout,
+        wait_until(lambda: lab.kubectl("-n", "shop", "get", "rolebinding", "-l", MANAGED, "-o", "name").stdout,
                     what="the Solution Admin RoleBinding in the solution namespace")
         # Not the deploy's: another CRD of Dex's API group.
         r = subprocess.run([lab.lab.tools["KUBECTL_BIN"], "--kubeconfig", str(lab.lab.kubeconfig), "apply", "-f", "-"],

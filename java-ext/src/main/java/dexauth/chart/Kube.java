@@ -34,6 +34,51 @@ public final class Kube {
     }
 
     /**
+     * Waits until the kube-apiserver behind {@code kube} was started after {@code since} (its
+     * {@code process_start_time_seconds} metric) and answers /readyz: a changed static-pod
+     * manifest restarts it, and whatever comes next must not meet the restart. When no newer
+     * process shows within {@code timeout} (the kubeconfig names another apiserver, e.g. behind
+     * a load balancer), a ready one is enough.
+     */
+    public static void awaitRestarted(KubernetesClient kube, java.time.Instant since, java.time.Duration timeout)
+            throws InterruptedException {
+        java.time.Instant deadline = java.time.Instant.now().plus(timeout);
+        java.time.Instant hardDeadline = deadline.plus(timeout);
+        while (true) {
+            boolean restarted = startedAfter(kube, since);
+            boolean ready = restarted || java.time.Instant.now().isAfter(deadline) ? ready(kube) : false;
+            if (ready) return;
+            if (java.time.Instant.now().isAfter(hardDeadline)) {
+                throw new Unavailable(Unavailable.Dependency.KUBERNETES, "kube-apiserver did not come back ready within "
+                        + timeout.multipliedBy(2).toSeconds() + " s after its manifest changed", null);
+            }
+            Thread.sleep(500);
+        }
+    }
+
+    private static boolean startedAfter(KubernetesClient kube, java.time.Instant since) {
+        try {
+            for (String line : kube.raw("/metrics").split("\n")) {
+                if (line.startsWith("process_start_time_seconds ")) {
+                    double started = Double.parseDouble(line.substring(line.indexOf(' ') + 1).trim());
+                    return started * 1000 > since.toEpochMilli();
+                }
+            }
+        } catch (RuntimeException e) {
+            // restarting, or metrics not readable: not (yet) known to be restarted
+        }
+        return false;
+    }
+
+    private static boolean ready(KubernetesClient kube) {
+        try {
+            return "ok".equals(kube.raw("/readyz"));
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    /**
      * The one translation of a Kubernetes API failure: who ({@code actor}) was refused what
      * ({@code what}, e.g. "add users"), or why the API could not answer.
      */

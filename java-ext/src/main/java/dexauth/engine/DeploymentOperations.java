@@ -40,6 +40,8 @@ final class DeploymentOperations implements AutoCloseable {
     static final String CLUSTER_ADMIN = "cluster-admin";
     /** How long Dex's storage may stay unavailable while kube-apiserver restarts with new flags. */
     private static final Duration DEX_SETTLE = Duration.ofSeconds(120);
+    /** How long kube-apiserver may take to come back after its manifest changed. */
+    static final Duration APISERVER_RESTART = Duration.ofSeconds(120);
     /** How long a control-plane node waits for the bootstrap node to publish Dex's CA. */
     static final Duration CA_WAIT = Duration.ofSeconds(300);
 
@@ -81,10 +83,14 @@ final class DeploymentOperations implements AutoCloseable {
         });
         ops.put("apiserver.configure", (req, dry) -> {
             DeploymentConfig cfg = config(req);
-            return changes(ApiserverAuthentication.configure(cfg, dexCa(cfg, dry), dry));
+            java.time.Instant before = java.time.Instant.now();
+            return afterRestart(cfg, before, ApiserverAuthentication.configure(cfg, dexCa(cfg, dry), dry), dry);
         });
-        ops.put("apiserver.unconfigure", (req, dry) ->
-                changes(ApiserverAuthentication.unconfigure(config(req), dry)));
+        ops.put("apiserver.unconfigure", (req, dry) -> {
+            DeploymentConfig cfg = config(req);
+            java.time.Instant before = java.time.Instant.now();
+            return afterRestart(cfg, before, ApiserverAuthentication.unconfigure(cfg, dry), dry);
+        });
         ops.put("chart.remove", (req, dry) -> {
             DeploymentConfig cfg = config(req);
             return changes(new ChartDeployer(kube(cfg), cfg.kubeconfig()).remove(cfg, dry));
@@ -99,6 +105,18 @@ final class DeploymentOperations implements AutoCloseable {
             return changes(UserData.purge(kube(cfg), cfg, dry));
         });
         return ops;
+    }
+
+    /**
+     * A changed static-pod manifest restarts kube-apiserver: the next steps (chart removal, the
+     * super-admin) must find it back, not in the middle of its restart.
+     */
+    private ObjectNode afterRestart(DeploymentConfig cfg, java.time.Instant before, Map<String, String> changes,
+                                    boolean dry) throws IOException, InterruptedException {
+        if (!dry && changes.containsKey(cfg.apiserverManifest().toString())) {
+            Kube.awaitRestarted(kube(cfg), before, APISERVER_RESTART);
+        }
+        return changes(changes);
     }
 
     /** The Kubernetes client for this kubeconfig, opened once per engine (session). */
