@@ -5,7 +5,6 @@ import dexauth.kubectl.WorkstationLogin;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.net.URI;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
@@ -22,13 +21,7 @@ final class LoginCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         CliConfig cfg = CliConfig.load(config);
-        WorkstationLogin.Interaction io = new Session.Quiet() {
-            @Override public boolean interactive() { return true; }
-            @Override public String ask(String prompt) { return email; } // the email is given by --email
-            @Override public char[] askSecret(String prompt) {
-                return Passwords.existing(stdin, "Password for " + email);
-            }
-        };
+        WorkstationLogin.Interaction io = Session.withEmail(email, stdin);
         TokenCache.Entry e = Session.operatorLogin(cfg).logIn(io); // a refusal exits 4 through ExitCode
         System.out.println("logged in as " + e.user() + " (session kept until you log out or your password changes)");
         return 0;

@@ -1,7 +1,6 @@
 package dexauth.cli;
 
 import dexauth.errors.LoginRequired;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dexauth.chart.Kube;
 import dexauth.kubectl.LoginMode;
 import dexauth.kubectl.LoginSettings;
@@ -22,7 +21,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.net.URI;
 import java.time.Clock;
-import java.util.Base64;
 
 /**
  * Who runs a user command, and with which rights: the operator's own Dex login (saved by
@@ -77,6 +75,17 @@ final class Session {
         @Override public boolean hasBrowser() { return false; }
     }
 
+    /** The person of `authctl login` and `authctl token`: email from --email, password prompted or from stdin. */
+    static WorkstationLogin.Interaction withEmail(String email, boolean passwordFromStdin) {
+        return new Quiet() {
+            @Override public boolean interactive() { return true; }
+            @Override public String ask(String prompt) { return email; }
+            @Override public char[] askSecret(String prompt) {
+                return Passwords.existing(passwordFromStdin, "Password for " + email);
+            }
+        };
+    }
+
     /** The logged-in operator (refreshed when due); fails clearly when there is no session. */
     TokenCache.Entry login() {
         try {
@@ -129,14 +138,5 @@ final class Session {
     UserService users(KubernetesClient kube, DexApi dex, String actor) {
         CliConfig.Users u = cfg().users;
         return new UserService(kube, dex, u.namespace, new PasswordPolicy(u.passwordMinLength), u.bcryptCost, actor);
-    }
-
-    static String emailOf(String idToken) {
-        String[] parts = idToken.split("\\.");
-        try {
-            return new ObjectMapper().readTree(Base64.getUrlDecoder().decode(parts[1])).path("email").asText();
-        } catch (IOException | RuntimeException e) {
-            return "";
-        }
     }
 }

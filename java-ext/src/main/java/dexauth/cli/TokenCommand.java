@@ -1,12 +1,9 @@
 package dexauth.cli;
 
-import dexauth.dex.PasswordHasher;
-import dexauth.dex.TokenClient;
-import dexauth.pki.TrustStores;
+import dexauth.kubectl.TokenCache;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.net.URI;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
@@ -25,20 +22,11 @@ final class TokenCommand implements Callable<Integer> {
     boolean passwordStdin;
 
     @Override
-    public Integer call() throws Exception {
+    public Integer call() {
         CliConfig cfg = CliConfig.load(config);
-        if (cfg.dex.issuer == null || cfg.dex.caFile == null) {
-            throw new UserError("dex.issuer and dex.caFile must be set in the configuration file"
-                    + " (written by the dexauth.cli Salt state)");
-        }
-        char[] password = Passwords.existing(passwordStdin, "Password for " + email);
-        try {
-            TokenClient client = new TokenClient(URI.create(cfg.dex.issuer), TrustStores.trusting(Path.of(cfg.dex.caFile)));
-            TokenClient.Tokens tokens = client.passwordGrant(cfg.dex.clientId, cfg.dex.audienceClientId, email, password);
-            System.out.println(tokens.idToken());
-            return ExitCode.OK.code;
-        } finally {
-            PasswordHasher.wipe(password);
-        }
+        // The same login as `authctl login` (password grant, verified token), but nothing is kept.
+        TokenCache.Entry e = Session.operatorLogin(cfg).loginOnce(Session.withEmail(email, passwordStdin));
+        System.out.println(e.idToken());
+        return ExitCode.OK.code;
     }
 }

@@ -210,10 +210,10 @@ final class DexClient {
         TokenResponse r = exchange(grant, scope);
         if (!r.indicatesSuccess()) {
             ErrorObject e = ((TokenErrorResponse) r).getErrorObject();
-            String reason = "invalid_grant".equals(e.getCode()) || "access_denied".equals(e.getCode())
-                    || e.getHTTPStatusCode() == 401 ? "wrong email or password" : describe(e);
-            throw new Unauthenticated("Dex refused " + what + ": "
-                    + (grant instanceof RefreshTokenGrant ? describe(e) : reason));
+            boolean badCredentials = grant instanceof ResourceOwnerPasswordCredentialsGrant
+                    && ("invalid_grant".equals(e.getCode()) || "access_denied".equals(e.getCode())
+                    || e.getHTTPStatusCode() == 401);
+            throw new Unauthenticated("Dex refused " + what + ": " + (badCredentials ? "wrong email or password" : describe(e)));
         }
         return verified((OIDCTokenResponse) r.toSuccessResponse(), null);
     }

@@ -74,6 +74,11 @@ public final class WorkstationLogin {
         return cache.locked(key, () -> store(key, login(DexClient.discover(settings), io)));
     }
 
+    /** One login that is handed out and not kept (`authctl token`): nothing is cached. */
+    public TokenCache.Entry loginOnce(Interaction io) {
+        return login(DexClient.discover(settings), io).entry();
+    }
+
     private TokenCache.Entry store(String key, DexClient.Tokens tokens) {
         TokenCache.Entry e = tokens.entry();
         cache.write(key, e);
