@@ -27,6 +27,55 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
+{{/* The account service: its objects' name and its own selector (Dex's Service must not select it). */}}
+{{- define "dex.accountName" -}}
+{{- printf "%s-account" .Values.fullname -}}
+{{- end -}}
+
+{{- define "dex.accountSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "dex.name" . }}-account
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "dex.accountLabels" -}}
+{{ include "dex.accountSelectorLabels" . }}
+{{- with .Values.account.image.tag }}
+app.kubernetes.io/version: {{ . | quote }}
+{{- end }}
+app.kubernetes.io/component: account-service
+app.kubernetes.io/part-of: dexauth
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{/* The account service's service.yaml (no secret: the client secret comes from its environment). */}}
+{{- define "dex.accountConfig" -}}
+{{- $v := .Values -}}
+{{- $a := $v.account -}}
+{{- $dir := "/etc/dexauth/account" -}}
+{{- $grpc := $a.dexGrpcAddress | default (printf "%s.%s.svc:%d" $v.fullname .Release.Namespace (int $v.ports.grpc)) -}}
+{{- $cfg := dict
+      "publicUrl" $a.publicUrl
+      "listen" (dict "address" $a.listenAddress "port" (int $a.port))
+      "tls" (dict "certFile" (printf "%s/tls/tls.crt" $dir) "keyFile" (printf "%s/tls/tls.key" $dir))
+      "issuer" $v.issuer
+      "dexCaFile" (printf "%s/dex-ca/ca.crt" $dir)
+      "clientId" $v.clients.console.id
+      "clientSecretEnv" "DEXAUTH_CONSOLE_CLIENT_SECRET"
+      "audienceClientId" $v.clients.apiserver.id
+      "kubectlClientId" $v.clients.kubectl.id
+      "dexGrpc" (dict
+        "address" $grpc
+        "caFile" (printf "%s/grpc/ca.crt" $dir)
+        "certFile" (printf "%s/grpc/tls.crt" $dir)
+        "keyFile" (printf "%s/grpc/tls.key" $dir))
+      "namespace" .Release.Namespace
+      "users" (dict "bcryptCost" (int $a.users.bcryptCost) "passwordMinLength" (int $a.users.passwordMinLength))
+      "session" (dict "idleMinutes" (int $a.session.idleMinutes) "absoluteMinutes" (int $a.session.absoluteMinutes))
+      "productName" $v.frontend.issuerName -}}
+{{- toYaml $cfg -}}
+{{- end -}}
+
 {{/*
 Environment variable carrying a client secret, from its key in clientSecrets.secretName:
 "grafana-admin" and "grafanaAdmin" both give DEX_CLIENT_SECRET_GRAFANA_ADMIN.
@@ -41,11 +90,13 @@ The config (secretEnv) and the Deployment (env) must agree, hence one helper.
 {{- $v := .Values -}}
 {{- /* An IPv6 listen address needs brackets before ":port". */ -}}
 {{- $host := contains ":" $v.listenAddress | ternary (printf "[%s]" $v.listenAddress) $v.listenAddress -}}
+{{- $peers := list $v.clients.cli.id $v.clients.kubectl.id -}}
+{{- if $v.account.enabled }}{{ $peers = append $peers $v.clients.console.id }}{{ end -}}
 {{- $clients := list (dict
       "id" $v.clients.apiserver.id
       "name" $v.clients.apiserver.name
       "secretEnv" (include "dex.secretEnv" $v.clients.apiserver.secretKey)
-      "trustedPeers" (list $v.clients.cli.id $v.clients.kubectl.id)
+      "trustedPeers" $peers
       "redirectURIs" (list)) -}}
 {{- $clients = append $clients (dict
       "id" $v.clients.cli.id
@@ -56,6 +107,13 @@ The config (secretEnv) and the Deployment (env) must agree, hence one helper.
       "id" $v.clients.kubectl.id
       "name" $v.clients.kubectl.name
       "public" true) -}}
+{{- if $v.account.enabled -}}
+{{- $clients = append $clients (dict
+      "id" $v.clients.console.id
+      "name" $v.clients.console.name
+      "secretEnv" (include "dex.secretEnv" $v.clients.console.secretKey)
+      "redirectURIs" $v.clients.console.redirectURIs) -}}
+{{- end -}}
 {{- range $v.clients.extra -}}
 {{- $c := omit . "secretKey" -}}
 {{- if .secretKey }}{{ $_ := set $c "secretEnv" (include "dex.secretEnv" .secretKey) }}{{ end -}}

@@ -5,7 +5,7 @@
 #
 # * dexauth.cli       -> write authctl's configuration file
 # * dexauth.cli.clean -> delete it (only with dexauth:remove:purge)
-{%- from "dexauth/map.jinja" import dexauth, certs_dir as certs with context %}
+{%- from "dexauth/map.jinja" import dexauth, account_url, certs_dir as certs with context %}
 
 authctl knows where Dex is:
   file.serialize:
@@ -39,3 +39,7 @@ authctl knows where Dex is:
           bcryptCost: {{ dexauth.password.bcrypt_cost }}
           passwordMinLength: {{ dexauth.password.min_length }}
           superadminEmail: {{ dexauth.superadmin.email }}
+{%- if dexauth.account.enabled %}
+        account:
+          url: {{ account_url | json }}
+{%- endif %}

@@ -1,10 +1,12 @@
-# Dex deployed from charts/dex with helm-java, after the Secrets it mounts.
+# Dex and the account service deployed from charts/dex with helm-java, after the Secrets they mount.
 #
 # Available states
 # ================
 #
-# * dexauth.deployed.secrets -> namespace, TLS Secrets, client secrets, public CA ConfigMap
-# * dexauth.deployed.chart   -> the Dex release
+# * dexauth.deployed.secrets -> namespace, TLS Secrets (Dex's, the account service's), client
+#                              secrets (apiserver audience, console), public CA ConfigMap
+# * dexauth.deployed.chart   -> the Dex release: Dex and the account service (console + JSON API),
+#                              each waited for until rolled out
 # * dexauth.deployed.clean   -> uninstall the release and its Secrets (keeps user data)
 include:
   - .secrets

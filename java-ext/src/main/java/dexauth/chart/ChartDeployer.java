@@ -83,6 +83,7 @@ public final class ChartDeployer {
         kube.configMaps().inNamespace(ns).resource(state).serverSideApply();
         changes.put("release/" + ns + "/" + cfg.release(), reason + " (revision " + release.getRevision() + ")");
         awaitRollout(ns, ChartValues.fullname(cfg.release()), Duration.ofSeconds(180));
+        if (cfg.accountEnabled()) awaitRollout(ns, ChartValues.accountName(cfg.release()), Duration.ofSeconds(180));
         return changes;
     }
 
@@ -114,7 +115,7 @@ public final class ChartDeployer {
             }
         }
         throw new Unavailable(Unavailable.Dependency.KUBERNETES, "Deployment " + ns + "/" + name + " did not roll out within "
-                + timeout.toSeconds() + " s (" + last + "); check the Dex pod's events and log", null);
+                + timeout.toSeconds() + " s (" + last + "); check its pod's events and log", null);
     }
 
     private static int orZero(Integer i) { return i == null ? 0 : i; }
@@ -132,6 +133,10 @@ public final class ChartDeployer {
         if (kube.apps().deployments().inNamespace(ns).withName(name).get() == null) return "repaired (Deployment missing)";
         if (kube.services().inNamespace(ns).withName(name).get() == null) return "repaired (Service missing)";
         if (kube.secrets().inNamespace(ns).withName(name + "-config").get() == null) return "repaired (config Secret missing)";
+        if (cfg.accountEnabled()
+                && kube.apps().deployments().inNamespace(ns).withName(ChartValues.accountName(cfg.release())).get() == null) {
+            return "repaired (account service Deployment missing)";
+        }
         return null;
     }
 

@@ -15,8 +15,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 
@@ -30,6 +32,8 @@ public final class ChartSecrets {
     public static final String GRPC_SECRET = "dex-grpc-tls";
     public static final String GRPC_CLIENT_SECRET = "dex-grpc-client";
     public static final String CLIENT_SECRETS = "dex-client-secrets";
+    /** The account service's HTTPS certificate (kubernetes.io/tls, with ca.crt). */
+    public static final String ACCOUNT_TLS_SECRET = "dex-account-tls";
     public static final String CA_CONFIGMAP_NAMESPACE = "kube-public";
     public static final String CA_CONFIGMAP = "dexauth-ca";
     static final String MANAGED_BY = "app.kubernetes.io/managed-by";
@@ -61,7 +65,14 @@ public final class ChartSecrets {
         applySecret(kube, ns, GRPC_CLIENT_SECRET, "kubernetes.io/tls", Map.of(
                 "tls.crt", read(dir.resolve(DexCertificates.CLI_CLIENT + ".crt")),
                 "tls.key", read(dir.resolve(DexCertificates.CLI_CLIENT + ".key")), "ca.crt", ca), changes, dryRun);
-        ensureClientSecrets(kube, ns, cfg.audienceClientId(), changes, dryRun);
+        List<String> clients = new ArrayList<>(List.of(cfg.audienceClientId()));
+        if (cfg.accountEnabled()) {
+            applySecret(kube, ns, ACCOUNT_TLS_SECRET, "kubernetes.io/tls", Map.of(
+                    "tls.crt", read(dir.resolve(DexCertificates.ACCOUNT + ".crt")),
+                    "tls.key", read(dir.resolve(DexCertificates.ACCOUNT + ".key")), "ca.crt", ca), changes, dryRun);
+            clients.add(cfg.account().clientId());
+        }
+        ensureClientSecrets(kube, ns, clients, changes, dryRun);
         ConfigMap want = new ConfigMapBuilder().withNewMetadata().withName(CA_CONFIGMAP)
                 .withNamespace(CA_CONFIGMAP_NAMESPACE).addToLabels(MANAGED_BY, "dexauth").endMetadata()
                 .addToData("ca.crt", ca).addToData("issuer", cfg.issuer().toString()).build();
@@ -73,18 +84,25 @@ public final class ChartSecrets {
         return changes;
     }
 
-    /** Client secrets are generated once per cluster; existing keys are never changed. */
-    private static void ensureClientSecrets(KubernetesClient kube, String ns, String audienceClient,
+    /**
+     * Client secrets (keyed by client id: the apiserver's audience client, the console's) are
+     * generated once per cluster; existing keys are never changed.
+     */
+    private static void ensureClientSecrets(KubernetesClient kube, String ns, List<String> clientIds,
                                             Map<String, String> changes, boolean dryRun) {
         Secret have = kube.secrets().inNamespace(ns).withName(CLIENT_SECRETS).get();
         Map<String, String> data = have == null || have.getData() == null ? new LinkedHashMap<>()
                 : new LinkedHashMap<>(have.getData());
-        if (data.containsKey(audienceClient)) return;
-        byte[] raw = new byte[32];
-        RANDOM.nextBytes(raw);
-        String secret = Base64.getUrlEncoder().withoutPadding().encodeToString(raw);
-        data.put(audienceClient, Base64.getEncoder().encodeToString(secret.getBytes(StandardCharsets.UTF_8)));
-        changes.put("secret/" + ns + "/" + CLIENT_SECRETS, "client secret for '" + audienceClient + "' generated");
+        List<String> missing = clientIds.stream().filter(id -> !data.containsKey(id)).toList();
+        if (missing.isEmpty()) return;
+        for (String client : missing) {
+            byte[] raw = new byte[32];
+            RANDOM.nextBytes(raw);
+            String secret = Base64.getUrlEncoder().withoutPadding().encodeToString(raw);
+            data.put(client, Base64.getEncoder().encodeToString(secret.getBytes(StandardCharsets.UTF_8)));
+        }
+        changes.put("secret/" + ns + "/" + CLIENT_SECRETS, "client secret for '" + String.join("', '", missing)
+                + "' generated");
         if (!dryRun) {
             kube.secrets().inNamespace(ns).resource(new SecretBuilder().withNewMetadata().withName(CLIENT_SECRETS)
                     .withNamespace(ns).addToLabels(MANAGED_BY, "dexauth").endMetadata().withType("Opaque")
@@ -117,8 +135,8 @@ public final class ChartSecrets {
     public static Map<String, String> remove(KubernetesClient kube, DeploymentConfig cfg, boolean purge, boolean dryRun) {
         Map<String, String> changes = new LinkedHashMap<>();
         String ns = cfg.namespace();
-        for (String name : purge ? new String[]{HTTPS_SECRET, GRPC_SECRET, GRPC_CLIENT_SECRET, CLIENT_SECRETS}
-                : new String[]{HTTPS_SECRET, GRPC_SECRET, GRPC_CLIENT_SECRET}) {
+        for (String name : purge ? new String[]{HTTPS_SECRET, GRPC_SECRET, GRPC_CLIENT_SECRET, ACCOUNT_TLS_SECRET,
+                CLIENT_SECRETS} : new String[]{HTTPS_SECRET, GRPC_SECRET, GRPC_CLIENT_SECRET, ACCOUNT_TLS_SECRET}) {
             if (kube.secrets().inNamespace(ns).withName(name).get() != null) {
                 changes.put("secret/" + ns + "/" + name, "deleted");
                 if (!dryRun) kube.secrets().inNamespace(ns).withName(name).delete();

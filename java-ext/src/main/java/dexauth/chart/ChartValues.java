@@ -34,6 +34,11 @@ public final class ChartValues {
         return name.replaceAll("-+$", "");
     }
 
+    /** The account service's objects (Deployment, Service, ConfigMap...): the fullname plus "-account". */
+    public static String accountName(String release) {
+        return fullname(release) + "-account";
+    }
+
     public static Map<String, String> of(DeploymentConfig cfg) {
         Map<String, String> v = new LinkedHashMap<>();
         v.put("fullname", fullname(cfg.release()));
@@ -62,7 +67,34 @@ public final class ChartValues {
         v.put("ingress.path", cfg.ingressPath());
         List<String> hosts = cfg.ingressHosts();
         for (int i = 0; i < hosts.size(); i++) v.put("ingress.hosts[" + i + "]", hosts.get(i));
+        if (cfg.account() != null) account(cfg, cfg.account(), v);
         return v;
+    }
+
+    /** The account service's values: its Deployment, its console client in Dex, its service.yaml. */
+    private static void account(DeploymentConfig cfg, DeploymentConfig.Account a, Map<String, String> v) {
+        v.put("account.enabled", Boolean.toString(a.enabled()));
+        if (!a.enabled()) return;
+        v.put("account.image.tag", Versions.authctl());
+        v.put("account.replicas", Integer.toString(a.replicas()));
+        v.put("account.path", a.path());
+        v.put("account.publicUrl", a.publicUrl().toString());
+        v.put("account.listenAddress", a.listenAddress());
+        v.put("account.port", Integer.toString(a.port()));
+        v.put("account.dexGrpcAddress", a.dexGrpcAddress());
+        v.put("account.tlsSecret", ChartSecrets.ACCOUNT_TLS_SECRET);
+        v.put("account.grpcClientSecret", ChartSecrets.GRPC_CLIENT_SECRET);
+        v.put("account.session.idleMinutes", Integer.toString(a.sessionIdleMinutes()));
+        v.put("account.session.absoluteMinutes", Integer.toString(a.sessionAbsoluteMinutes()));
+        v.put("account.users.bcryptCost", Integer.toString(cfg.bcryptCost()));
+        v.put("account.users.passwordMinLength", Integer.toString(a.passwordMinLength()));
+        List<String> roles = new java.util.ArrayList<>();
+        for (dexauth.rbac.Role r : dexauth.rbac.Role.values()) roles.add(r.clusterRole());
+        roles.add(dexauth.rbac.RoleDefinitions.SOLUTION_ADMIN_CLUSTER);
+        for (int i = 0; i < roles.size(); i++) v.put("account.bindableClusterRoles[" + i + "]", roles.get(i));
+        v.put("clients.console.id", a.clientId());
+        v.put("clients.console.secretKey", a.clientId());
+        v.put("clients.console.redirectURIs[0]", a.redirectUri());
     }
 
     /**

@@ -27,7 +27,20 @@ public record DeploymentConfig(
         String idTokenTtl, String refreshTokenIdle, String refreshTokenLifetime, boolean ingressEnabled, String ingressClass, String ingressPath, List<String> ingressHosts,
         Path chartDir, String release, String superadminEmail, String superadminUsername,
         int bcryptCost, String kubernetesVersion, Path kubeconfig, Path apiserverManifest, Path authenticationConfig,
-        Map<String, IdpSpec> idps) {
+        Map<String, IdpSpec> idps, Account account) {
+
+    /**
+     * The account service (pillar {@code dexauth:account}), deployed by the chart beside Dex; null
+     * when a partial pillar leaves the section out. {@code publicUrl} is the console's URL without a
+     * trailing '/': pillar {@code public_url}, or the issuer's scheme, host and port followed by
+     * {@code path}. {@code dexGrpcAddress} is empty for the in-cluster Service of Dex.
+     */
+    public record Account(boolean enabled, int replicas, String path, URI publicUrl, String listenAddress,
+                          int port, String dexGrpcAddress, int sessionIdleMinutes, int sessionAbsoluteMinutes,
+                          String clientId, int passwordMinLength) {
+        /** Where Dex sends the browser back after a console login. */
+        public String redirectUri() { return publicUrl + "/callback"; }
+    }
 
     private static final Pattern DNS1123 = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
     private static final Pattern EMAIL = Pattern.compile("[^@\\s]+@[^@\\s]+\\.[^@\\s]+");
@@ -97,12 +110,37 @@ public record DeploymentConfig(
                 pathOf(r.path("chart:dir")), r.name("chart:release"), email, r.text("superadmin:username"),
                 cost, version == null ? null : version.replaceFirst("^v", ""),
                 pathOf(r.path("kubernetes:kubeconfig")), pathOf(r.path("kubernetes:apiserver_manifest")),
-                pathOf(r.path("kubernetes:authentication_config")), idps(pillar.get("idps")));
+                pathOf(r.path("kubernetes:authentication_config")), idps(pillar.get("idps")),
+                partial && !r.has("account") ? null : account(r, issuer));
         if (!cfg.idps().isEmpty() && version != null && !cfg.structuredAuthentication()) {
             throw invalid(ROOT + ":idps", "upstream IdPs need Kubernetes 1.30 or later: only its structured"
                     + " authentication keeps their users (oidc:<idp>:<email>) apart from local users (oidc:<email>)");
         }
         return cfg;
+    }
+
+    private static Account account(Reader r, URI issuer) {
+        String path = r.text("account:path");
+        if (path != null && (!path.startsWith("/") || path.length() > 1 && path.endsWith("/") || path.equals("/"))) {
+            throw invalid(ROOT + ":account:path", "'" + path + "' must start with '/', not end with '/' and not be '/' alone");
+        }
+        URI publicUrl = r.optionalText("account:public_url") == null ? null : r.httpsUrl("account:public_url");
+        if (publicUrl == null && issuer != null && path != null) {
+            publicUrl = URI.create(issuer.getScheme() + "://" + issuer.getRawAuthority() + path);
+        }
+        int idle = r.intIn("account:session_idle_minutes", 1, 1440);
+        int absolute = r.intIn("account:session_absolute_minutes", 1, 10080);
+        if (r.has("account:session_absolute_minutes") && r.has("account:session_idle_minutes") && absolute < idle) {
+            throw invalid(ROOT + ":account:session_absolute_minutes", absolute
+                    + " must not be less than account:session_idle_minutes (" + idle + ")");
+        }
+        String grpc = r.optionalText("account:dex_grpc_address");
+        if (grpc != null && !grpc.matches("(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):\\d{1,5}")) {
+            throw invalid(ROOT + ":account:dex_grpc_address", "'" + grpc + "' is not host:port");
+        }
+        return new Account(r.bool("account:enabled"), r.intIn("account:replicas", 0, 20), path, publicUrl,
+                r.text("account:listen_address"), r.port("account:port"), grpc == null ? "" : grpc, idle, absolute,
+                r.text("clients:console_id"), r.intIn("password:min_length", 8, 128));
     }
 
     private static Path pathOf(String path) { return path == null ? null : Path.of(path); }
@@ -120,6 +158,9 @@ public record DeploymentConfig(
     public static Path certDir(Path baseDir, String clusterName) {
         return baseDir.resolve("certs-" + clusterName);
     }
+
+    /** The chart deploys the account service (pillar dexauth:account:enabled, when given). */
+    public boolean accountEnabled() { return account != null && account.enabled(); }
 
     /** Kubernetes minor version, e.g. 36 for 1.36.3. */
     public int kubernetesMinor() {

@@ -13,6 +13,9 @@ public final class Versions {
     /** Where Dex's images are published; the tag is {@link #dex()}. */
     public static final String DEX_IMAGE_REPOSITORY = "ghcr.io/dexidp/dex";
 
+    /** Where the account service's images are published; the tag is {@link #authctl()} (same jar). */
+    public static final String ACCOUNT_IMAGE_REPOSITORY = "dexauth/account-service";
+
     private static final Properties BUILT = load();
 
     private Versions() {}

@@ -11,6 +11,8 @@ public final class DexCertificates {
     public static final String HTTPS = "dex-https";
     public static final String GRPC = "dex-grpc";
     public static final String CLI_CLIENT = "authctl-client";
+    /** The account service's HTTPS certificate (its Service names, pillar IPs, the console's host). */
+    public static final String ACCOUNT = "account-https";
 
     private DexCertificates() {}
 
@@ -30,13 +32,30 @@ public final class DexCertificates {
         if (CertificateSpec.isIpLiteral(grpcHost)) grpcIps.add(grpcHost);
         else grpcDns.add(grpcHost);
         int days = cfg.validityDays();
-        return new PkiRequest(cfg.certDir().toString(), "dexauth-" + cfg.clusterName() + "-ca", 3650, List.of(
+        List<CertificateSpec> specs = new java.util.ArrayList<>(List.of(
                 new CertificateSpec(HTTPS, serviceName + "." + ns + ".svc", List.of(), List.copyOf(dns),
                         List.copyOf(ips), CertificateSpec.Usage.SERVER, days),
                 new CertificateSpec(GRPC, serviceName + "-grpc." + ns + ".svc", List.of(), List.copyOf(grpcDns),
                         List.copyOf(grpcIps), CertificateSpec.Usage.SERVER, days),
                 new CertificateSpec(CLI_CLIENT, "authctl", List.of("dexauth:grpc-clients"), List.of(), List.of(),
-                        CertificateSpec.Usage.CLIENT, days)),
-                List.of(), cfg.renewBeforeDays());
+                        CertificateSpec.Usage.CLIENT, days)));
+        if (cfg.accountEnabled()) specs.add(account(cfg, serviceName + "-account"));
+        return new PkiRequest(cfg.certDir().toString(), "dexauth-" + cfg.clusterName() + "-ca", 3650,
+                List.copyOf(specs), List.of(), cfg.renewBeforeDays());
+    }
+
+    /** The account service's serving certificate: its Service's DNS names, pillar's IPs and names, the console's host. */
+    private static CertificateSpec account(DeploymentConfig cfg, String service) {
+        String ns = cfg.namespace();
+        Set<String> dns = new LinkedHashSet<>(List.of(service + "." + ns, service + "." + ns + ".svc",
+                service + "." + ns + ".svc.cluster.local"));
+        dns.addAll(cfg.dnsSans());
+        dns.addAll(cfg.ingressHosts());
+        Set<String> ips = new LinkedHashSet<>(cfg.ipSans());
+        String host = cfg.account().publicUrl().getHost();
+        if (CertificateSpec.isIpLiteral(host)) ips.add(host);
+        else dns.add(host);
+        return new CertificateSpec(ACCOUNT, service + "." + ns + ".svc", List.of(), List.copyOf(dns), List.copyOf(ips),
+                CertificateSpec.Usage.SERVER, cfg.validityDays());
     }
 }

@@ -49,6 +49,23 @@ class ChartValuesTest {
     }
 
     @Test
+    void accountServiceValuesNameItsSecretsAndConsoleClient() {
+        Map<String, String> v = values();
+        assertEquals("true", v.get("account.enabled"));
+        assertEquals(Versions.authctl(), v.get("account.image.tag"));
+        assertEquals("https://127.0.0.1:5556/account", v.get("account.publicUrl"));
+        assertEquals("https://127.0.0.1:5556/account/callback", v.get("clients.console.redirectURIs[0]"));
+        assertEquals("dexauth-console", v.get("clients.console.secretKey"));
+        assertEquals(ChartSecrets.ACCOUNT_TLS_SECRET, v.get("account.tlsSecret"));
+        assertEquals(ChartSecrets.GRPC_CLIENT_SECRET, v.get("account.grpcClientSecret"));
+        assertEquals("cluster-admin", v.get("account.bindableClusterRoles[0]"));
+        assertEquals("30", v.get("account.session.idleMinutes"));
+        Map<String, String> off = values("account:enabled", false);
+        assertEquals("false", off.get("account.enabled"));
+        assertFalse(off.containsKey("clients.console.id"));
+    }
+
+    @Test
     void ingressHostsAreIndexed() {
         Map<String, String> v = values();
         assertEquals("true", v.get("ingress.enabled"));

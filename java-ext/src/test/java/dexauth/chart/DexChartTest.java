@@ -116,8 +116,111 @@ class DexChartTest {
 
   @Test
   void ingressOnlyWhenEnabled() throws Exception {
-    assertEquals(1, kinds(render(t -> t), "Ingress").size());
+    assertEquals(2, kinds(render(t -> t), "Ingress").size()); // Dex's and the console's
     assertEquals(List.of(), kinds(render(t -> t.set("ingress.enabled", "false")), "Ingress"));
+  }
+
+  @Test
+  void rendersTheAccountServiceBesideDex() throws Exception {
+    List<JsonNode> docs = render(t -> t
+        .set("account.image.tag", "0.1.0")
+        .set("account.publicUrl", "https://10.0.0.10:8443/account")
+        .set("clients.console.redirectURIs[0]", "https://10.0.0.10:8443/account/callback"));
+    JsonNode deployment = account(docs, "Deployment");
+    assertEquals("dex-account", deployment.at("/metadata/name").asText());
+    JsonNode pod = deployment.at("/spec/template");
+    assertTrue(pod.at("/metadata/annotations").path("checksum/config").asText().matches("[0-9a-f]{64}"));
+    JsonNode c = pod.at("/spec/containers/0");
+    assertEquals("dexauth/account-service:0.1.0", c.path("image").asText());
+    assertEquals(List.of("authctl", "serve", "--config", "/etc/dexauth/account/service.yaml"), texts(c.path("command")));
+    assertEquals("dexauth-console", byName(c.path("env")).get("DEXAUTH_CONSOLE_CLIENT_SECRET")
+        .at("/valueFrom/secretKeyRef/key").asText());
+    for (String probe : List.of("readinessProbe", "livenessProbe")) {
+      assertEquals("HTTPS", c.at("/" + probe + "/httpGet/scheme").asText());
+      assertEquals("/account/healthz", c.at("/" + probe + "/httpGet/path").asText());
+    }
+    assertTrue(c.at("/securityContext/readOnlyRootFilesystem").asBoolean());
+    assertEquals(List.of("ALL"), texts(c.at("/securityContext/capabilities/drop")));
+    assertEquals("RuntimeDefault", pod.at("/spec/securityContext/seccompProfile/type").asText());
+    assertTrue(pod.at("/spec/affinity/podAntiAffinity").has("preferredDuringSchedulingIgnoredDuringExecution"));
+    Map<String, JsonNode> volumes = byName(pod.at("/spec/volumes"));
+    assertEquals("dex-grpc-client", volumes.get("grpc-client").at("/secret/secretName").asText());
+    assertEquals("dex-account-tls", volumes.get("tls").at("/secret/secretName").asText());
+    // Dex's HTTPS Secret: its CA only, never Dex's key.
+    assertEquals(List.of("ca.crt"), texts(volumes.get("dex-ca").at("/secret/items").findValues("key")));
+    // The gRPC client certificate is the account pod's alone.
+    assertFalse(only(docs, "Deployment").toString().contains("dex-grpc-client"));
+
+    assertEquals("https", account(docs, "Service").at("/spec/ports/0/targetPort").asText());
+    assertEquals("dex-account", account(docs, "ServiceAccount").at("/metadata/name").asText());
+    JsonNode ingress = account(docs, "Ingress");
+    assertEquals("/account", ingress.at("/spec/rules/0/http/paths/0/path").asText());
+    assertEquals("HTTPS", ingress.at("/metadata/annotations").path("nginx.ingress.kubernetes.io/backend-protocol").asText());
+    assertEquals(only(docs, "Ingress").at("/spec/ingressClassName"), ingress.at("/spec/ingressClassName"));
+
+    JsonNode service = YAML.readTree(account(docs, "ConfigMap").at("/data/service.yaml").asText());
+    assertEquals("https://10.0.0.10:8443/account", service.path("publicUrl").asText());
+    assertEquals("dex.dex.svc:5557", service.at("/dexGrpc/address").asText());
+    assertEquals("/etc/dexauth/account/grpc/tls.crt", service.at("/dexGrpc/certFile").asText());
+    assertEquals("DEXAUTH_CONSOLE_CLIENT_SECRET", service.path("clientSecretEnv").asText());
+    assertEquals("dex", service.path("namespace").asText());
+    assertEquals(ISSUER, service.path("issuer").asText());
+
+    Map<String, JsonNode> clients = byId(dexConfig(docs).path("staticClients"));
+    JsonNode console = clients.get("dexauth-console");
+    assertEquals(List.of("https://10.0.0.10:8443/account/callback"), texts(console.path("redirectURIs")));
+    assertEquals("DEX_CLIENT_SECRET_DEXAUTH_CONSOLE", console.path("secretEnv").asText());
+    assertTrue(texts(clients.get("kubernetes").path("trustedPeers")).contains("dexauth-console"));
+    assertEquals("dexauth-console", byName(only(docs, "Deployment").at("/spec/template/spec/containers/0/env"))
+        .get("DEX_CLIENT_SECRET_DEXAUTH_CONSOLE").at("/valueFrom/secretKeyRef/key").asText());
+  }
+
+  @Test
+  void accountServiceRbacBindsOnlyTheProjectRolesAndNeverReadsSecrets() throws Exception {
+    List<JsonNode> docs = render(t -> t);
+    String rbac = account(docs, "Role").toString() + account(docs, "ClusterRole");
+    assertFalse(rbac.contains("secrets"), rbac);
+    JsonNode bind = StreamSupport.stream(account(docs, "ClusterRole").path("rules").spliterator(), false)
+        .filter(r -> texts(r.path("verbs")).contains("bind")).findFirst().orElseThrow();
+    assertEquals(List.of("bind"), texts(bind.path("verbs")));
+    assertEquals(List.of("cluster-admin", "dexauth:solution-admin", "dexauth:solution-admin-cluster",
+        "dexauth:read-only"), texts(bind.path("resourceNames")));
+    assertEquals("dex-account", account(docs, "ClusterRoleBinding").at("/subjects/0/name").asText());
+    assertEquals("dex-account", account(docs, "RoleBinding").at("/subjects/0/name").asText());
+  }
+
+  @Test
+  void accountDisruptionBudgetOnlyWithSeveralReplicas() throws Exception {
+    assertTrue(kinds(render(t -> t), "PodDisruptionBudget").stream().noneMatch(DexChartTest::isAccount));
+    JsonNode pdb = account(render(t -> t.set("account.replicas", "3")), "PodDisruptionBudget");
+    assertEquals(1, pdb.at("/spec/maxUnavailable").asInt());
+  }
+
+  @Test
+  void accountConfigChangeRollsItsPods() throws Exception {
+    String before = account(render(t -> t), "Deployment").at("/spec/template/metadata/annotations/checksum~1config").asText();
+    String after = account(render(t -> t.set("account.session.idleMinutes", "5")), "Deployment")
+        .at("/spec/template/metadata/annotations/checksum~1config").asText();
+    assertNotEquals(before, after);
+  }
+
+  @Test
+  void accountDisabledLeavesOnlyDexAndNoConsoleClient() throws Exception {
+    List<JsonNode> docs = render(t -> t.set("account.enabled", "false"));
+    assertTrue(docs.stream().noneMatch(DexChartTest::isAccount));
+    Map<String, JsonNode> clients = byId(dexConfig(docs).path("staticClients"));
+    assertFalse(clients.containsKey("dexauth-console"));
+    assertFalse(texts(clients.get("kubernetes").path("trustedPeers")).contains("dexauth-console"));
+  }
+
+  private static List<String> texts(JsonNode list) {
+    List<String> out = new ArrayList<>();
+    list.forEach(n -> out.add(n.asText()));
+    return out;
+  }
+
+  private static List<String> texts(List<JsonNode> list) {
+    return list.stream().map(JsonNode::asText).collect(Collectors.toList());
   }
 
   private static TemplateCommand template() {
@@ -140,10 +243,25 @@ class DexChartTest {
     return docs.stream().filter(d -> kind.equals(d.path("kind").asText())).collect(Collectors.toList());
   }
 
+  /** The one object of this kind of Dex itself (the account service's are left out). */
   private static JsonNode only(List<JsonNode> docs, String kind) {
-    List<JsonNode> found = kinds(docs, kind);
-    assertEquals(1, found.size(), "one " + kind);
+    return one(docs, kind, false);
+  }
+
+  /** The one object of this kind of the account service. */
+  private static JsonNode account(List<JsonNode> docs, String kind) {
+    return one(docs, kind, true);
+  }
+
+  private static JsonNode one(List<JsonNode> docs, String kind, boolean account) {
+    List<JsonNode> found = kinds(docs, kind).stream()
+        .filter(d -> account == isAccount(d)).collect(Collectors.toList());
+    assertEquals(1, found.size(), "one " + kind + (account ? " of the account service" : ""));
     return found.get(0);
+  }
+
+  private static boolean isAccount(JsonNode doc) {
+    return "account-service".equals(doc.at("/metadata/labels/app.kubernetes.io~1component").asText());
   }
 
   private static String checksum(List<JsonNode> docs) {

@@ -150,4 +150,30 @@ class DeploymentConfigTest {
     void malformedKubernetesVersionIsRejected() {
         rejected("dexauth:kubernetes:version", () -> TestPillars.with("kubernetes:version", "latest"));
     }
+
+    @Test
+    void accountPublicUrlDefaultsToTheIssuersOriginAndPath() {
+        DeploymentConfig.Account a = DeploymentConfig.fromPillar(TestPillars.valid()).account();
+        assertTrue(a.enabled());
+        assertEquals("https://127.0.0.1:5556/account", a.publicUrl().toString());
+        assertEquals("https://127.0.0.1:5556/account/callback", a.redirectUri());
+        assertEquals("dexauth-console", a.clientId());
+        assertEquals("https://login.example.com/console",
+                TestPillars.with("account:public_url", "https://login.example.com/console").account().publicUrl().toString());
+    }
+
+    @Test
+    void accountKeysAreValidatedByName() {
+        rejected("dexauth:account:path", () -> TestPillars.with("account:path", "account"));
+        rejected("dexauth:account:path", () -> TestPillars.with("account:path", "/account/"));
+        rejected("dexauth:account:public_url", () -> TestPillars.with("account:public_url", "http://x/account"));
+        rejected("dexauth:account:port", () -> TestPillars.with("account:port", 70000));
+        rejected("dexauth:account:replicas", () -> TestPillars.with("account:replicas", "two"));
+        rejected("dexauth:account:enabled", () -> TestPillars.with("account:enabled", "yes"));
+        rejected("dexauth:account:listen_address", () -> TestPillars.with("account:listen_address", ""));
+        rejected("dexauth:account:dex_grpc_address", () -> TestPillars.with("account:dex_grpc_address", "dex"));
+        rejected("dexauth:account:session_idle_minutes", () -> TestPillars.with("account:session_idle_minutes", 0));
+        rejected("dexauth:account:session_absolute_minutes",
+                () -> TestPillars.with("account:session_absolute_minutes", 10));
+    }
 }

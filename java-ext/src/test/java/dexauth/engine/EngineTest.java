@@ -91,7 +91,7 @@ class EngineTest {
     }
 
     @Test
-    void certsEnsureDryRunReportsDexCertificatesAndWritesNothing() {
+    void certsEnsureDryRunReportsDexAndAccountCertificatesAndWritesNothing() {
         ObjectNode pillar = TestPillars.set(TestPillars.valid(), "certificates:base_dir", tmp.toString());
         ObjectNode req = JSON.createObjectNode().put("test", true);
         req.set("pillar", pillar);
@@ -99,7 +99,7 @@ class EngineTest {
         ObjectNode reply = engine.run("certs.ensure", req);
 
         assertTrue(reply.path("result").asBoolean(), reply::toString);
-        assertEquals(Set.of("ca", "dex-https", "dex-grpc", "authctl-client"), fieldNames(reply.path("changes")));
+        assertEquals(Set.of("ca", "dex-https", "dex-grpc", "authctl-client", "account-https"), fieldNames(reply.path("changes")));
         assertFalse(Files.exists(tmp.resolve("certs-kubernetes")));
     }
 }
