@@ -30,10 +30,11 @@ import labkube  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = REPO / ".lab"
 PORT_NAMES = ["etcd_client", "etcd_peer", "apiserver", "salt_publish", "salt_ret", "salt_api",
-              "dex_https", "dex_grpc", "dex_telemetry"]
+              "dex_https", "dex_grpc", "dex_telemetry", "account_https"]
 # Ports a `make lab` prefers when free; tests always take random free ports.
 PREFERRED = {"etcd_client": 2379, "etcd_peer": 2380, "apiserver": 6443, "salt_publish": 4505,
-             "salt_ret": 4506, "salt_api": 8000, "dex_https": 5556, "dex_grpc": 5557, "dex_telemetry": 5558}
+             "salt_ret": 4506, "salt_api": 8000, "dex_https": 5556, "dex_grpc": 5557, "dex_telemetry": 5558,
+             "account_https": 5559}
 
 
 def lab_tool(operation, request):
@@ -83,9 +84,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def choose_ports(prefer_defaults):
-    ports, taken = {}, set()
-    for name in PORT_NAMES:
+def choose_ports(prefer_defaults, have=None):
+    """Ports for every PORT_NAMES entry; those in `have` are kept."""
+    ports, taken = dict(have or {}), set((have or {}).values())
+    for name in [n for n in PORT_NAMES if n not in ports]:
         p = PREFERRED[name] if prefer_defaults else 0
         if not p or not port_free(p) or p in taken:
             p = free_port()
@@ -260,6 +262,10 @@ class Lab:
                         "ports": {"https": ports["dex_https"], "grpc": ports["dex_grpc"],
                                   "telemetry": ports["dex_telemetry"]},
                         "grpc_address": f"127.0.0.1:{ports['dex_grpc']}"},
+                # The account service (console) as a process on loopback, reaching Dex's gRPC directly.
+                "account": {"listen_address": "127.0.0.1", "port": ports["account_https"],
+                            "public_url": f"https://127.0.0.1:{ports['account_https']}/account",
+                            "dex_grpc_address": f"127.0.0.1:{ports['dex_grpc']}"},
                 "chart": {"dir": str(REPO / "charts" / "dex")},
                 "superadmin": {"email": "admin@lab.local", "username": "admin"},
                 # The lab favours speed; production keeps the default cost (12).
@@ -375,8 +381,8 @@ class Lab:
         t0 = time.time()
         self.make_dirs()
         ports = self.ports()
-        if ports is None:
-            ports = choose_ports(prefer_default_ports)
+        if ports is None or set(PORT_NAMES) - set(ports):  # a lab from before a port was added gets it
+            ports = choose_ports(prefer_default_ports, ports or {})
             (self.root / "ports.json").write_text(json.dumps(ports, indent=2))
         log(f"lab root {self.root}")
         self.lab_pki()

@@ -101,7 +101,9 @@ def main():
     pillar = yaml.safe_load((lab.root / "pillar" / "lab.sls").read_text())["dexauth"]
     summary = json.loads(lab.summary_file.read_text())
     password_file = superadmin_password_file(lab)
+    console = authctl_config(lab).get("account", {}).get("url")
     summary.update({
+        "console_url": console,
         "issuer_url": pillar["issuer"],
         "ca_file": authctl_config(lab)["dex"]["caFile"],
         "superadmin_email": pillar["superadmin"]["email"],
@@ -116,8 +118,10 @@ def main():
     password = password_file.read_text().strip() if password_file.exists() else "(not shown: see the file above)"
     repo = labctl.REPO
     print(f"""
+Open the console: {console or '(none: the account service is disabled in pillar)'}
 ==========================================================================
  The lab is up and Dex authentication is deployed.
+   console          {console}   (its certificate is signed by the Dex CA below)
    apiserver        {summary['apiserver_url']}
    issuer (Dex)     {summary['issuer_url']}
    Dex CA           {summary['ca_file']}

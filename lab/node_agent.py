@@ -8,8 +8,9 @@ It has no container runtime. It runs the lab's pods as plain processes:
   toolchain), and restarted when the manifest's pod spec changes or the process dies,
   as kubelet does for static pods;
 * Deployments (see pods.py): Deployments whose container image is a binary the
-  lab has (dex) run as one process each, with their Secret volumes and service
-  account token mounted at the paths the pod spec names, in a private mount namespace.
+  lab has (dex; account-service, which is the repository's bin/authctl) run as one
+  process each, with their volumes and service account token mounted at the paths
+  the pod spec names, in a private mount namespace.
 
 Each process runs in its own process group; its pid is in <root>/run/pod-<name>.pid and
 its output in <root>/logs/pod-<name>.log. On SIGTERM the agent stops them all.
@@ -31,10 +32,21 @@ import labctl  # noqa: E402
 import pods  # noqa: E402
 
 BINARIES = {"kube-apiserver": "KUBE_APISERVER_BIN", "etcd": "ETCD_BIN", "dex": "DEX_BIN"}
+# Images whose binary is this repository's own launcher: the account service is `authctl serve`
+# (bin/authctl builds the jar when its sources changed).
+AUTHCTL = labctl.REPO / "bin" / "authctl"
+REPO_BINARIES = {"account-service": AUTHCTL, "authctl": AUTHCTL}
 
 
 def log(msg):
     print(f"[node-agent {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def _java_home():
+    """The JDK of the `java` on PATH (e.g. /usr/lib/jvm/java-17-openjdk-amd64), or None."""
+    import shutil
+    java = shutil.which("java")
+    return str(Path(os.path.realpath(java)).parent.parent) if java else None
 
 
 class Process:
@@ -88,10 +100,29 @@ class Agent:
         self.stopping = False
 
     def binary_for(self, command):
-        key = BINARIES.get(os.path.basename(command))
+        name = os.path.basename(command)
+        if name in REPO_BINARIES:
+            return str(REPO_BINARIES[name])
+        key = BINARIES.get(name)
         if not key or key not in self.lab.tools:
             raise ValueError(f"no lab binary for command '{command}'")
         return self.lab.tools[key]
+
+    @staticmethod
+    def env_for(binary):
+        """What a binary needs from the host that its image would carry: for bin/authctl, java
+        (JAVA_HOME), and the caches of the user running the lab (the pod's HOME is its own
+        directory): Maven's repository, should the jar need a build, and the CDS archives."""
+        if binary != str(AUTHCTL):
+            return {}
+        home = Path.home()
+        env = {"DEXAUTH_CACHE": os.environ.get("DEXAUTH_CACHE", str(home / ".cache" / "dexauth")),
+               "MAVEN_OPTS": f"-Dmaven.repo.local={home / '.m2' / 'repository'}"}
+        java = os.environ.get("JAVA_HOME") or _java_home()
+        if java:
+            env["JAVA_HOME"] = java
+            env["PATH"] = f"{java}/bin:" + os.environ.get("PATH", "/usr/bin:/bin")
+        return env
 
     def static_pods(self):
         """name -> (launch, hash) for every static-pod manifest; launch() gives (argv, env)."""
@@ -113,7 +144,7 @@ class Agent:
     def reconcile(self):
         wanted = self.static_pods()
         try:
-            wanted.update(pods.deployment_pods(self.lab, self.binary_for))
+            wanted.update(pods.deployment_pods(self.lab, self.binary_for, self.env_for))
         except Exception as e:  # noqa: BLE001 - apiserver may be restarting; keep what runs
             for name, proc in self.processes.items():
                 if name.startswith("deploy-"):

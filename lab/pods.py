@@ -1,11 +1,15 @@
 """Deployments the lab node agent runs as processes (its stand-in for a container runtime).
 
 A Deployment is run when its first container's image names a binary the lab has
-(e.g. .../dex:<tag>) and it wants at least one replica. The process sees what a
-container would: its Secret volumes and service-account token at the pod spec's
-mount paths (bind mounts in a private mount namespace, so the host is not touched
-beyond empty mount-point directories), its env (values and secretKeyRefs), and
+(e.g. .../dex:<tag>, .../account-service:<tag>) and it wants at least one replica. The
+process sees what a container would: its Secret, ConfigMap and emptyDir volumes (all keys,
+or only the `items` listed) and service-account token at the pod spec's mount paths (bind
+mounts in a private mount namespace, outer paths first so volumes can nest, and the host is
+not touched beyond empty mount-point directories), its env (values and secretKeyRefs), and
 KUBERNETES_SERVICE_HOST/PORT pointing at the lab apiserver.
+
+Rollout status is reported once the process passes its readiness probe: HTTP, or HTTPS
+verified with the project's CA (ConfigMap kube-public/dexauth-ca), as a stricter kubelet would.
 """
 import base64
 import functools
@@ -14,6 +18,7 @@ import json
 import os
 import shlex
 import shutil
+import ssl
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -21,6 +26,8 @@ from pathlib import Path
 import labkube
 
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+# The project's CA as the Salt states publish it: what HTTPS readiness probes are verified with.
+PROJECT_CA = "/api/v1/namespaces/kube-public/configmaps/dexauth-ca"
 
 
 class ApiUnavailable(Exception):
@@ -32,8 +39,9 @@ def _image_binary(image):
     return name.split("@")[0].split(":")[0]
 
 
-def deployment_pods(lab, binary_for):
-    """name -> (launch, spec_hash); launch() materialises volumes and returns (argv, env)."""
+def deployment_pods(lab, binary_for, env_for=lambda binary: {}):
+    """name -> (launch, spec_hash, report_ready); launch() materialises volumes and returns (argv, env).
+    env_for(binary) adds what that binary needs from the host (a container image would carry it)."""
     ports = lab.ports()
     kube = labkube.Client.from_lab(lab)
     try:
@@ -56,7 +64,8 @@ def deployment_pods(lab, binary_for):
         version = (d["metadata"]["uid"], d["metadata"]["generation"])
         ready = functools.partial(_report_rollout, kube, ns, name, version, d["spec"].get("replicas", 1),
                                   _readiness_url(containers[0]))
-        wanted[key] = (functools.partial(_prepare, lab, kube, ns, template, binary, ports, key), digest, ready)
+        wanted[key] = (functools.partial(_prepare, lab, kube, ns, template, binary, ports, key, env_for(binary)),
+                       digest, ready)
     return wanted
 
 
@@ -65,12 +74,23 @@ _rolled_out = {}  # (ns, name) -> (uid, generation) whose rollout the status alr
 
 def _readiness_url(container):
     probe = (container.get("readinessProbe") or {}).get("httpGet")
-    if not probe or probe.get("scheme", "HTTP").upper() != "HTTP":
+    if not probe:
         return None
+    scheme = probe.get("scheme", "HTTP").lower()
     port = probe["port"]
     if isinstance(port, str):
         port = next(p["containerPort"] for p in container.get("ports", []) if p.get("name") == port)
-    return f"http://127.0.0.1:{port}{probe.get('path', '/')}"
+    return f"{scheme}://127.0.0.1:{port}{probe.get('path', '/')}"
+
+
+def _probe_context(kube, url):
+    """None for HTTP; for HTTPS, a context trusting only the project's CA (hostname checked)."""
+    if not url.startswith("https:"):
+        return None
+    ca = (kube.get_or_none(PROJECT_CA) or {}).get("data", {}).get("ca.crt")
+    if not ca:
+        raise ssl.SSLError("the project's CA is not published yet")
+    return ssl.create_default_context(cadata=ca)
 
 
 def _report_rollout(kube, ns, name, version, replicas, ready_url):
@@ -80,10 +100,10 @@ def _report_rollout(kube, ns, name, version, replicas, ready_url):
         return
     if ready_url:
         try:
-            with urllib.request.urlopen(ready_url, timeout=1) as resp:
+            with urllib.request.urlopen(ready_url, timeout=1, context=_probe_context(kube, ready_url)) as resp:
                 if resp.status != 200:
                     return
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, ssl.SSLError):
             return
     status = {"observedGeneration": version[1], "replicas": replicas, "updatedReplicas": replicas,
               "readyReplicas": replicas, "availableReplicas": replicas}
@@ -92,7 +112,23 @@ def _report_rollout(kube, ns, name, version, replicas, ready_url):
     _rolled_out[(ns, name)] = version
 
 
-def _prepare(lab, kube, ns, template, binary, ports, key):
+def _volume_files(kube, ns, volume):
+    """{relative path: bytes} of a Secret or ConfigMap volume: every key, or only its `items`."""
+    if "secret" in volume:
+        obj = kube.get(f"/api/v1/namespaces/{ns}/secrets/{volume['secret']['secretName']}")
+        data = {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
+        items = volume["secret"].get("items")
+    else:
+        obj = kube.get(f"/api/v1/namespaces/{ns}/configmaps/{volume['configMap']['name']}")
+        data = {k: v.encode() for k, v in (obj.get("data") or {}).items()}
+        data.update({k: base64.b64decode(v) for k, v in (obj.get("binaryData") or {}).items()})
+        items = volume["configMap"].get("items")
+    if items is None:
+        return data
+    return {i["path"]: data[i["key"]] for i in items}
+
+
+def _prepare(lab, kube, ns, template, binary, ports, key, host_env):
     spec = template["spec"]
     c = spec["containers"][0]
     pod_dir = lab.root / "var" / "pods" / key
@@ -105,11 +141,11 @@ def _prepare(lab, kube, ns, template, binary, ports, key):
         v = volumes[m["name"]]
         src = pod_dir / "volumes" / m["name"]
         src.mkdir(parents=True, exist_ok=True)
-        if "secret" in v:
-            secret = kube.get(f"/api/v1/namespaces/{ns}/secrets/{v['secret']['secretName']}")
-            for k, val in (secret.get("data") or {}).items():
-                f = src / k
-                f.write_bytes(base64.b64decode(val))
+        if "secret" in v or "configMap" in v:
+            for rel, content in _volume_files(kube, ns, v).items():
+                f = src / rel
+                f.parent.mkdir(parents=True, exist_ok=True)
+                f.write_bytes(content)
                 f.chmod(0o600)
         elif "emptyDir" in v:
             pass
@@ -129,7 +165,7 @@ def _prepare(lab, kube, ns, template, binary, ports, key):
         for f in src.iterdir():
             f.chmod(0o600)
         mounts.append((src, SA_DIR))
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(pod_dir),
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **host_env, "HOME": str(pod_dir),
            "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(ports["apiserver"])}
     for e in c.get("env", []):
         if "value" in e:
@@ -152,8 +188,11 @@ def _prepare(lab, kube, ns, template, binary, ports, key):
     argv = list(c.get("command") or [binary]) + list(c.get("args", []))
     argv[0] = binary
     script = ["set -e"]
-    for src, target in mounts:
-        Path(target).mkdir(parents=True, exist_ok=True)  # mount point on the host: an empty directory
+    # Outer paths first: a volume mounted inside another one (/etc/x, then /etc/x/tls) gets its
+    # mount point made in the outer volume, once that is mounted; top-level mount points are
+    # empty directories on the host.
+    for src, target in sorted(mounts, key=lambda m: Path(m[1]).parts):
+        script.append(f"mkdir -p {shlex.quote(target)}")
         script.append(f"mount --bind {shlex.quote(str(src))} {shlex.quote(target)}")
     script.append("exec " + " ".join(shlex.quote(a) for a in argv))
     launch = pod_dir / "launch.sh"

@@ -100,6 +100,28 @@ def test_custom_pillar_reaches_the_engine_merged_with_the_defaults(renderer):
     assert certs["cluster_name"] == "prod"
 
 
+def test_account_service_settings_reach_its_engine_states_and_authctl(renderer):
+    high, errors, _ = renderer.render("dexauth", PILLARS["minimal"])
+    assert errors == []
+    configs = dict(_engine_configs(high))
+    assert configs["Dex chart is deployed"]["account"]["path"] == "/account"
+    assert "bcrypt_cost" in configs["Dex chart is deployed"]["password"]
+    assert configs["Dex certificates are issued and valid"]["account"]["enabled"] is True
+    secrets = configs["Dex Secrets exist in the cluster"]
+    assert secrets["account"] == {"enabled": True} and secrets["clients"]["console_id"] == "dexauth-console"
+    authctl = next(kw for sid, module, fun, kw in _states(high) if sid == "authctl knows where Dex is")
+    # The engine's rule (DeploymentConfig.Account): the issuer's origin followed by the path...
+    assert authctl["dataset"]["account"] == {"url": "https://10.0.0.10:8443/account"}
+    # ...unless pillar names the URL; a disabled service has none.
+    custom = {"dexauth": {"issuer": formulas.ISSUER, "account": {"public_url": "https://console.example.com"}}}
+    high, _, _ = renderer.render("dexauth.cli", custom)
+    authctl = next(kw for sid, module, fun, kw in _states(high) if sid == "authctl knows where Dex is")
+    assert authctl["dataset"]["account"] == {"url": "https://console.example.com"}
+    high, _, _ = renderer.render("dexauth.cli", {"dexauth": {"issuer": formulas.ISSUER, "account": {"enabled": False}}})
+    authctl = next(kw for sid, module, fun, kw in _states(high) if sid == "authctl knows where Dex is")
+    assert "account" not in authctl["dataset"]
+
+
 def test_every_orchestration_step_syncs_the_modules_first_and_waits_for_busy_nodes(renderer):
     for sls in ("dexauth.orchestrate.deploy", "dexauth.orchestrate.remove"):
         high, errors, _ = renderer.render(sls, PILLARS["minimal"])

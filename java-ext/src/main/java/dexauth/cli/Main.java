@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
         },
         subcommands = {VersionCommand.class, LoginCommand.class, PasswdCommand.class, UserCommand.class,
                 RoleCommand.class, IdpCommand.class, AdminCommand.class, TokenCommand.class,
-                KubeconfigCommand.class, CredentialCommand.class, WhoamiCommand.class, LogoutCommand.class, SaltCommand.class, EngineCommand.class,
+                KubeconfigCommand.class, CredentialCommand.class, WhoamiCommand.class, LogoutCommand.class, SaltCommand.class, EngineCommand.class, ServeCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Examples:",
                 "  authctl version            show the versions of authctl and the Dex it targets",
