@@ -208,7 +208,8 @@ def test_release_named_without_dex_deploys_logs_in_and_reruns_quietly(deployed):
         assert ok, json.dumps(states, indent=1)[-3000:]
         r = deployed.kubectl("-n", "dexauth", "get", "deployment,service", "-l", "app.kubernetes.io/instance=auth",
                              "-o", "name")
-        assert sorted(r.stdout.split()) == ["deployment.apps/auth-dex", "service/auth-dex"], r.stdout + r.stderr
+        assert sorted(r.stdout.split()) == ["deployment.apps/auth-dex", "deployment.apps/auth-dex-account",
+                                            "service/auth-dex", "service/auth-dex-account"], r.stdout + r.stderr
         wait_until(lambda: dexlab.superadmin_token(deployed), what="super-admin login through release auth")
         ok, states, _ = dexlab.orchestrate(deployed)
         assert ok, states
@@ -218,4 +219,6 @@ def test_release_named_without_dex_deploys_logs_in_and_reruns_quietly(deployed):
         dexlab.set_overrides(deployed, {})
         assert ok, states
         wait_until(lambda: deployed.pod_pid("deploy-dexauth-auth-dex") is None, what="Dex of release auth stopped")
+        wait_until(lambda: deployed.pod_pid("deploy-dexauth-auth-dex-account") is None,
+                   what="account service of release auth stopped")
         assert dexlab.orchestrate(deployed)[0]
