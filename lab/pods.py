@@ -190,8 +190,12 @@ def _prepare(lab, kube, ns, template, binary, ports, key, host_env):
     script = ["set -e"]
     # Outer paths first: a volume mounted inside another one (/etc/x, then /etc/x/tls) gets its
     # mount point made in the outer volume, once that is mounted; top-level mount points are
-    # empty directories on the host.
-    for src, target in sorted(mounts, key=lambda m: Path(m[1]).parts):
+    # empty directories on the host. A target holding the pod's own directory (an emptyDir on
+    # /tmp, for a lab in /tmp) goes last: mounted earlier, it would hide the other volumes' sources.
+    def order(mount):
+        target = Path(mount[1])
+        return (pod_dir.is_relative_to(target), target.parts)
+    for src, target in sorted(mounts, key=order):
         script.append(f"mkdir -p {shlex.quote(target)}")
         script.append(f"mount --bind {shlex.quote(str(src))} {shlex.quote(target)}")
     script.append("exec " + " ".join(shlex.quote(a) for a in argv))
