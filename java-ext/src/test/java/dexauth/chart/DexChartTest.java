@@ -124,6 +124,7 @@ class DexChartTest {
   void rendersTheAccountServiceBesideDex() throws Exception {
     List<JsonNode> docs = render(t -> t
         .set("account.image.tag", "0.1.0")
+        .set("account.dexGrpcAddress", "") // what the engine passes by default: Dex's Service
         .set("account.publicUrl", "https://10.0.0.10:8443/account")
         .set("clients.console.redirectURIs[0]", "https://10.0.0.10:8443/account/callback"));
     JsonNode deployment = account(docs, "Deployment");
