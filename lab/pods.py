@@ -128,6 +128,18 @@ def _volume_files(kube, ns, volume):
     return {i["path"]: data[i["key"]] for i in items}
 
 
+def mount_order(mounts, pod_dir):
+    """(source, target) bind mounts in the order to make them. Outer paths first: a volume mounted
+    inside another one (/etc/x, then /etc/x/tls) gets its mount point made in the outer volume, once
+    that is mounted; top-level mount points are empty directories on the host. A target holding the
+    pod's own directory (an emptyDir on /tmp, for a lab in /tmp) goes last: mounted earlier, it
+    would hide the other volumes' sources."""
+    def order(mount):
+        target = Path(mount[1])
+        return (Path(pod_dir).is_relative_to(target), target.parts)
+    return sorted(mounts, key=order)
+
+
 def _prepare(lab, kube, ns, template, binary, ports, key, host_env):
     spec = template["spec"]
     c = spec["containers"][0]
@@ -188,14 +200,7 @@ def _prepare(lab, kube, ns, template, binary, ports, key, host_env):
     argv = list(c.get("command") or [binary]) + list(c.get("args", []))
     argv[0] = binary
     script = ["set -e"]
-    # Outer paths first: a volume mounted inside another one (/etc/x, then /etc/x/tls) gets its
-    # mount point made in the outer volume, once that is mounted; top-level mount points are
-    # empty directories on the host. A target holding the pod's own directory (an emptyDir on
-    # /tmp, for a lab in /tmp) goes last: mounted earlier, it would hide the other volumes' sources.
-    def order(mount):
-        target = Path(mount[1])
-        return (pod_dir.is_relative_to(target), target.parts)
-    for src, target in sorted(mounts, key=order):
+    for src, target in mount_order(mounts, pod_dir):
         script.append(f"mkdir -p {shlex.quote(target)}")
         script.append(f"mount --bind {shlex.quote(str(src))} {shlex.quote(target)}")
     script.append("exec " + " ".join(shlex.quote(a) for a in argv))

@@ -1,0 +1,70 @@
+"""The lab's pod runner (lab/pods.py) on its own: volumes, mount order and readiness probes,
+with a fake API (no lab needed)."""
+import base64
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lab"))
+import pods  # noqa: E402
+
+
+class FakeKube:
+    def __init__(self, objects):
+        self.objects = objects
+
+    def get(self, path):
+        return self.objects[path]
+
+    def get_or_none(self, path):
+        return self.objects.get(path)
+
+
+def _b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+KUBE = FakeKube({
+    "/api/v1/namespaces/ns/secrets/tls": {"data": {"tls.crt": _b64("CRT"), "tls.key": _b64("KEY"), "ca.crt": _b64("CA")}},
+    "/api/v1/namespaces/ns/configmaps/cfg": {"data": {"service.yaml": "a: 1\n", "other": "x"},
+                                            "binaryData": {"logo.png": _b64("PNG")}},
+})
+
+
+def test_secret_and_configmap_volumes_give_every_key_or_only_their_items():
+    assert pods._volume_files(KUBE, "ns", {"secret": {"secretName": "tls"}}) == {
+        "tls.crt": b"CRT", "tls.key": b"KEY", "ca.crt": b"CA"}
+    only_ca = {"secret": {"secretName": "tls", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}
+    assert pods._volume_files(KUBE, "ns", only_ca) == {"ca.crt": b"CA"}
+    assert pods._volume_files(KUBE, "ns", {"configMap": {"name": "cfg"}}) == {
+        "service.yaml": b"a: 1\n", "other": b"x", "logo.png": b"PNG"}
+    renamed = {"configMap": {"name": "cfg", "items": [{"key": "service.yaml", "path": "conf/service.yaml"}]}}
+    assert pods._volume_files(KUBE, "ns", renamed) == {"conf/service.yaml": b"a: 1\n"}
+
+
+def test_readiness_url_keeps_the_probe_scheme_and_resolves_named_ports():
+    container = {"ports": [{"name": "https", "containerPort": 8443}],
+                 "readinessProbe": {"httpGet": {"scheme": "HTTPS", "path": "/account/healthz", "port": "https"}}}
+    assert pods._readiness_url(container) == "https://127.0.0.1:8443/account/healthz"
+    assert pods._readiness_url({"readinessProbe": {"httpGet": {"path": "/ready", "port": 5558}}}) == \
+        "http://127.0.0.1:5558/ready"
+    assert pods._readiness_url({}) is None
+
+
+def test_https_probes_trust_only_the_published_project_ca():
+    assert pods._probe_context(KUBE, "http://127.0.0.1:1/x") is None
+    try:
+        pods._probe_context(KUBE, "https://127.0.0.1:1/x")
+    except pods.ssl.SSLError as e:
+        assert "not published" in str(e)
+    else:
+        raise AssertionError("an HTTPS probe without the project's CA must not pass")
+
+
+def test_nested_volumes_mount_after_their_parent_and_a_volume_hiding_the_pod_last():
+    mounts = [("s/tmp", "/tmp"), ("s/tls", "/etc/dexauth/account/tls"), ("s/cfg", "/etc/dexauth/account"),
+              ("s/sa", "/var/run/secrets/kubernetes.io/serviceaccount")]
+    order = [target for _, target in pods.mount_order(mounts, "/tmp/dxl-1/var/pods/p")]
+    assert order == ["/etc/dexauth/account", "/etc/dexauth/account/tls",
+                     "/var/run/secrets/kubernetes.io/serviceaccount", "/tmp"]
+    # A lab outside /tmp: /tmp hides nothing and takes its place among the others.
+    assert [t for _, t in pods.mount_order(mounts, "/work/.lab/var/pods/p")][-1] == "/var/run/secrets/kubernetes.io/serviceaccount"
