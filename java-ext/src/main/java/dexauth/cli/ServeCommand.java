@@ -1,0 +1,32 @@
+package dexauth.cli;
+
+import dexauth.account.AccountService;
+import dexauth.account.ServiceConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = {"Run the account service: the web console and the JSON API that `authctl` uses without root.",
+                "The chart runs it in its own Deployment; its settings file is rendered from pillar",
+                "(dexauth:account) and the console client's secret comes from the environment.",
+                "It stops on SIGTERM."})
+final class ServeCommand implements Callable<Integer> {
+    @Option(names = "--config", required = true, description = "The service's settings file (service.yaml).")
+    Path config;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        AccountService service = AccountService.start(ServiceConfig.load(config));
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            service.close();
+            stopped.countDown();
+        }, "account-service-stop"));
+        stopped.await();
+        return ExitCode.OK.code;
+    }
+}
