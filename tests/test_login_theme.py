@@ -6,8 +6,6 @@ password), login-choice.png (local accounts and a directory); docs/images/login.
 """
 import contextlib
 import http.server
-import shutil
-import tempfile
 import threading
 import urllib.parse
 import zipfile
@@ -18,7 +16,7 @@ import yaml
 
 import dexlab
 import pods
-from support import Slapd, TestCA, free_port, login_page, wait_until
+from support import free_port, login_page, wait_until
 from support.browser import Browser
 from support.browser_flow import https_session
 
@@ -127,26 +125,9 @@ def env(lab):
 
 @pytest.fixture(scope="module")
 def directory(env):
-    """slapd as IdP "corp" (display name "Corp directory"), removed at the end."""
-    root = Path(tempfile.mkdtemp(prefix="dxt-", dir="/tmp"))
-    slapd = None
-    try:
-        ca = TestCA(root, "directory")
-        slapd = Slapd.start(root, ca)
-        r = env.authctl("idp", "add", "ldap", "corp", "--display-name", "Corp directory", "--host", "127.0.0.1",
-                        "--port", str(slapd.ldaps_port), "--ca-file", str(ca.cert_path), "--bind-dn", slapd.bind_dn,
-                        "--bind-password-stdin", "--user-base-dn", slapd.users_dn, "--group-base-dn",
-                        slapd.groups_dn, "--test-user", "alice", "--break-glass", stdin=slapd.bind_password + "\n")
-        assert r.returncode == 0, r.stdout + r.stderr
-        wait_until(lambda: "corp" in login_page(issuer(env), str(dexlab.ca_file(env)), "kubectl",
-                                                env.app.redirect_uri).get("connectors", []),
-                   timeout=90, what="Dex offering the corp connector")
+    """slapd as IdP "corp" (display name "Corp directory")."""
+    with dexlab.ldap_idp(env) as slapd:
         yield slapd
-    finally:
-        env.authctl("idp", "remove", "corp", "--break-glass")
-        if slapd is not None:
-            slapd.close()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- tests
