@@ -2,7 +2,7 @@
 
 A Deployment is run when its first container's image names a binary the lab has
 (e.g. .../dex:<tag>) and it wants at least one replica. The process sees what a
-container would: its Secret volumes and service-account token at the pod spec's
+container would: its Secret, ConfigMap and emptyDir volumes and service-account token at the pod spec's
 mount paths (bind mounts in a private mount namespace, so the host is not touched
 beyond empty mount-point directories), its env (values and secretKeyRefs), and
 KUBERNETES_SERVICE_HOST/PORT pointing at the lab apiserver.
@@ -92,6 +92,24 @@ def _report_rollout(kube, ns, name, version, replicas, ready_url):
     _rolled_out[(ns, name)] = version
 
 
+def _write_config_map(target, config_map, items=None):
+    """A configMap volume: every key as a file, or with ``items`` only those keys, each at its
+    ``path`` (subdirectories included), as kubelet lays them out. Not secret: mode 0644."""
+    data = {k: v.encode() for k, v in (config_map.get("data") or {}).items()}
+    data.update({k: base64.b64decode(v) for k, v in (config_map.get("binaryData") or {}).items()})
+    name = config_map["metadata"]["name"]
+    for item in items if items is not None else [{"key": k, "path": k} for k in data]:
+        if item["key"] not in data:
+            raise ValueError(f"ConfigMap {name} has no key {item['key']!r}")
+        rel = Path(item["path"])
+        if rel.is_absolute() or ".." in rel.parts:
+            raise ValueError(f"ConfigMap {name}: item path {item['path']!r} leaves the volume")
+        f = target / rel
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(data[item["key"]])
+        f.chmod(0o644)
+
+
 def _prepare(lab, kube, ns, template, binary, ports, key):
     spec = template["spec"]
     c = spec["containers"][0]
@@ -111,6 +129,9 @@ def _prepare(lab, kube, ns, template, binary, ports, key):
                 f = src / k
                 f.write_bytes(base64.b64decode(val))
                 f.chmod(0o600)
+        elif "configMap" in v:
+            _write_config_map(src, kube.get(f"/api/v1/namespaces/{ns}/configmaps/{v['configMap']['name']}"),
+                              v["configMap"].get("items"))
         elif "emptyDir" in v:
             pass
         else:

@@ -62,6 +62,8 @@ public final class ChartValues {
         v.put("ingress.path", cfg.ingressPath());
         List<String> hosts = cfg.ingressHosts();
         for (int i = 0; i < hosts.size(); i++) v.put("ingress.hosts[" + i + "]", hosts.get(i));
+        if (cfg.productName() != null) v.put("frontend.issuerName", cfg.productName());
+        if (cfg.primaryColor() != null) v.put("frontend.primaryColor", cfg.primaryColor());
         return v;
     }
 
