@@ -112,20 +112,32 @@ def _report_rollout(kube, ns, name, version, replicas, ready_url):
     _rolled_out[(ns, name)] = version
 
 
-def _volume_files(kube, ns, volume):
-    """{relative path: bytes} of a Secret or ConfigMap volume: every key, or only its `items`."""
-    if "secret" in volume:
-        obj = kube.get(f"/api/v1/namespaces/{ns}/secrets/{volume['secret']['secretName']}")
-        data = {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
-        items = volume["secret"].get("items")
-    else:
-        obj = kube.get(f"/api/v1/namespaces/{ns}/configmaps/{volume['configMap']['name']}")
-        data = {k: v.encode() for k, v in (obj.get("data") or {}).items()}
-        data.update({k: base64.b64decode(v) for k, v in (obj.get("binaryData") or {}).items()})
-        items = volume["configMap"].get("items")
-    if items is None:
-        return data
-    return {i["path"]: data[i["key"]] for i in items}
+def _write_items(target, what, data, items, mode):
+    """A configMap or secret volume: every key as a file, or with ``items`` only those keys, each
+    at its ``path`` (subdirectories included), as kubelet lays them out."""
+    for item in items if items is not None else [{"key": k, "path": k} for k in data]:
+        if item["key"] not in data:
+            raise ValueError(f"{what} has no key {item['key']!r}")
+        rel = Path(item["path"])
+        if rel.is_absolute() or ".." in rel.parts:
+            raise ValueError(f"{what}: item path {item['path']!r} leaves the volume")
+        f = target / rel
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(data[item["key"]])
+        f.chmod(mode)
+
+
+def _write_config_map(target, config_map, items=None):
+    """A configMap volume (not secret: mode 0644)."""
+    data = {k: v.encode() for k, v in (config_map.get("data") or {}).items()}
+    data.update({k: base64.b64decode(v) for k, v in (config_map.get("binaryData") or {}).items()})
+    _write_items(target, f"ConfigMap {config_map['metadata']['name']}", data, items, 0o644)
+
+
+def _write_secret(target, secret, items=None):
+    """A secret volume (mode 0600)."""
+    data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+    _write_items(target, f"Secret {secret['metadata']['name']}", data, items, 0o600)
 
 
 def mount_order(mounts, pod_dir):
@@ -153,12 +165,12 @@ def _prepare(lab, kube, ns, template, binary, ports, key, host_env):
         v = volumes[m["name"]]
         src = pod_dir / "volumes" / m["name"]
         src.mkdir(parents=True, exist_ok=True)
-        if "secret" in v or "configMap" in v:
-            for rel, content in _volume_files(kube, ns, v).items():
-                f = src / rel
-                f.parent.mkdir(parents=True, exist_ok=True)
-                f.write_bytes(content)
-                f.chmod(0o600)
+        if "secret" in v:
+            _write_secret(src, kube.get(f"/api/v1/namespaces/{ns}/secrets/{v['secret']['secretName']}"),
+                          v["secret"].get("items"))
+        elif "configMap" in v:
+            _write_config_map(src, kube.get(f"/api/v1/namespaces/{ns}/configmaps/{v['configMap']['name']}"),
+                              v["configMap"].get("items"))
         elif "emptyDir" in v:
             pass
         else:

@@ -1,9 +1,12 @@
 """Helpers for tests against a lab with Dex deployed: logins, tokens, orchestration."""
 import base64
+import contextlib
 import json
 import os
+import shutil
 import ssl
 import sys
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -13,6 +16,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lab"))
 import main_job  # noqa: E402
+from support import Slapd, TestCA, login_page, wait_until  # noqa: E402
+
+CLI_REDIRECT = "http://127.0.0.1:5555/callback"
 
 
 def pillar(lab):
@@ -103,3 +109,28 @@ def changed_states(states):
 def set_overrides(lab, overrides):
     """Writes the lab's pillar override file (the test's way to change pillar)."""
     (lab.root / "pillar" / "lab_overrides.sls").write_text(yaml.safe_dump(overrides or {}))
+
+
+@contextlib.contextmanager
+def ldap_idp(lab, name="corp", display_name="Corp directory"):
+    """A slapd (alice in developers and ops, bob, carol) added as IdP ``name`` with `authctl idp add
+    ldap`, once Dex offers it on its login page; removed, and slapd stopped, at the end."""
+    root = Path(tempfile.mkdtemp(prefix="dxi-", dir="/tmp"))
+    slapd = None
+    try:
+        ca = TestCA(root, "directory")
+        slapd = Slapd.start(root, ca)
+        r = lab.authctl("idp", "add", "ldap", name, "--display-name", display_name, "--host", "127.0.0.1",
+                        "--port", str(slapd.ldaps_port), "--ca-file", str(ca.cert_path), "--bind-dn", slapd.bind_dn,
+                        "--bind-password-stdin", "--user-base-dn", slapd.users_dn, "--group-base-dn",
+                        slapd.groups_dn, "--test-user", "alice", "--break-glass", stdin=slapd.bind_password + "\n")
+        assert r.returncode == 0, r.stdout + r.stderr
+        wait_until(lambda: name in login_page(pillar(lab)["issuer"], str(ca_file(lab)), "authctl",
+                                              CLI_REDIRECT).get("connectors", []),
+                   timeout=90, what=f"Dex offering the {name} connector")
+        yield slapd
+    finally:
+        lab.authctl("idp", "remove", name, "--break-glass")
+        if slapd is not None:
+            slapd.close()
+        shutil.rmtree(root, ignore_errors=True)

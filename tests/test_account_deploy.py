@@ -129,6 +129,7 @@ def test_service_config_names_files_and_addresses_only(deployed):
     assert cfg["issuer"] == dexlab.pillar(deployed)["issuer"]
     assert cfg["clientId"] == "dexauth-console" and cfg["clientSecretEnv"] == "DEXAUTH_CONSOLE_CLIENT_SECRET"
     assert cfg["audienceClientId"] == "kubernetes" and cfg["kubectlClientId"] == "kubectl"
+    assert cfg["cliClientId"] == "authctl"
     assert cfg["dexGrpc"] == {"address": f"127.0.0.1:{ports['dex_grpc']}",
                               "caFile": "/etc/dexauth/account/grpc/ca.crt",
                               "certFile": "/etc/dexauth/account/grpc/tls.crt",

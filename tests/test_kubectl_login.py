@@ -10,10 +10,8 @@ import base64
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
-import tempfile
 import time
 import urllib.parse
 from datetime import datetime
@@ -23,7 +21,7 @@ import pytest
 import yaml
 
 import dexlab
-from support import Slapd, TestCA, cache_dir, find_secrets, login_page, wait_until
+from support import cache_dir, find_secrets, login_page, wait_until
 from support.browser import Browser, complete_dex_login
 from support.terminal import Pty
 
@@ -251,29 +249,14 @@ def env(lab):
 @pytest.fixture(scope="module")
 def ldap(env):
     """slapd (alice in developers and ops) as IdP "corp"; group developers has Read Only."""
-    root = Path(tempfile.mkdtemp(prefix="dxk-", dir="/tmp"))
-    slapd = None
-    try:
-        ca = TestCA(root, "directory")
-        slapd = Slapd.start(root, ca)
-        r = env.authctl("idp", "add", "ldap", "corp", "--display-name", "Corp directory", "--host", "127.0.0.1",
-                        "--port", str(slapd.ldaps_port), "--ca-file", str(ca.cert_path), "--bind-dn", slapd.bind_dn,
-                        "--bind-password-stdin", "--user-base-dn", slapd.users_dn, "--group-base-dn",
-                        slapd.groups_dn, "--test-user", "alice", "--break-glass", stdin=slapd.bind_password + "\n")
-        assert r.returncode == 0, r.stdout + r.stderr
-        r = env.authctl("role", "grant", "--group", "developers", "read-only", "--break-glass")
-        assert r.returncode == 0, r.stdout + r.stderr
+    with dexlab.ldap_idp(env) as slapd:
         SEEN["passwords"] |= {u["password"] for u in slapd.users.values()} | {slapd.bind_password}
-        wait_until(lambda: "corp" in login_page(issuer(env), str(dexlab.ca_file(env)), "authctl",
-                                                "http://127.0.0.1:5555/callback").get("connectors", []),
-                   timeout=90, what="Dex offering the corp connector")
-        yield slapd
-    finally:
-        env.authctl("role", "revoke", "--group", "developers", "read-only", "--break-glass")
-        env.authctl("idp", "remove", "corp", "--break-glass")
-        if slapd is not None:
-            slapd.close()
-        shutil.rmtree(root, ignore_errors=True)
+        try:
+            r = env.authctl("role", "grant", "--group", "developers", "read-only", "--break-glass")
+            assert r.returncode == 0, r.stdout + r.stderr
+            yield slapd
+        finally:
+            env.authctl("role", "revoke", "--group", "developers", "read-only", "--break-glass")
 
 
 # --------------------------------------------------------------------------- tests

@@ -23,22 +23,20 @@ def _b64(text):
     return base64.b64encode(text.encode()).decode()
 
 
-KUBE = FakeKube({
-    "/api/v1/namespaces/ns/secrets/tls": {"data": {"tls.crt": _b64("CRT"), "tls.key": _b64("KEY"), "ca.crt": _b64("CA")}},
-    "/api/v1/namespaces/ns/configmaps/cfg": {"data": {"service.yaml": "a: 1\n", "other": "x"},
-                                            "binaryData": {"logo.png": _b64("PNG")}},
-})
+KUBE = FakeKube({})
+SECRET = {"metadata": {"name": "tls"}, "data": {"tls.crt": _b64("CRT"), "tls.key": _b64("KEY"), "ca.crt": _b64("CA")}}
 
 
-def test_secret_and_configmap_volumes_give_every_key_or_only_their_items():
-    assert pods._volume_files(KUBE, "ns", {"secret": {"secretName": "tls"}}) == {
-        "tls.crt": b"CRT", "tls.key": b"KEY", "ca.crt": b"CA"}
-    only_ca = {"secret": {"secretName": "tls", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}
-    assert pods._volume_files(KUBE, "ns", only_ca) == {"ca.crt": b"CA"}
-    assert pods._volume_files(KUBE, "ns", {"configMap": {"name": "cfg"}}) == {
-        "service.yaml": b"a: 1\n", "other": b"x", "logo.png": b"PNG"}
-    renamed = {"configMap": {"name": "cfg", "items": [{"key": "service.yaml", "path": "conf/service.yaml"}]}}
-    assert pods._volume_files(KUBE, "ns", renamed) == {"conf/service.yaml": b"a: 1\n"}
+def _files(root):
+    return {str(f.relative_to(root)): f.read_bytes() for f in sorted(root.rglob("*")) if f.is_file()}
+
+
+def test_secret_volumes_give_every_key_or_only_their_items_readable_by_the_pod_only(tmp_path):
+    pods._write_secret(tmp_path / "all", SECRET)
+    assert _files(tmp_path / "all") == {"ca.crt": b"CA", "tls.crt": b"CRT", "tls.key": b"KEY"}
+    pods._write_secret(tmp_path / "ca", SECRET, [{"key": "ca.crt", "path": "ca.crt"}])
+    assert _files(tmp_path / "ca") == {"ca.crt": b"CA"}  # e.g. Dex's CA without Dex's key
+    assert (tmp_path / "ca" / "ca.crt").stat().st_mode & 0o777 == 0o600
 
 
 def test_readiness_url_keeps_the_probe_scheme_and_resolves_named_ports():

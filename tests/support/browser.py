@@ -248,7 +248,7 @@ def complete_dex_login(browser, url, connector, username, password, timeout=60, 
     - the connector choice: the link ``/auth/<id>`` whose id is ``connector``, or whose text
       contains it (e.g. the display name);
     - the password form (fields ``login`` and ``password``);
-    - the approval page, if shown: "Grant Access".
+    - the approval page, if shown: its form with approval=approve.
 
     ``shots``: a name prefix for a screenshot of every page. Raises LoginFailed with Dex's visible
     error text (e.g. "Invalid Username and password.") or on an unexpected page."""
@@ -265,8 +265,9 @@ def complete_dex_login(browser, url, connector, username, password, timeout=60, 
         if _is_loopback_callback(current):
             return DexLoginResult("callback", current, browser.text(), step, screenshots)
         text = browser.text()
-        heading = " ".join(h.text for h in browser.find("h2.theme-heading, h2"))
-        if "Login Successful" in heading:
+        heading = " ".join(h.text for h in browser.find("h1, h2"))
+        # Dex's own page says "Login Successful"; the chart's theme marks its page.
+        if "Login Successful" in heading or browser.find("[data-page=device-success]"):
             return DexLoginResult("device", current, text, step, screenshots)
         error = " ".join(e.text for e in browser.find("#login-error, .dex-error-box")).strip()
         if browser.find("input[name=user_code]"):

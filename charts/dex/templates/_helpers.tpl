@@ -64,6 +64,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
       "clientSecretEnv" "DEXAUTH_CONSOLE_CLIENT_SECRET"
       "audienceClientId" $v.clients.apiserver.id
       "kubectlClientId" $v.clients.kubectl.id
+      "cliClientId" $v.clients.cli.id
       "dexGrpc" (dict
         "address" $grpc
         "caFile" (printf "%s/grpc/ca.crt" $dir)
@@ -83,6 +84,15 @@ The config (secretEnv) and the Deployment (env) must agree, hence one helper.
 */}}
 {{- define "dex.secretEnv" -}}
 {{- printf "DEX_CLIENT_SECRET_%s" (regexReplaceAll "[^A-Za-z0-9]+" (snakecase .) "_" | trimAll "_" | upper) -}}
+{{- end -}}
+
+{{/*
+Key in the web ConfigMap of a file under web/ ("web/templates/login.html" gives
+"templates_login.html"; ConfigMap keys hold no "/"). The ConfigMap and the Deployment's volume
+items, which put each key back at its path, must agree, hence one helper.
+*/}}
+{{- define "dex.webKey" -}}
+{{- trimPrefix "web/" . | replace "/" "_" -}}
 {{- end -}}
 
 {{/* Dex's config.yaml. Built as a dict so toYaml does the quoting and indentation. */}}
@@ -140,7 +150,12 @@ The config (secretEnv) and the Deployment (env) must agree, hence one helper.
         "responseTypes" (list "code")
         "grantTypes" (list "authorization_code" "refresh_token" "password" "urn:ietf:params:oauth:grant-type:device_code"))
       "expiry" $v.expiry
-      "frontend" (dict "issuer" $v.frontend.issuerName "theme" $v.frontend.theme)
+      "frontend" (dict
+        "dir" $v.frontend.dir
+        "theme" $v.frontend.theme
+        "issuer" $v.frontend.issuerName
+        "logoURL" "theme/logo.svg"
+        "extra" (dict "primaryColor" $v.frontend.primaryColor))
       "staticClients" $clients -}}
 {{- with $v.connectors }}{{ $_ := set $cfg "connectors" . }}{{ end -}}
 {{- toYaml $cfg -}}

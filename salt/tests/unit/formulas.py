@@ -26,6 +26,7 @@ PILLARS = {
         "ingress": {"hosts": ["dex.example.com"]},
         "idps": {"corp": {"type": "ldap", "host": "ldap.example.com:636"}},
         "salt_api": {"url": "https://127.0.0.1:8000"},
+        "branding": {"product_name": "Acme cluster"},
     }},
 }
 LAB_PILLAR = {"lab": {"root": "/tmp/lab", "repo": str(REPO), "ports": {"apiserver": 6443, "etcd_client": 2379},

@@ -95,6 +95,7 @@ def test_custom_pillar_reaches_the_engine_merged_with_the_defaults(renderer):
     assert chart["chart"] == {"dir": "/usr/share/dexauth/charts/dex", "release": "auth"}
     assert chart["namespace"] == "auth"
     assert chart["idps"] == {"corp": {"type": "ldap", "host": "ldap.example.com:636"}}
+    assert chart["branding"] == {"product_name": "Acme cluster", "primary_color": "#1f5fae"}
     certs = configs["Dex certificates are issued and valid"]
     assert certs["certificates"]["ip_sans"] == ["10.0.0.10"]
     assert certs["cluster_name"] == "prod"

@@ -67,6 +67,8 @@ public final class ChartValues {
         v.put("ingress.path", cfg.ingressPath());
         List<String> hosts = cfg.ingressHosts();
         for (int i = 0; i < hosts.size(); i++) v.put("ingress.hosts[" + i + "]", hosts.get(i));
+        if (cfg.productName() != null) v.put("frontend.issuerName", cfg.productName());
+        if (cfg.primaryColor() != null) v.put("frontend.primaryColor", cfg.primaryColor());
         if (cfg.account() != null) account(cfg, cfg.account(), v);
         return v;
     }

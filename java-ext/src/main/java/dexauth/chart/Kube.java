@@ -34,6 +34,17 @@ public final class Kube {
     }
 
     /**
+     * A client that acts as the holder of {@code bearerToken} (a person's ID token): Kubernetes
+     * decides every call on that person's own identity. Nothing else is read from the environment.
+     */
+    public static KubernetesClient asBearer(String masterUrl, String caCertFile, String caCertData, String bearerToken) {
+        Config config = new io.fabric8.kubernetes.client.ConfigBuilder(Config.empty()).withMasterUrl(masterUrl)
+                .withCaCertFile(caCertFile).withCaCertData(caCertData).withOauthToken(bearerToken)
+                .withRequestTimeout(30_000).withConnectionTimeout(5_000).build();
+        return new KubernetesClientBuilder().withConfig(config).build();
+    }
+
+    /**
      * Waits until the kube-apiserver behind {@code kube} was started after {@code since} (its
      * {@code process_start_time_seconds} metric) and answers /readyz: a changed static-pod
      * manifest restarts it, and whatever comes next must not meet the restart. When no newer

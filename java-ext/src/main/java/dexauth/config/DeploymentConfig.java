@@ -27,7 +27,7 @@ public record DeploymentConfig(
         String idTokenTtl, String refreshTokenIdle, String refreshTokenLifetime, boolean ingressEnabled, String ingressClass, String ingressPath, List<String> ingressHosts,
         Path chartDir, String release, String superadminEmail, String superadminUsername,
         int bcryptCost, String kubernetesVersion, Path kubeconfig, Path apiserverManifest, Path authenticationConfig,
-        Map<String, IdpSpec> idps, Account account) {
+        Map<String, IdpSpec> idps, String productName, String primaryColor, Account account) {
 
     /**
      * The account service (pillar {@code dexauth:account}), deployed by the chart beside Dex; null
@@ -45,6 +45,8 @@ public record DeploymentConfig(
     private static final Pattern DNS1123 = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
     private static final Pattern EMAIL = Pattern.compile("[^@\\s]+@[^@\\s]+\\.[^@\\s]+");
     private static final Pattern DURATION = Pattern.compile("(\\d+(h|m|s))+");
+    /** A colour the login pages and the console put into their stylesheet: only #rrggbb, never free text. */
+    private static final Pattern COLOR = Pattern.compile("#[0-9a-fA-F]{6}");
 
     public static final String ROOT = "dexauth";
 
@@ -111,6 +113,7 @@ public record DeploymentConfig(
                 cost, version == null ? null : version.replaceFirst("^v", ""),
                 pathOf(r.path("kubernetes:kubeconfig")), pathOf(r.path("kubernetes:apiserver_manifest")),
                 pathOf(r.path("kubernetes:authentication_config")), idps(pillar.get("idps")),
+                productName(r), color(r, "branding:primary_color"),
                 partial && !r.has("account") ? null : account(r, issuer));
         if (!cfg.idps().isEmpty() && version != null && !cfg.structuredAuthentication()) {
             throw invalid(ROOT + ":idps", "upstream IdPs need Kubernetes 1.30 or later: only its structured"
@@ -144,6 +147,27 @@ public record DeploymentConfig(
     }
 
     private static Path pathOf(String path) { return path == null ? null : Path.of(path); }
+
+    /** The product name of the login pages' header and title: one line of text. */
+    private static String productName(Reader r) {
+        String v = r.text("branding:product_name");
+        if (v != null && (v.length() > 60 || v.chars().anyMatch(Character::isISOControl))) {
+            throw invalid(ROOT + ":branding:product_name", "must be one line of at most 60 characters");
+        }
+        return v;
+    }
+
+    private static String color(Reader r, String key) {
+        if (r.skipped(key)) return null;
+        String v = r.optionalText(key);
+        if (v == null) {
+            throw invalid(ROOT + ":" + key, "is required: a colour like '#1f5fae', in quotes (in YAML an unquoted # starts a comment)");
+        }
+        if (!COLOR.matcher(v).matches()) {
+            throw invalid(ROOT + ":" + key, "'" + v + "' is not a colour like #1f5fae (# and six hex digits)");
+        }
+        return v.toLowerCase(java.util.Locale.ROOT);
+    }
 
     /** The IdPs of pillar {@code dexauth:idps}; a wrong one names its pillar key like every other. */
     private static Map<String, IdpSpec> idps(JsonNode pillar) {

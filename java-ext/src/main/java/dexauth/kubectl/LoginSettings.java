@@ -52,6 +52,11 @@ public record LoginSettings(URI issuer, String caPem, String clientId, List<Stri
                 .findFirst().orElse(null);
     }
 
+    /** This login as a client of Dex (kubectl's is public: no secret). */
+    public dexauth.oidc.DexClient.Client client() {
+        return new dexauth.oidc.DexClient.Client(issuer, caPem, clientId, null, scopes, audience());
+    }
+
     /** Cache file name: one per issuer, client, scopes and user, without revealing any of them. */
     public String cacheKey() {
         return cacheKey(issuer.toString(), clientId, String.join(" ", scopes), username);

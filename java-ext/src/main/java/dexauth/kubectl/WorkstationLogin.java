@@ -1,5 +1,7 @@
 package dexauth.kubectl;
 
+import dexauth.oidc.DexClient;
+
 import dexauth.errors.Unauthenticated;
 import dexauth.errors.LoginRequired;
 import java.net.URI;
@@ -51,7 +53,7 @@ public final class WorkstationLogin {
             if (cached.isPresent() && cached.get().usableAt(clock.instant().getEpochSecond())) return cached.get();
             DexClient dex = null; // discovered only when needed: failing without a terminal must be instant
             if (cached.isPresent() && cached.get().refreshToken() != null) {
-                dex = DexClient.discover(settings);
+                dex = DexClient.discover(settings.client());
                 try {
                     return store(key, dex.refresh(cached.get().refreshToken()));
                 } catch (Unauthenticated ended) {
@@ -64,23 +66,23 @@ public final class WorkstationLogin {
                 throw new LoginRequired("no valid token for " + settings.issuer()
                         + " and no terminal to log in from");
             }
-            return store(key, login(dex != null ? dex : DexClient.discover(settings), io));
+            return store(key, login(dex != null ? dex : DexClient.discover(settings.client()), io));
         });
     }
 
     /** A new interactive login, whatever is cached (e.g. `authctl login` as someone else). */
     public TokenCache.Entry logIn(Interaction io) {
         String key = settings.cacheKey();
-        return cache.locked(key, () -> store(key, login(DexClient.discover(settings), io)));
+        return cache.locked(key, () -> store(key, login(DexClient.discover(settings.client()), io)));
     }
 
     /** One login that is handed out and not kept (`authctl token`): nothing is cached. */
     public TokenCache.Entry loginOnce(Interaction io) {
-        return login(DexClient.discover(settings), io).entry();
+        return entry(login(DexClient.discover(settings.client()), io));
     }
 
     private TokenCache.Entry store(String key, DexClient.Tokens tokens) {
-        TokenCache.Entry e = tokens.entry();
+        TokenCache.Entry e = entry(tokens);
         cache.write(key, e);
         return e;
     }
@@ -103,11 +105,11 @@ public final class WorkstationLogin {
             }
             case BROWSER -> {
                 try (LoopbackReceiver receiver = new LoopbackReceiver()) {
-                    return dex.browser(receiver, url -> {
-                        io.tell("Open this URL in a browser to log in:");
-                        io.tell(url.toString());
-                        if (io.openBrowser(url)) io.tell("(a browser was started; waiting for the login to finish)");
-                    }, BROWSER_TIMEOUT);
+                    DexClient.AuthRequest request = dex.authorization(receiver.redirectUri());
+                    io.tell("Open this URL in a browser to log in:");
+                    io.tell(request.url().toString());
+                    if (io.openBrowser(request.url())) io.tell("(a browser was started; waiting for the login to finish)");
+                    return dex.redeem(request, receiver.await(request.state(), BROWSER_TIMEOUT));
                 }
             }
             default -> {
@@ -117,6 +119,12 @@ public final class WorkstationLogin {
                 return dex.awaitDevice(device);
             }
         }
+    }
+
+    private static TokenCache.Entry entry(DexClient.Tokens t) {
+        long exp = t.expiresAt().getEpochSecond();
+        return new TokenCache.Entry(t.idToken(), t.refreshToken(), exp, TokenCache.Entry.refreshAt(t.issuedAt().getEpochSecond(), exp),
+                t.email());
     }
 
     /** Forgets this login's tokens (the refresh token stays valid at Dex until it expires or is revoked). */

@@ -69,7 +69,9 @@ public final class RoleDefinitions {
                 rule("networking.k8s.io", READ, "ingresses", "ingressclasses", "networkpolicies"),
                 rule("policy", READ, "poddisruptionbudgets"),
                 rule("storage.k8s.io", READ, "storageclasses"),
-                rule("discovery.k8s.io", READ, "endpointslices"));
+                rule("discovery.k8s.io", READ, "endpointslices"),
+                // The console's user list (emails, roles; no secret): see Access.USERS.
+                rule(Access.GROUP, new String[] {"get", "list"}, Access.USERS));
     }
 
     private static PolicyRule rule(String group, String[] verbs, String... resources) {

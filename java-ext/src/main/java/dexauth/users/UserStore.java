@@ -23,7 +23,7 @@ import java.util.Set;
  * and only those allowed to manage users (Cluster Admin) may write it.
  */
 public final class UserStore {
-    static final String LABEL = "dexauth.io/user";
+    public static final String LABEL = "dexauth.io/user";
     private final KubernetesClient kube;
     private final String namespace;
 
@@ -79,7 +79,7 @@ public final class UserStore {
                 .build();
     }
 
-    static UserRecord fromConfigMap(ConfigMap cm) {
+    public static UserRecord fromConfigMap(ConfigMap cm) {
         Map<String, String> d = cm.getData();
         Set<Role> roles = EnumSet.noneOf(Role.class);
         for (String r : d.getOrDefault("roles", "").split(",")) if (!r.isBlank()) roles.add(Role.parse(r));

@@ -129,4 +129,11 @@ class ChartValuesTest {
         }
         assertTrue(values().size() > 10);
     }
+
+    @Test
+    void brandingReachesTheLoginPages() {
+        Map<String, String> v = values("branding:product_name", "Acme cluster");
+        assertEquals("Acme cluster", v.get("frontend.issuerName"));
+        assertEquals("#1f5fae", v.get("frontend.primaryColor"));
+    }
 }

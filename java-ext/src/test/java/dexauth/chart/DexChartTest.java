@@ -104,6 +104,58 @@ class DexChartTest {
   }
 
   @Test
+  void dexGetsTheChartsLoginPagesFromOneConfigMap() throws Exception {
+    List<JsonNode> docs = render(t -> t.set("frontend.issuerName", "Acme, Inc. login")
+        .set("frontend.primaryColor", "#0b7a75"));
+    JsonNode frontend = dexConfig(docs).path("frontend");
+    assertEquals("/srv/dex/web", frontend.path("dir").asText());
+    assertEquals("dexauth", frontend.path("theme").asText());
+    assertEquals("Acme, Inc. login", frontend.path("issuer").asText());
+    assertEquals("#0b7a75", frontend.at("/extra/primaryColor").asText());
+
+    // Every file under web/ is a key of the ConfigMap, and a volume item puts it back at its path.
+    JsonNode web = kinds(docs, "ConfigMap").stream()
+        .filter(c -> c.at("/metadata/name").asText().equals("dex-web")).findFirst().orElseThrow();
+    Path root = CHART.resolve("web");
+    List<String> files;
+    try (var walk = Files.walk(root)) {
+      files = walk.filter(Files::isRegularFile).map(f -> root.relativize(f).toString()).sorted().toList();
+    }
+    for (String required : List.of("robots.txt", "templates/login.html", "templates/password.html",
+        "templates/header.html", "templates/footer.html", "themes/dexauth/styles.css", "themes/dexauth/logo.svg")) {
+      assertTrue(files.contains(required), required);
+    }
+    JsonNode pod = only(docs, "Deployment").at("/spec/template/spec");
+    JsonNode volume = byName(pod.path("volumes")).get("web");
+    assertEquals("dex-web", volume.at("/configMap/name").asText());
+    Map<String, String> pathByKey = StreamSupport.stream(volume.at("/configMap/items").spliterator(), false)
+        .collect(Collectors.toMap(i -> i.path("key").asText(), i -> i.path("path").asText()));
+    assertEquals(files, pathByKey.values().stream().sorted().toList());
+    for (Map.Entry<String, String> item : pathByKey.entrySet()) {
+      assertEquals(Files.readString(root.resolve(item.getValue())), web.path("data").path(item.getKey()).asText(),
+          item.getValue());
+    }
+    JsonNode mount = byName(pod.at("/containers/0/volumeMounts")).get("web");
+    assertEquals("/srv/dex/web", mount.path("mountPath").asText());
+    assertTrue(only(docs, "Deployment").at("/spec/template/metadata/annotations").path("checksum/web").asText()
+        .matches("[0-9a-f]{64}"));
+  }
+
+  @Test
+  void schemaRejectsAColourThatIsNotRrggbb() {
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> template().set("frontend.primaryColor", "red;}body{display:none").call());
+    assertTrue(e.getMessage().contains("primaryColor"), e::getMessage);
+  }
+
+  @Test
+  void aThemeTheChartDoesNotShipFailsTheRender() {
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> template().set("frontend.theme", "light").call());
+    assertTrue(e.getMessage().contains("web/themes/light/styles.css"), e::getMessage);
+  }
+
+  @Test
   void objectsTakeTheNameTheEngineGives() throws Exception {
     List<JsonNode> docs = render(t -> t.withName("auth").set("fullname", ChartValues.fullname("auth")));
     for (String kind : List.of("Deployment", "Service", "ServiceAccount")) {

@@ -176,4 +176,32 @@ class DeploymentConfigTest {
         rejected("dexauth:account:session_absolute_minutes",
                 () -> TestPillars.with("account:session_absolute_minutes", 10));
     }
+
+    @Test
+    void brandingDefaultsAndAColourInAnyCase() {
+        DeploymentConfig cfg = DeploymentConfig.fromPillar(TestPillars.valid());
+        assertEquals("Cluster login", cfg.productName());
+        assertEquals("#1f5fae", cfg.primaryColor());
+        assertEquals("#aabbcc", TestPillars.with("branding:primary_color", "#AABBCC").primaryColor());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"red", "#fff", "#12345g", "#1f5fae; background: url(x)", "1f5fae", "#1f5fae00"})
+    void primaryColorMustBeSixHexDigits(String color) {
+        String msg = rejected("dexauth:branding:primary_color", () -> TestPillars.with("branding:primary_color", color));
+        assertTrue(msg.contains("#1f5fae"), msg);
+    }
+
+    @Test
+    void unquotedColourReadAsNothingSaysToQuoteIt() {
+        String msg = rejected("dexauth:branding:primary_color", () -> TestPillars.with("branding:primary_color", null));
+        assertTrue(msg.contains("quotes"), msg);
+    }
+
+    @Test
+    void productNameIsOneShortLine() {
+        rejected("dexauth:branding:product_name", () -> TestPillars.with("branding:product_name", "Acme\nlogin"));
+        rejected("dexauth:branding:product_name", () -> TestPillars.with("branding:product_name", "x".repeat(61)));
+        assertEquals("Acme, Inc. <login>", TestPillars.with("branding:product_name", "Acme, Inc. <login>").productName());
+    }
 }

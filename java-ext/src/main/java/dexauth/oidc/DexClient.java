@@ -1,4 +1,4 @@
-package dexauth.kubectl;
+package dexauth.oidc;
 
 import dexauth.errors.Invalid;
 import dexauth.errors.Unauthenticated;
@@ -18,6 +18,8 @@ import com.nimbusds.oauth2.sdk.TokenErrorResponse;
 import com.nimbusds.oauth2.sdk.TokenRequest;
 import com.nimbusds.oauth2.sdk.TokenResponse;
 import com.nimbusds.oauth2.sdk.RefreshTokenGrant;
+import com.nimbusds.oauth2.sdk.auth.ClientAuthentication;
+import com.nimbusds.oauth2.sdk.auth.ClientSecretBasic;
 import com.nimbusds.oauth2.sdk.auth.Secret;
 import com.nimbusds.oauth2.sdk.device.DeviceAuthorizationErrorResponse;
 import com.nimbusds.oauth2.sdk.device.DeviceAuthorizationRequest;
@@ -47,46 +49,66 @@ import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
+import java.util.Set;
 
 /**
- * Dex as the public kubectl client sees it: discovery, the four ways to get tokens (password,
- * refresh, device code, authorization code with PKCE) and the ID token's verification against
- * Dex's keys. Every token is verified (signature, iss, aud, exp, nonce) before it is returned.
+ * Dex as one of its clients sees it: discovery, the ways to get tokens (password, refresh,
+ * device code, authorization code with PKCE) and the ID token's verification against Dex's
+ * keys. Every token is verified (signature, iss, aud, exp, nonce) before it is returned.
+ * Shared by kubectl's exec plugin (public client) and the account service (confidential).
  */
-final class DexClient {
+public final class DexClient {
     private static final int TIMEOUT_MS = 30_000;
 
+    /**
+     * Who we are at Dex. {@code clientSecret} is null for a public client; {@code audience}, when
+     * set, is the other client (kube-apiserver's) whose audience every ID token must carry too.
+     */
+    public record Client(URI issuer, String caPem, String clientId, String clientSecret, List<String> scopes,
+                         String audience) {
+        @Override
+        public String toString() { // never the secret
+            return "Client[" + clientId + " at " + issuer + "]";
+        }
+    }
+
     /** A verified login. */
-    record Tokens(String idToken, String refreshToken, IDTokenClaimsSet claims) {
-        TokenCache.Entry entry() {
-            long exp = claims.getExpirationTime().toInstant().getEpochSecond();
-            long iat = claims.getIssueTime() == null ? exp : claims.getIssueTime().toInstant().getEpochSecond();
+    public record Tokens(String idToken, String refreshToken, IDTokenClaimsSet claims) {
+        public Instant expiresAt() { return claims.getExpirationTime().toInstant(); }
+
+        public Instant issuedAt() { return claims.getIssueTime() == null ? expiresAt() : claims.getIssueTime().toInstant(); }
+
+        /** The person's login name: the email claim (Dex always sets it for local users), else the subject. */
+        public String email() {
             String email = claims.getStringClaim("email");
-            return new TokenCache.Entry(idToken, refreshToken, exp, TokenCache.Entry.refreshAt(iat, exp),
-                    email != null ? email : claims.getSubject().getValue());
+            return email != null ? email : claims.getSubject().getValue();
         }
     }
 
     /** A started device flow: what the person must open and type. */
-    record DeviceLogin(DeviceAuthorizationSuccessResponse response, Instant deadline) {
-        URI verificationUri() { return response.getVerificationURI(); }
-        URI verificationUriComplete() { return response.getVerificationURIComplete(); }
-        String userCode() { return response.getUserCode().getValue(); }
+    public record DeviceLogin(DeviceAuthorizationSuccessResponse response, Instant deadline) {
+        public URI verificationUri() { return response.getVerificationURI(); }
+        public URI verificationUriComplete() { return response.getVerificationURIComplete(); }
+        public String userCode() { return response.getUserCode().getValue(); }
     }
 
-    private final LoginSettings settings;
+    /** A started authorization-code login: the URL to send the browser to, and what its answer must match. */
+    public record AuthRequest(URI url, URI redirect, State state, Nonce nonce, CodeVerifier verifier) {}
+
+    private final Client settings;
     private final SSLSocketFactory tls;
     private final OIDCProviderMetadata metadata;
-    private JWKSet keys;
+    private volatile JWKSet keys;
 
-    private DexClient(LoginSettings settings, SSLSocketFactory tls, OIDCProviderMetadata metadata) {
+    private DexClient(Client settings, SSLSocketFactory tls, OIDCProviderMetadata metadata) {
         this.settings = settings;
         this.tls = tls;
         this.metadata = metadata;
     }
 
     /** Reads Dex's discovery document, trusting only the settings' CA. */
-    static DexClient discover(LoginSettings settings) {
+    public static DexClient discover(Client settings) {
         SSLSocketFactory tls;
         try {
             tls = TrustStores.trustingPem(settings.caPem()).getSocketFactory();
@@ -132,7 +154,7 @@ final class DexClient {
     private Scope scope() { return new Scope(settings.scopes().toArray(String[]::new)); }
 
     /** True when Dex's login page goes straight to its local users (no upstream IdP to choose). */
-    boolean offersOnlyLocalUsers() {
+    public boolean offersOnlyLocalUsers() {
         URI probe = new AuthenticationRequest.Builder(ResponseType.CODE, new Scope("openid"), client(),
                 URI.create("http://127.0.0.1/callback")).endpointURI(metadata.getAuthorizationEndpointURI())
                 .state(new State()).build().toURI();
@@ -143,18 +165,18 @@ final class DexClient {
                 .equals(settings.issuer().getPath() + "/auth/local");
     }
 
-    Tokens password(String username, char[] password) {
+    public Tokens password(String username, char[] password) {
         return token(new ResourceOwnerPasswordCredentialsGrant(username, new Secret(new String(password))), scope(),
                 "the login of " + username);
     }
 
     /** Refused when Dex no longer honours the refresh token (revoked, expired, user deleted). */
-    Tokens refresh(String refreshToken) {
+    public Tokens refresh(String refreshToken) {
         // No scope: Dex keeps the login's own (narrowing is all a refresh may do anyway).
         return token(new RefreshTokenGrant(new RefreshToken(refreshToken)), null, "the refresh token");
     }
 
-    DeviceLogin startDevice() {
+    public DeviceLogin startDevice() {
         URI endpoint = metadata.getDeviceAuthorizationEndpointURI();
         if (endpoint == null) throw new Unavailable(Unavailable.Dependency.DEX, "Dex does not offer the device flow", null);
         HTTPRequest req = new DeviceAuthorizationRequest(endpoint, client(), scope()).toHTTPRequest();
@@ -172,7 +194,7 @@ final class DexClient {
     }
 
     /** Polls until the person completed (or refused) the login, or the code expired. */
-    Tokens awaitDevice(DeviceLogin login) {
+    public Tokens awaitDevice(DeviceLogin login) {
         long interval = Math.max(1, login.response().getInterval());
         AuthorizationGrant grant = new DeviceCodeGrant(login.response().getDeviceCode());
         while (Instant.now().isBefore(login.deadline())) {
@@ -188,22 +210,45 @@ final class DexClient {
         throw new Unauthenticated("the device code expired before the login was completed");
     }
 
-    /** Authorization code with PKCE through a browser and a loopback redirect. */
-    Tokens browser(LoopbackReceiver receiver, java.util.function.Consumer<URI> show, Duration timeout) {
+    /** Starts an authorization-code login with PKCE (S256), state and nonce, answered at {@code redirect}. */
+    public AuthRequest authorization(URI redirect) {
         CodeVerifier verifier = new CodeVerifier();
         State state = new State();
         Nonce nonce = new Nonce();
-        URI redirect = receiver.redirectUri();
         URI url = new AuthenticationRequest.Builder(ResponseType.CODE, scope(), client(), redirect)
                 .endpointURI(metadata.getAuthorizationEndpointURI()).state(state).nonce(nonce)
                 .codeChallenge(verifier, CodeChallengeMethod.S256).build().toURI();
-        show.accept(url);
-        AuthorizationCode code = receiver.await(state, timeout);
-        TokenResponse r = exchange(new AuthorizationCodeGrant(code, redirect, verifier));
+        return new AuthRequest(url, redirect, state, nonce, verifier);
+    }
+
+    /** Exchanges the code the browser brought back (its state already checked by the caller). */
+    public Tokens redeem(AuthRequest request, AuthorizationCode code) {
+        TokenResponse r = exchange(new AuthorizationCodeGrant(code, request.redirect(), request.verifier()), null);
         if (!r.indicatesSuccess()) {
             throw new Unauthenticated("Dex refused the login: " + describe(((TokenErrorResponse) r).getErrorObject()));
         }
-        return verified((OIDCTokenResponse) r.toSuccessResponse(), nonce);
+        return verified((OIDCTokenResponse) r.toSuccessResponse(), request.nonce());
+    }
+
+    /**
+     * Verifies an ID token someone presents as a bearer token: Dex signed it, for kube-apiserver's
+     * audience (what kubectl sends), issued to one of {@code clients}, not expired.
+     */
+    public IDTokenClaimsSet verifyBearer(String idToken, Set<String> clients) {
+        try {
+            JWT jwt = JWTParser.parse(idToken);
+            Object azp = jwt.getJWTClaimsSet().getClaim("azp");
+            List<String> aud = jwt.getJWTClaimsSet().getAudience();
+            String issuedTo = azp instanceof String s ? s : aud.size() == 1 ? aud.get(0) : null;
+            if (issuedTo == null || !clients.contains(issuedTo)) {
+                throw new Unauthenticated("the token was not issued to a client this service accepts");
+            }
+            return validate(jwt, new ClientID(issuedTo), null);
+        } catch (java.text.ParseException e) {
+            throw new Unauthenticated("the token is not a JWT");
+        } catch (Unavailable e) {
+            throw new Unauthenticated("the token failed verification");
+        }
     }
 
     private Tokens token(AuthorizationGrant grant, Scope scope, String what) {
@@ -223,7 +268,10 @@ final class DexClient {
     }
 
     private TokenResponse exchange(AuthorizationGrant grant, Scope scope) {
-        HTTPRequest req = new TokenRequest(metadata.getTokenEndpointURI(), client(), grant, scope).toHTTPRequest();
+        ClientAuthentication auth = settings.clientSecret() == null ? null
+                : new ClientSecretBasic(client(), new Secret(settings.clientSecret()));
+        HTTPRequest req = (auth == null ? new TokenRequest(metadata.getTokenEndpointURI(), client(), grant, scope)
+                : new TokenRequest(metadata.getTokenEndpointURI(), auth, grant, scope)).toHTTPRequest();
         HTTPResponse resp = send(req, tls, "Dex's token endpoint");
         try {
             return OIDCTokenResponseParser.parse(resp);
@@ -238,29 +286,49 @@ final class DexClient {
         if (idToken == null) throw new Unavailable(Unavailable.Dependency.DEX, "Dex returned no ID token", null);
         RefreshToken refresh = r.getOIDCTokens().getRefreshToken();
         try {
-            JWT jwt = JWTParser.parse(idToken);
-            JWSAlgorithm alg = (JWSAlgorithm) jwt.getHeader().getAlgorithm();
-            if (metadata.getIDTokenJWSAlgs() != null && !metadata.getIDTokenJWSAlgs().contains(alg)) {
-                throw new Unavailable(Unavailable.Dependency.DEX, "the ID token is signed with " + alg + ", which Dex does not announce", null);
-            }
-            IDTokenClaimsSet claims = new IDTokenValidator(new Issuer(settings.issuer()), client(), alg, keys())
-                    .validate(jwt, nonce);
-            String audience = settings.audience();
-            if (audience != null && !claims.getAudience().contains(new Audience(audience))) {
-                throw new Unavailable(Unavailable.Dependency.DEX, "the ID token is not for " + audience
-                        + " (is the kubectl client a trusted peer of it in Dex?)", null);
-            }
+            IDTokenClaimsSet claims = validate(JWTParser.parse(idToken), client(), nonce);
             return new Tokens(idToken, refresh == null ? null : refresh.getValue(), claims);
-        } catch (java.text.ParseException | com.nimbusds.jose.proc.BadJOSEException | com.nimbusds.jose.JOSEException e) {
-            throw new Unavailable(Unavailable.Dependency.DEX, "the ID token from Dex failed verification: " + e.getMessage(), e);
+        } catch (java.text.ParseException e) {
+            throw new Unavailable(Unavailable.Dependency.DEX, "the ID token from Dex is not a JWT: " + e.getMessage(), e);
         }
     }
 
+    /** Signature (keys reloaded once when Dex rotated them), iss, aud, exp, nonce; then the apiserver's audience. */
+    private IDTokenClaimsSet validate(JWT jwt, ClientID expectedClient, Nonce nonce) {
+        JWSAlgorithm alg = (JWSAlgorithm) jwt.getHeader().getAlgorithm();
+        if (metadata.getIDTokenJWSAlgs() != null && !metadata.getIDTokenJWSAlgs().contains(alg)) {
+            throw new Unavailable(Unavailable.Dependency.DEX, "the ID token is signed with " + alg + ", which Dex does not announce", null);
+        }
+        IDTokenClaimsSet claims;
+        try {
+            claims = validator(expectedClient, alg, keys()).validate(jwt, nonce);
+        } catch (com.nimbusds.jose.proc.BadJOSEException | com.nimbusds.jose.JOSEException first) {
+            keys = null; // Dex may have rotated its signing keys since we read them
+            try {
+                claims = validator(expectedClient, alg, keys()).validate(jwt, nonce);
+            } catch (com.nimbusds.jose.proc.BadJOSEException | com.nimbusds.jose.JOSEException e) {
+                throw new Unavailable(Unavailable.Dependency.DEX, "the ID token from Dex failed verification: " + e.getMessage(), e);
+            }
+        }
+        String audience = settings.audience();
+        if (audience != null && !claims.getAudience().contains(new Audience(audience))) {
+            throw new Unavailable(Unavailable.Dependency.DEX, "the ID token is not for " + audience
+                    + " (is " + expectedClient + " a trusted peer of it in Dex?)", null);
+        }
+        return claims;
+    }
+
+    private IDTokenValidator validator(ClientID expectedClient, JWSAlgorithm alg, JWKSet set) {
+        return new IDTokenValidator(new Issuer(settings.issuer()), expectedClient, alg, set);
+    }
+
     private JWKSet keys() {
+        JWKSet keys = this.keys;
         if (keys == null) {
             HTTPResponse r = send(get(metadata.getJWKSetURI()), tls, "Dex's signing keys");
             try {
                 keys = JWKSet.parse(r.getBody());
+                this.keys = keys;
             } catch (java.text.ParseException e) {
                 throw new Unavailable(Unavailable.Dependency.DEX, "Dex's signing keys are malformed: " + e.getMessage(), e);
             }

@@ -1,0 +1,231 @@
+package dexauth.account;
+
+import dexauth.dex.DexApi;
+import dexauth.dex.PasswordHasher;
+import dexauth.errors.Forbidden;
+import dexauth.errors.Invalid;
+import dexauth.errors.NotFound;
+import dexauth.errors.Unauthenticated;
+import dexauth.rbac.Access;
+import dexauth.rbac.Role;
+import dexauth.users.GroupGrants;
+import dexauth.users.PasswordPolicy;
+import dexauth.users.UserDirectory;
+import dexauth.users.UserRecord;
+import dexauth.users.UserService;
+import dexauth.users.UserStore;
+import io.fabric8.kubernetes.api.model.Event;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * What a person may do through the service (console and JSON API alike), on the same use-cases
+ * as `authctl`. Kubernetes makes every decision on the person's own identity: writes go to the
+ * cluster with their token before Dex is touched, and reading the directory needs their
+ * `list users.dexauth.io`. Only a proven self-service password change is written with the
+ * service's own account (the person holds no role until it is done).
+ */
+final class Accounts {
+    /** Generated one-time passwords: about 120 bits, typed once by the new user. */
+    static final int ONE_TIME_PASSWORD_LENGTH = 20;
+
+    /** One user as the directory and the cluster's audit Events show them. */
+    record UserView(UserRecord record, List<AuditEntry> events) {}
+
+    /** The person's own account. */
+    record Me(String email, String name, Set<Role> roles, List<String> groups, boolean mustChange, boolean local,
+              String createdAt, String lastPasswordChange) {}
+
+    private final KubernetesClient serviceKube;
+    private final DexApi dex;
+    private final UserDirectory directory;
+    private final String namespace;
+    private final PasswordPolicy policy;
+    private final int bcryptCost;
+    private final Throttle perUser;
+    private final Throttle perAddress;
+
+    Accounts(KubernetesClient serviceKube, DexApi dex, UserDirectory directory, String namespace, PasswordPolicy policy,
+             int bcryptCost, Throttle perUser, Throttle perAddress) {
+        this.serviceKube = serviceKube;
+        this.dex = dex;
+        this.directory = directory;
+        this.namespace = namespace;
+        this.policy = policy;
+        this.bcryptCost = bcryptCost;
+        this.perUser = perUser;
+        this.perAddress = perAddress;
+    }
+
+    PasswordPolicy policy() { return policy; }
+
+    /** The record of a local user (read by the service: everyone may see their own). */
+    Optional<UserRecord> record(String email) {
+        return directory.get(email).or(() -> new UserStore(serviceKube, namespace).get(email));
+    }
+
+    boolean mustChange(Identity who) {
+        return record(who.email).map(UserRecord::mustChange).orElse(false);
+    }
+
+    Me me(Identity who) {
+        Optional<UserRecord> r = record(who.email);
+        String last = events(serviceKube, who.email).stream().filter(e -> e.action().contains("password"))
+                .map(AuditEntry::time).findFirst().orElse("");
+        return new Me(who.email, who.name, r.map(UserRecord::roles).orElse(Set.of()), who.groups,
+                r.map(UserRecord::mustChange).orElse(false), r.isPresent(), r.map(UserRecord::createdAt).orElse(""), last);
+    }
+
+    /**
+     * The person changes their own password: the current one is proven to Dex first, at most a few
+     * times per user and per client address in a window. Dex's refresh tokens of the user are
+     * revoked; must-change is cleared and their roles bound.
+     */
+    void changeOwnPassword(Identity who, String clientAddress, char[] current, char[] fresh, char[] again) {
+        if (!java.util.Arrays.equals(fresh, again)) throw new Invalid("password", "the two new passwords differ");
+        String userKey = "user:" + who.email;
+        String addressKey = "address:" + clientAddress;
+        for (String key : List.of(userKey, addressKey)) {
+            perUserOrAddress(key).blocked(key).ifPresent(wait -> {
+                throw new Forbidden("too many wrong passwords: try again in " + minutes(wait));
+            });
+        }
+        policy.check(fresh, who.email).ifPresent(problem -> {
+            throw new Invalid("password", problem);
+        });
+        try {
+            selfService(who).changeOwnPassword(who.email, current, fresh);
+        } catch (Unauthenticated wrong) {
+            perUser.failed(userKey);
+            perAddress.failed(addressKey);
+            throw new Unauthenticated("the current password is wrong");
+        }
+        perUser.succeeded(userKey);
+    }
+
+    boolean canReadDirectory(Identity who) {
+        return who.can("list", Access.GROUP, Access.USERS, namespace);
+    }
+
+    /** Whether the person's own rights let them write user records (shows the admin controls). */
+    boolean canManage(Identity who) {
+        return who.can("update", "", "configmaps", namespace);
+    }
+
+    UserDirectory.Page list(Identity who, String search, int offset, int limit) {
+        requireDirectory(who);
+        return directory.page(search, offset, limit);
+    }
+
+    UserView user(Identity who, String email) {
+        requireDirectory(who);
+        String e = UserService.checkEmail(email);
+        UserRecord r = directory.get(e).orElseThrow(() -> new NotFound("no user " + e));
+        return new UserView(r, events(who.kube(), e));
+    }
+
+    /** Creates a user; returns the one-time password when the service generated it. */
+    Optional<char[]> add(Identity who, String email, String username, Set<Role> roles, char[] typed) {
+        char[] password = typed == null || typed.length == 0 ? PasswordHasher.randomPassword(ONE_TIME_PASSWORD_LENGTH) : typed;
+        try {
+            as(who).add(email, username, roles, password);
+        } catch (RuntimeException e) {
+            PasswordHasher.wipe(password);
+            throw e;
+        }
+        return typed == null || typed.length == 0 ? Optional.of(password) : Optional.empty();
+    }
+
+    Optional<char[]> reset(Identity who, String email, char[] typed) {
+        char[] password = typed == null || typed.length == 0 ? PasswordHasher.randomPassword(ONE_TIME_PASSWORD_LENGTH) : typed;
+        try {
+            as(who).resetPassword(email, password);
+        } catch (RuntimeException e) {
+            PasswordHasher.wipe(password);
+            throw e;
+        }
+        return typed == null || typed.length == 0 ? Optional.of(password) : Optional.empty();
+    }
+
+    void delete(Identity who, String email) {
+        if (UserService.checkEmail(email).equals(who.email)) {
+            throw new Invalid("email", "you cannot delete your own account; ask another Cluster Admin");
+        }
+        as(who).delete(email);
+    }
+
+    void grant(Identity who, String email, Role role, boolean revoke) {
+        as(who).grant(email, role, revoke);
+    }
+
+    void grantGroup(Identity who, String group, Role role, boolean revoke) {
+        as(who).grantGroup(group, role, revoke);
+    }
+
+    Map<String, Set<Role>> groups(Identity who) {
+        requireDirectory(who);
+        return new GroupGrants(serviceKube, namespace).all();
+    }
+
+    static Set<Role> roles(List<String> ids) {
+        Set<Role> out = EnumSet.noneOf(Role.class);
+        if (ids != null) ids.stream().filter(s -> s != null && !s.isBlank()).forEach(id -> out.add(Role.parse(id)));
+        return out;
+    }
+
+    private void requireDirectory(Identity who) {
+        if (!canReadDirectory(who)) {
+            throw new Forbidden("not allowed: " + who.email + " may not list users (Kubernetes: no `list users.dexauth.io`;"
+                    + " Read Only and Cluster Admin may)");
+        }
+    }
+
+    /** The use-cases with the person's own rights (their token), the person as the audit actor. */
+    private UserService as(Identity who) {
+        return new UserService(who.kube(), dex, namespace, policy, bcryptCost, who.email);
+    }
+
+    /** Self-service: the person proved their password to Dex; the service clears must-change and binds. */
+    private UserService selfService(Identity who) {
+        return new UserService(serviceKube, dex, namespace, policy, bcryptCost, who.email);
+    }
+
+    private Throttle perUserOrAddress(String key) {
+        return key.startsWith("user:") ? perUser : perAddress;
+    }
+
+    private List<AuditEntry> events(KubernetesClient kube, String email) {
+        try {
+            return kube.v1().events().inNamespace(namespace).withField("involvedObject.name", UserStore.objectName(email))
+                    .list().getItems().stream()
+                    .sorted(Comparator.comparing(Accounts::when).reversed()).limit(50)
+                    .map(e -> new AuditEntry(when(e), annotation(e, "dexauth.io/actor"), annotation(e, "dexauth.io/action"),
+                            e.getMessage()))
+                    .toList();
+        } catch (KubernetesClientException e) {
+            return List.of(); // no right to read Events: the page shows none
+        }
+    }
+
+    private static String when(Event e) {
+        return e.getLastTimestamp() != null ? e.getLastTimestamp() : e.getFirstTimestamp() != null ? e.getFirstTimestamp() : "";
+    }
+
+    private static String annotation(Event e, String key) {
+        Map<String, String> a = e.getMetadata().getAnnotations();
+        return a == null ? "" : a.getOrDefault(key, "");
+    }
+
+    private static String minutes(Duration d) {
+        long m = Math.max(1, (d.toSeconds() + 59) / 60);
+        return m + (m == 1 ? " minute" : " minutes");
+    }
+}

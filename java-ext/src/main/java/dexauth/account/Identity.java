@@ -1,0 +1,82 @@
+package dexauth.account;
+
+import dexauth.chart.Kube;
+import dexauth.errors.LoginRequired;
+import dexauth.errors.Unauthenticated;
+import dexauth.oidc.DexClient;
+import dexauth.rbac.Access;
+import io.fabric8.kubernetes.client.KubernetesClient;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * A verified person: the claims of an ID token Dex signed, and that token, with which the
+ * service asks Kubernetes on the person's behalf. A console login also holds a refresh token
+ * and renews the short ID token before it runs out; an API caller's token is used as given.
+ */
+final class Identity implements AutoCloseable {
+    private static final Duration MARGIN = Duration.ofSeconds(60);
+
+    /** Where the person's requests to Kubernetes go (the in-cluster apiserver and its CA). */
+    record Apiserver(String url, String caFile, String caData) {}
+
+    final String email;
+    final String name;
+    final List<String> groups;
+    private final Apiserver apiserver;
+    private final DexClient dex;
+    private final Clock clock;
+    private DexClient.Tokens tokens;
+    private KubernetesClient kube;
+
+    Identity(DexClient.Tokens tokens, Apiserver apiserver, DexClient dex, Clock clock) {
+        this.tokens = tokens;
+        this.apiserver = apiserver;
+        this.dex = dex;
+        this.clock = clock;
+        this.email = tokens.email().toLowerCase(java.util.Locale.ROOT);
+        String n = tokens.claims().getStringClaim("name");
+        this.name = n == null ? email : n;
+        List<String> g = tokens.claims().getStringListClaim("groups");
+        this.groups = g == null ? List.of() : List.copyOf(g);
+    }
+
+    /** The current ID token, renewed with the refresh token when due. */
+    synchronized String idToken() {
+        if (clock.instant().isAfter(tokens.expiresAt().minus(MARGIN))) {
+            if (tokens.refreshToken() == null) throw new LoginRequired("the token has expired: log in again");
+            try {
+                replace(dex.refresh(tokens.refreshToken()));
+            } catch (Unauthenticated ended) {
+                throw new LoginRequired("your session has ended (password changed or access revoked): log in again");
+            }
+        }
+        return tokens.idToken();
+    }
+
+    /** After a login with fresh tokens (e.g. the new password): later calls use them. */
+    synchronized void replace(DexClient.Tokens fresh) {
+        tokens = fresh;
+        if (kube != null) kube.close();
+        kube = null;
+    }
+
+    /** Kubernetes as this person: every call is decided by Kubernetes on their own identity. */
+    synchronized KubernetesClient kube() {
+        String token = idToken();
+        if (kube == null) kube = Kube.asBearer(apiserver.url(), apiserver.caFile(), apiserver.caData(), token);
+        return kube;
+    }
+
+    boolean can(String verb, String group, String resource, String namespace) {
+        return Access.can(kube(), verb, group, resource, namespace);
+    }
+
+    @Override
+    public synchronized void close() {
+        if (kube != null) kube.close();
+        kube = null;
+    }
+}

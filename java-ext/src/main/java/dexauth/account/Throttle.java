@@ -1,0 +1,57 @@
+package dexauth.account;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Counts failed password checks per key (a user, a client address) in a sliding window and
+ * refuses further checks once a key reached its limit, until its oldest failure leaves the
+ * window. In memory: it slows guessing through this service; it is not Dex's login guard.
+ */
+final class Throttle {
+    private final int limit;
+    private final Duration window;
+    private final Clock clock;
+    private final Map<String, Deque<Instant>> failures = new ConcurrentHashMap<>();
+
+    Throttle(int limit, Duration window, Clock clock) {
+        this.limit = limit;
+        this.window = window;
+        this.clock = clock;
+    }
+
+    /** How long {@code key} must wait before its next check, if it must. */
+    Optional<Duration> blocked(String key) {
+        Deque<Instant> q = failures.get(key);
+        if (q == null) return Optional.empty();
+        synchronized (q) {
+            prune(q);
+            if (q.size() < limit) return Optional.empty();
+            return Optional.of(Duration.between(clock.instant(), q.peekFirst().plus(window)));
+        }
+    }
+
+    void failed(String key) {
+        Deque<Instant> q = failures.computeIfAbsent(key, k -> new ArrayDeque<>());
+        synchronized (q) {
+            prune(q);
+            q.addLast(clock.instant());
+        }
+        if (failures.size() > 100_000) failures.entrySet().removeIf(e -> e.getValue().isEmpty());
+    }
+
+    void succeeded(String key) {
+        failures.remove(key);
+    }
+
+    private void prune(Deque<Instant> q) {
+        Instant oldest = clock.instant().minus(window);
+        while (!q.isEmpty() && q.peekFirst().isBefore(oldest)) q.removeFirst();
+    }
+}

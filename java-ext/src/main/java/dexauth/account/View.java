@@ -1,0 +1,20 @@
+package dexauth.account;
+
+/**
+ * What every console page shows around its content: the product, the logged-in person, the
+ * navigation they may use, the CSRF token of their session, and a notice or an error.
+ */
+public record View(String productName, String base, String csrf, String email, boolean canViewUsers,
+                   boolean mustChange, String notice, String error, String section) {
+    public String active(String name) {
+        return name.equals(section) ? "active" : "";
+    }
+
+    public View withError(String message) {
+        return new View(productName, base, csrf, email, canViewUsers, mustChange, notice, message, section);
+    }
+
+    public View withNotice(String message) {
+        return new View(productName, base, csrf, email, canViewUsers, mustChange, message, error, section);
+    }
+}
