@@ -1,10 +1,12 @@
 """End to end: the account service deployed beside Dex by the same orchestration (real Salt,
 kube-apiserver, Dex; the node agent runs the account pod as `bin/authctl serve`)."""
 import base64
+import contextlib
 import json
 import ssl
 import subprocess
 import sys
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -12,7 +14,8 @@ import yaml
 
 import dexlab
 from labfixture import REPO
-from support import assert_no_secrets, wait_until
+from support import assert_no_secrets, login_via_browser_flow, wait_until
+from support.browser_flow import https_session
 
 NS = "dexauth"
 NAME = "dex-account"
@@ -119,6 +122,28 @@ def test_dex_knows_the_console_client_and_the_apiserver_client_trusts_it(deploye
     assert console["secretEnv"] == "DEX_CLIENT_SECRET_DEXAUTH_CONSOLE" and "secret" not in console
     assert not console.get("public")
     assert "dexauth-console" in clients["kubernetes"]["trustedPeers"]
+
+
+def test_dex_completes_a_console_login_with_the_generated_client_secret(deployed):
+    """The console client as Dex has it: its redirect URI, and the code exchanged with the secret
+    the states generated (what the account service does after a browser login)."""
+    email = dexlab.pillar(deployed)["superadmin"]["email"]
+    tokens = login_via_browser_flow(dexlab.pillar(deployed)["issuer"], str(dexlab.ca_file(deployed)), "dexauth-console",
+                                    console_url(deployed) + "/callback", email, dexlab.superadmin_password(deployed),
+                                    client_secret=console_secret(deployed))
+    assert dexlab.claims(tokens["id_token"])["aud"] == "dexauth-console"
+
+
+def test_console_sends_the_browser_to_dex_as_its_client(deployed):
+    with contextlib.ExitStack() as stack:
+        resp = https_session(stack, str(dexlab.ca_file(deployed))).get(console_url(deployed) + "/", timeout=30)
+    urls = [r.url for r in resp.history] + [resp.url]
+    auth = [u for u in urls if u.startswith(dexlab.pillar(deployed)["issuer"] + "/auth")]
+    assert auth, urls
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(auth[0]).query)
+    assert query["client_id"] == ["dexauth-console"]
+    assert query["redirect_uri"] == [console_url(deployed) + "/callback"]
+    assert resp.status_code == 200  # Dex's login page: the client and its redirect URI are known
 
 
 def test_service_config_names_files_and_addresses_only(deployed):
