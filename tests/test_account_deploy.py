@@ -199,6 +199,16 @@ def test_rerun_changes_nothing_and_restarts_neither_pod(deployed):
     assert {n: deployed.pod_pid(n) for n in before} == before
 
 
+def test_deleted_account_deployment_is_restored_by_a_rerun(deployed):
+    r = deployed.kubectl("-n", NS, "delete", "deployment", NAME, "--wait=true")
+    assert r.returncode == 0, r.stderr
+    wait_until(lambda: deployed.pod_pid(POD) is None, what="account pod stopped")
+    ok, states, _ = dexlab.orchestrate(deployed)
+    assert ok, dexlab.failures(states)
+    assert "Dex chart is deployed" in dexlab.changed_states(states)
+    assert health(deployed) == 200
+
+
 def test_config_change_rolls_the_account_pod_and_the_state_waits_for_it(deployed):
     old = deployed.pod_pid(POD)
     dexlab.set_overrides(deployed, {"dexauth": {"account": {"session_idle_minutes": 5}}})
