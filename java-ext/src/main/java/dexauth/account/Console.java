@@ -288,7 +288,7 @@ final class Console {
         char[] fresh = chars(ctx.formParam("new"));
         char[] again = chars(ctx.formParam("again"));
         try {
-            accounts.changeOwnPassword(who, ctx.ip(), current, fresh, again);
+            accounts.changeOwnPassword(who, clientAddress(ctx, config), current, fresh, again);
             log("changed own password", who.email);
             try { // Dex revoked every refresh token of the user, ours too: log in again with the new password
                 who.replace(dex.get().password(who.email, fresh));
@@ -467,6 +467,15 @@ final class Console {
     }
 
     // ---- helpers ----------------------------------------------------------------------------------
+
+    /** The client's address: the connection's, or the one a trusted proxy appended to X-Forwarded-For. */
+    static String clientAddress(Context ctx, ServiceConfig config) {
+        String remote = ctx.ip();
+        String forwarded = ctx.header("X-Forwarded-For");
+        if (forwarded == null || !config.trustedProxies.contains(remote)) return remote;
+        String[] hops = forwarded.split(",");
+        return hops[hops.length - 1].trim();
+    }
 
     private static char[] chars(String s) {
         return s == null ? new char[0] : s.toCharArray();

@@ -67,6 +67,12 @@ public final class ServiceConfig {
     public Users users = new Users();
     public Session session = new Session();
     public String productName = "Cluster login";
+    /**
+     * Addresses of the proxies in front of the service (the ingress controller's pods): from
+     * them, the client's address is the last one they add to X-Forwarded-For. Empty: the
+     * connection's address is the client's.
+     */
+    public java.util.List<String> trustedProxies = java.util.List.of();
     /** The accent colour (#rrggbb), as on Dex's login pages (pillar dexauth:branding:primary_color). */
     public String primaryColor = "#1f5fae";
 
