@@ -11,6 +11,8 @@
               engine calls, JVM starts, engine time), then a re-run that repairs drift
   users       user add -> first login, import, list (bench/users.py)
   kubectl     time the exec plugin adds to kubectl, refresh, fail-fast (bench/kubectl.py)
+  console     console latency at 1,000/10,000 users, service memory, CLI list through the
+              service, create in the console -> first login (bench/console.py)
 
   bench/run.sh [toolchain] [jvm] [lab] [orchestrate]   (default: all)
 """
@@ -163,7 +165,7 @@ def bench_lab_and_orchestrate(do_lab, do_orch):
 
 
 def main():
-    wanted = set(sys.argv[1:]) or {"toolchain", "jvm", "lab", "orchestrate", "users", "idps", "kubectl"}
+    wanted = set(sys.argv[1:]) or {"toolchain", "jvm", "lab", "orchestrate", "users", "idps", "kubectl", "console"}
     if "toolchain" in wanted:
         bench_toolchain()
     if "jvm" in wanted:
@@ -179,6 +181,9 @@ def main():
     if "kubectl" in wanted:
         import kubectl
         kubectl.main()
+    if "console" in wanted:
+        import console
+        console.main()
 
 
 if __name__ == "__main__":

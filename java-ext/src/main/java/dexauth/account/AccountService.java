@@ -62,7 +62,7 @@ public final class AccountService implements AutoCloseable {
         Supplier<DexClient> dexClient = discovered(config);
         Sessions sessions = new Sessions(config.idleTimeout(), config.absoluteTimeout(), clock, config.basePath());
         Console console = new Console(config, accounts, sessions, dexClient, apiserver, clock);
-        Api api = new Api(accounts, dexClient, apiserver,
+        Api api = new Api(config, accounts, dexClient, apiserver,
                 Set.of(config.kubectlClientId, config.cliClientId, config.clientId), clock);
         String base = config.basePath();
         Javalin app = Javalin.create(c -> {

@@ -34,8 +34,6 @@ import java.util.Set;
  * service's own account (the person holds no role until it is done).
  */
 final class Accounts {
-    /** Generated one-time passwords: about 120 bits, typed once by the new user. */
-    static final int ONE_TIME_PASSWORD_LENGTH = 20;
 
     /** One user as the directory and the cluster's audit Events show them. */
     record UserView(UserRecord record, List<AuditEntry> events) {}
@@ -134,7 +132,7 @@ final class Accounts {
 
     /** Creates a user; returns the one-time password when the service generated it. */
     Optional<char[]> add(Identity who, String email, String username, Set<Role> roles, char[] typed) {
-        char[] password = typed == null || typed.length == 0 ? PasswordHasher.randomPassword(ONE_TIME_PASSWORD_LENGTH) : typed;
+        char[] password = typed == null || typed.length == 0 ? PasswordHasher.randomPassword(UserService.ONE_TIME_PASSWORD_LENGTH) : typed;
         try {
             as(who).add(email, username, roles, password);
         } catch (RuntimeException e) {
@@ -145,7 +143,7 @@ final class Accounts {
     }
 
     Optional<char[]> reset(Identity who, String email, char[] typed) {
-        char[] password = typed == null || typed.length == 0 ? PasswordHasher.randomPassword(ONE_TIME_PASSWORD_LENGTH) : typed;
+        char[] password = typed == null || typed.length == 0 ? PasswordHasher.randomPassword(UserService.ONE_TIME_PASSWORD_LENGTH) : typed;
         try {
             as(who).resetPassword(email, password);
         } catch (RuntimeException e) {

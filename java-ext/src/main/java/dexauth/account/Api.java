@@ -44,13 +44,16 @@ final class Api {
         public char[] password;
     }
 
+    private final ServiceConfig config;
     private final Accounts accounts;
     private final Supplier<DexClient> dex;
     private final Identity.Apiserver apiserver;
     private final Set<String> clients;
     private final Clock clock;
 
-    Api(Accounts accounts, Supplier<DexClient> dex, Identity.Apiserver apiserver, Set<String> clients, Clock clock) {
+    Api(ServiceConfig config, Accounts accounts, Supplier<DexClient> dex, Identity.Apiserver apiserver,
+        Set<String> clients, Clock clock) {
+        this.config = config;
         this.accounts = accounts;
         this.dex = dex;
         this.apiserver = apiserver;
@@ -134,7 +137,8 @@ final class Api {
         PasswordChange body = ctx.bodyAsClass(PasswordChange.class);
         try {
             if (body.current == null || body.password == null) throw new Invalid("password", "send current and password");
-            accounts.changeOwnPassword(who(ctx), ctx.ip(), body.current, body.password, body.password);
+            accounts.changeOwnPassword(who(ctx), Console.clientAddress(ctx, config), body.current, body.password,
+                    body.password);
             Console.log("changed own password (API)", who(ctx).email);
             ctx.status(HttpStatus.NO_CONTENT);
         } finally {

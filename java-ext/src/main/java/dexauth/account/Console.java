@@ -183,6 +183,11 @@ final class Console {
     // ---- login and logout -------------------------------------------------------------------
 
     private void asset(Context ctx) throws IOException {
+        if ("brand.css".equals(ctx.pathParam("file"))) { // the pillar's colour: a file, so the CSP needs no inline style
+            ctx.header("Cache-Control", "max-age=3600").contentType("text/css; charset=utf-8")
+                    .result(":root { --primary: " + config.primaryColor + "; }\n");
+            return;
+        }
         String type = ASSETS.get(ctx.pathParam("file"));
         InputStream in = type == null ? null : Console.class.getResourceAsStream("static/" + ctx.pathParam("file"));
         if (in == null) {
@@ -283,7 +288,7 @@ final class Console {
         char[] fresh = chars(ctx.formParam("new"));
         char[] again = chars(ctx.formParam("again"));
         try {
-            accounts.changeOwnPassword(who, ctx.ip(), current, fresh, again);
+            accounts.changeOwnPassword(who, clientAddress(ctx, config), current, fresh, again);
             log("changed own password", who.email);
             try { // Dex revoked every refresh token of the user, ours too: log in again with the new password
                 who.replace(dex.get().password(who.email, fresh));
@@ -462,6 +467,15 @@ final class Console {
     }
 
     // ---- helpers ----------------------------------------------------------------------------------
+
+    /** The client's address: the connection's, or the one a trusted proxy appended to X-Forwarded-For. */
+    static String clientAddress(Context ctx, ServiceConfig config) {
+        String remote = ctx.ip();
+        String forwarded = ctx.header("X-Forwarded-For");
+        if (forwarded == null || !config.trustedProxies.contains(remote)) return remote;
+        String[] hops = forwarded.split(",");
+        return hops[hops.length - 1].trim();
+    }
 
     private static char[] chars(String s) {
         return s == null ? new char[0] : s.toCharArray();

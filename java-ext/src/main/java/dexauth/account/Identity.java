@@ -18,6 +18,7 @@ import java.util.List;
  */
 final class Identity implements AutoCloseable {
     private static final Duration MARGIN = Duration.ofSeconds(60);
+    private static final Duration ANSWER_TTL = Duration.ofSeconds(5);
 
     /** Where the person's requests to Kubernetes go (the in-cluster apiserver and its CA). */
     record Apiserver(String url, String caFile, String caData) {}
@@ -30,6 +31,7 @@ final class Identity implements AutoCloseable {
     private final Clock clock;
     private DexClient.Tokens tokens;
     private KubernetesClient kube;
+    private final java.util.Map<String, Answer> answers = new java.util.concurrent.ConcurrentHashMap<>();
 
     Identity(DexClient.Tokens tokens, Apiserver apiserver, DexClient dex, Clock clock) {
         this.tokens = tokens;
@@ -59,6 +61,7 @@ final class Identity implements AutoCloseable {
     /** After a login with fresh tokens (e.g. the new password): later calls use them. */
     synchronized void replace(DexClient.Tokens fresh) {
         tokens = fresh;
+        answers.clear(); // e.g. roles that apply since the password change
         if (kube != null) kube.close();
         kube = null;
     }
@@ -70,9 +73,20 @@ final class Identity implements AutoCloseable {
         return kube;
     }
 
+    /**
+     * Kubernetes' answer to "may this person ...?", remembered for a few seconds: one page asks
+     * the same question more than once. A write is decided by Kubernetes itself anyway.
+     */
     boolean can(String verb, String group, String resource, String namespace) {
-        return Access.can(kube(), verb, group, resource, namespace);
+        String key = verb + " " + group + "/" + resource + " -n " + namespace;
+        Answer a = answers.get(key);
+        if (a != null && clock.instant().isBefore(a.until())) return a.allowed();
+        boolean allowed = Access.can(kube(), verb, group, resource, namespace);
+        answers.put(key, new Answer(allowed, clock.instant().plus(ANSWER_TTL)));
+        return allowed;
     }
+
+    private record Answer(boolean allowed, java.time.Instant until) {}
 
     @Override
     public synchronized void close() {

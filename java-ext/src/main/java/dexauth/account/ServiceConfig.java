@@ -67,6 +67,14 @@ public final class ServiceConfig {
     public Users users = new Users();
     public Session session = new Session();
     public String productName = "Cluster login";
+    /**
+     * Addresses of the proxies in front of the service (the ingress controller's pods): from
+     * them, the client's address is the last one they add to X-Forwarded-For. Empty: the
+     * connection's address is the client's.
+     */
+    public java.util.List<String> trustedProxies = java.util.List.of();
+    /** The accent colour (#rrggbb), as on Dex's login pages (pillar dexauth:branding:primary_color). */
+    public String primaryColor = "#1f5fae";
 
     public static ServiceConfig load(Path file) {
         if (!Files.isReadable(file)) throw new Invalid("config", file + " is missing or unreadable");
@@ -95,6 +103,9 @@ public final class ServiceConfig {
         require("dexGrpc.certFile", dexGrpc.certFile);
         require("dexGrpc.keyFile", dexGrpc.keyFile);
         require("namespace", namespace);
+        if (primaryColor == null || !primaryColor.matches("#[0-9a-fA-F]{6}")) {
+            throw new Invalid("primaryColor", "'" + primaryColor + "' is not a colour written #rrggbb");
+        }
         if (listen.port < 1 || listen.port > 65535) throw new Invalid("listen.port", listen.port + " is not a TCP port");
         if (session.idleMinutes < 1 || session.absoluteMinutes < session.idleMinutes) {
             throw new Invalid("session", "idleMinutes must be at least 1 and absoluteMinutes at least idleMinutes");

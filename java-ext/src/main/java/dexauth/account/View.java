@@ -6,8 +6,9 @@ package dexauth.account;
  */
 public record View(String productName, String base, String csrf, String email, boolean canViewUsers,
                    boolean mustChange, String notice, String error, String section) {
-    public String active(String name) {
-        return name.equals(section) ? "active" : "";
+    /** aria-current of a navigation link: "page" for the section shown, else nothing (jte drops the attribute). */
+    public String current(String name) {
+        return name.equals(section) ? "page" : null;
     }
 
     public View withError(String message) {

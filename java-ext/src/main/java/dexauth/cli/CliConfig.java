@@ -55,7 +55,14 @@ public final class CliConfig {
         public String superadminEmail;
     }
 
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public static final class Account {
+        /** The account service (console and JSON API); default: the issuer's host, path /account. */
+        public String url;
+    }
+
     public SaltApi saltApi = new SaltApi();
+    public Account account = new Account();
     public Apiserver apiserver = new Apiserver();
     public Users users = new Users();
     public Dex dex = new Dex();

@@ -3,7 +3,10 @@ package dexauth.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dexauth.dex.DexApi;
 import dexauth.dex.PasswordHasher;
+import dexauth.users.UserService;
+import io.fabric8.kubernetes.client.KubernetesClient;
 import dexauth.errors.Conflict;
 import dexauth.errors.DomainException;
 import dexauth.errors.Forbidden;
@@ -18,6 +21,13 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
+import java.io.Writer;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -40,50 +50,84 @@ final class ImportCommand implements Callable<Integer> {
 
     record Entry(String email, String username, Set<Role> roles) {}
 
+    /** Creates one user with a new one-time password; returns that password. */
+    private interface Creator {
+        char[] create(Entry e);
+    }
+
     @Override
-    public Integer call() throws IOException {
+    public Integer call() throws Exception {
         List<Entry> entries = read(file);
         if (Files.exists(passwordsOut)) throw new UserError(passwordsOut + " exists; refusing to overwrite it");
-        StringBuilder secrets = new StringBuilder();
-        List<String> created = new ArrayList<>(), skipped = new ArrayList<>(), failed = new ArrayList<>();
-        UserCommand.run(session, service -> {
-            // bcrypt dominates: hash in parallel (one per core), create sequentially.
-            List<char[]> passwords = new ArrayList<>();
-            for (int k = 0; k < entries.size(); k++) passwords.add(PasswordHasher.randomPassword(20));
-            List<byte[]> hashes = passwords.parallelStream()
-                    .map(pw -> PasswordHasher.hash(pw, service.bcryptCost())).toList();
-            Set<String> inDex = service.dexEmails();
-            for (int i = 0; i < entries.size(); i++) {
-                Entry e = entries.get(i);
-                char[] pw = passwords.get(i);
-                try {
-                    service.add(e.email(), e.username(), e.roles(), hashes.get(i), inDex);
-                    created.add(e.email());
-                    secrets.append(e.email()).append(',').append(pw).append('\n');
-                } catch (Conflict exists) {
-                    skipped.add(e.email() + " (exists)");
-                } catch (Forbidden | LoginRequired | Unavailable stop) {
-                    throw stop; // no right, or the cluster or Dex failed: stop at once
-                } catch (DomainException r) {
-                    failed.add(e.email() + ": " + r.getMessage());
-                } finally {
-                    PasswordHasher.wipe(pw);
-                }
-                progress(i + 1, entries.size());
+        if (session.breakGlass) {
+            try (KubernetesClient kube = session.adminKube(); DexApi dex = session.dex()) {
+                UserService service = session.users(kube, dex, "root (break-glass)");
+                Set<String> inDex = service.dexEmails();
+                return importAll(entries, e -> {
+                    char[] pw = PasswordHasher.randomPassword(UserService.ONE_TIME_PASSWORD_LENGTH);
+                    service.add(e.email(), e.username(), e.roles(), PasswordHasher.hash(pw, service.bcryptCost()), inDex);
+                    return pw;
+                });
             }
-            return null;
-        });
+        }
+        AccountApi api = session.accountApi(session.login().idToken());
+        return importAll(entries, e -> api.addGenerated(e.email(), e.username(), e.roles()).toCharArray());
+    }
+
+    /**
+     * Creates the users on a few workers at once (bcrypt keeps the cores busy while the cluster
+     * writes wait), writing each one-time password to the 0600 file as soon as its user exists:
+     * whatever fails later, the file is complete for what was created.
+     */
+    private int importAll(List<Entry> entries, Creator creator) throws Exception {
+        List<String> created = new ArrayList<>(), skipped = new ArrayList<>(), failed = new ArrayList<>();
+        AtomicInteger done = new AtomicInteger();
+        AtomicReference<DomainException> stopped = new AtomicReference<>();
+        Pem.writePrivate(passwordsOut, "");
+        int workers = Math.max(4, 4 * Runtime.getRuntime().availableProcessors());
+        ExecutorService pool = Executors.newFixedThreadPool(workers);
+        try (Writer out = Files.newBufferedWriter(passwordsOut, StandardOpenOption.APPEND)) {
+            List<Future<?>> jobs = new ArrayList<>();
+            for (Entry e : entries) {
+                jobs.add(pool.submit((Callable<Void>) () -> {
+                    if (stopped.get() != null) return null;
+                    try {
+                        char[] pw = creator.create(e);
+                        synchronized (out) {
+                            created.add(e.email());
+                            out.write(e.email() + "," + new String(pw) + "\n");
+                            out.flush();
+                        }
+                        PasswordHasher.wipe(pw);
+                    } catch (Conflict exists) {
+                        synchronized (out) { skipped.add(e.email() + " (exists)"); }
+                    } catch (Forbidden | LoginRequired | Unavailable stop) {
+                        stopped.compareAndSet(null, stop); // no right, or the cluster or Dex failed: stop
+                    } catch (DomainException r) {
+                        synchronized (out) { failed.add(e.email() + ": " + r.getMessage()); }
+                    } finally {
+                        progress(done.incrementAndGet(), entries.size());
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> j : jobs) j.get();
+        } finally {
+            pool.shutdownNow();
+        }
         System.err.println();
-        if (!created.isEmpty()) Pem.writePrivate(passwordsOut, secrets.toString());
-        System.out.printf("created %d, skipped %d, failed %d%n", created.size(), skipped.size(), failed.size());
-        skipped.forEach(s -> System.out.println("  skipped " + s));
+        System.out.printf("created %d, skipped %d, failed %d%s%n", created.size(), skipped.size(), failed.size(),
+                stopped.get() == null ? "" : ", not attempted " + (entries.size() - created.size() - skipped.size() - failed.size()));
+        skipped.forEach(x -> System.out.println("  skipped " + x));
         failed.forEach(f -> System.out.println("  FAILED  " + f));
         if (!created.isEmpty()) System.out.println("one-time passwords: " + passwordsOut + " (mode 0600)");
+        else Files.deleteIfExists(passwordsOut);
+        if (stopped.get() != null) throw stopped.get(); // its exit code says why the rest was not attempted
         // Some entries were refused (each is listed above); the others were created.
         return failed.isEmpty() ? ExitCode.OK.code : ExitCode.INVALID.code;
     }
 
-    private static void progress(int done, int total) {
+    private static synchronized void progress(int done, int total) {
         int width = 30, filled = total == 0 ? width : done * width / total;
         System.err.printf("\r[%s%s] %d/%d", "#".repeat(filled), " ".repeat(width - filled), done, total);
     }

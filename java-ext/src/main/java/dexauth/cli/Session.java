@@ -86,6 +86,15 @@ final class Session {
         };
     }
 
+    /** Logs {@code email} in with a password already asked (kept as the session of later commands). */
+    TokenCache.Entry logInAs(String email, char[] password) {
+        return operatorLogin(cfg()).logIn(new Quiet() {
+            @Override public boolean interactive() { return true; }
+            @Override public String ask(String prompt) { return email; }
+            @Override public char[] askSecret(String prompt) { return password.clone(); }
+        });
+    }
+
     /** The logged-in operator (refreshed when due); fails clearly when there is no session. */
     TokenCache.Entry login() {
         try {
@@ -133,6 +142,26 @@ final class Session {
             throw new UserError("cannot reach Dex's gRPC API (run this as root on the bootstrap node): "
                     + e.getMessage());
         }
+    }
+
+    /**
+     * Where user commands run: with --break-glass, directly with the admin kubeconfig and Dex's
+     * gRPC key (root on the bootstrap node); otherwise through the account service with the
+     * logged-in person's token, from any machine.
+     */
+    UserOps userOps() {
+        if (breakGlass) {
+            KubernetesClient kube = adminKube();
+            DexApi dex = dex();
+            return UserOps.direct(users(kube, dex, "root (break-glass)"), dex, kube);
+        }
+        return accountApi(login().idToken());
+    }
+
+    AccountApi accountApi(String idToken) {
+        CliConfig c = cfg();
+        if (c.dex.caFile == null) throw new UserError("dex.caFile must be set in the configuration file");
+        return new AccountApi(AccountApi.baseUrl(c), Path.of(c.dex.caFile), idToken);
     }
 
     UserService users(KubernetesClient kube, DexApi dex, String actor) {

@@ -32,13 +32,12 @@ import java.util.function.Function;
 final class UserCommand {
 
     /**
-     * Runs {@code body} with the operator's Kubernetes client and Dex. The service's domain errors
-     * reach Main, which maps them to exit codes (ExitCode).
+     * Runs {@code body} through the account service as the logged-in person, or directly as root
+     * with --break-glass. Domain errors reach Main, which maps them to exit codes (ExitCode).
      */
-    static <T> T run(Session session, Function<UserService, T> body) {
-        String actor = session.actor();
-        try (KubernetesClient kube = session.kube(); DexApi dex = session.dex()) {
-            return body.apply(session.users(kube, dex, actor));
+    static <T> T run(Session session, Function<UserOps, T> body) {
+        try (UserOps ops = session.userOps()) {
+            return body.apply(ops);
         }
     }
 
@@ -64,7 +63,10 @@ final class UserCommand {
             char[] pw = Passwords.newPassword(stdin, "Password for " + email);
             try {
                 Set<Role> set = roles.isEmpty() ? EnumSet.noneOf(Role.class) : EnumSet.copyOf(roles);
-                run(session, s -> s.add(email, username, set, pw));
+                run(session, s -> {
+                    s.add(email, username, set, pw);
+                    return null;
+                });
                 System.out.println("created " + email + " (roles: " + (set.isEmpty() ? "none" : set.stream()
                         .map(Role::title).toList()) + "); the password must be changed at first use: authctl passwd");
                 return ExitCode.OK.code;
@@ -81,7 +83,7 @@ final class UserCommand {
 
         @Override
         public Integer call() throws Exception {
-            List<UserService.Row> rows = run(session, UserService::list);
+            List<UserService.Row> rows = run(session, UserOps::list);
             print(rows, output);
             return ExitCode.OK.code;
         }

@@ -47,6 +47,8 @@ import java.util.regex.Pattern;
 public final class UserService {
     /** Length of the super-admin's one-time password (about 140 bits). */
     public static final int SUPERADMIN_PASSWORD_LENGTH = 24;
+    /** Length of the one-time passwords given to new or reset users (about 120 bits). */
+    public static final int ONE_TIME_PASSWORD_LENGTH = 20;
     private static final Pattern EMAIL = Pattern.compile("[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}");
 
     private final KubernetesClient kube;
