@@ -73,7 +73,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
       "namespace" .Release.Namespace
       "users" (dict "bcryptCost" (int $a.users.bcryptCost) "passwordMinLength" (int $a.users.passwordMinLength))
       "session" (dict "idleMinutes" (int $a.session.idleMinutes) "absoluteMinutes" (int $a.session.absoluteMinutes))
-      "productName" $v.frontend.issuerName -}}
+      "productName" $v.frontend.issuerName
+      "primaryColor" $v.frontend.primaryColor
+      "trustedProxies" $a.trustedProxies -}}
 {{- toYaml $cfg -}}
 {{- end -}}
 

@@ -90,6 +90,8 @@ public final class ChartValues {
         v.put("account.session.absoluteMinutes", Integer.toString(a.sessionAbsoluteMinutes()));
         v.put("account.users.bcryptCost", Integer.toString(cfg.bcryptCost()));
         v.put("account.users.passwordMinLength", Integer.toString(a.passwordMinLength()));
+        List<String> proxies = a.trustedProxies();
+        for (int i = 0; i < proxies.size(); i++) v.put("account.trustedProxies[" + i + "]", proxies.get(i));
         List<String> roles = new java.util.ArrayList<>();
         for (dexauth.rbac.Role r : dexauth.rbac.Role.values()) roles.add(r.clusterRole());
         roles.add(dexauth.rbac.RoleDefinitions.SOLUTION_ADMIN_CLUSTER);

@@ -37,7 +37,7 @@ public record DeploymentConfig(
      */
     public record Account(boolean enabled, int replicas, String path, URI publicUrl, String listenAddress,
                           int port, String dexGrpcAddress, int sessionIdleMinutes, int sessionAbsoluteMinutes,
-                          String clientId, int passwordMinLength) {
+                          String clientId, int passwordMinLength, List<String> trustedProxies) {
         /** Where Dex sends the browser back after a console login. */
         public String redirectUri() { return publicUrl + "/callback"; }
     }
@@ -143,7 +143,7 @@ public record DeploymentConfig(
         }
         return new Account(r.bool("account:enabled"), r.intIn("account:replicas", 0, 20), path, publicUrl,
                 r.text("account:listen_address"), r.port("account:port"), grpc == null ? "" : grpc, idle, absolute,
-                r.text("clients:console_id"), r.intIn("password:min_length", 8, 128));
+                r.text("clients:console_id"), r.intIn("password:min_length", 8, 128), r.ips("account:trusted_proxies"));
     }
 
     private static Path pathOf(String path) { return path == null ? null : Path.of(path); }

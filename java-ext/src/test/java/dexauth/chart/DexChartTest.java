@@ -177,6 +177,7 @@ class DexChartTest {
     List<JsonNode> docs = render(t -> t
         .set("account.image.tag", "0.1.0")
         .set("account.dexGrpcAddress", "") // what the engine passes by default: Dex's Service
+        .set("account.trustedProxies[0]", "10.0.0.5")
         .set("account.publicUrl", "https://10.0.0.10:8443/account")
         .set("clients.console.redirectURIs[0]", "https://10.0.0.10:8443/account/callback"));
     JsonNode deployment = account(docs, "Deployment");
@@ -218,6 +219,8 @@ class DexChartTest {
     assertEquals("DEXAUTH_CONSOLE_CLIENT_SECRET", service.path("clientSecretEnv").asText());
     assertEquals("dex", service.path("namespace").asText());
     assertEquals(ISSUER, service.path("issuer").asText());
+    assertEquals(List.of("10.0.0.5"), texts(service.path("trustedProxies")));
+    assertEquals("#1f5fae", service.path("primaryColor").asText());
 
     Map<String, JsonNode> clients = byId(dexConfig(docs).path("staticClients"));
     JsonNode console = clients.get("dexauth-console");

@@ -172,6 +172,8 @@ class DeploymentConfigTest {
         rejected("dexauth:account:enabled", () -> TestPillars.with("account:enabled", "yes"));
         rejected("dexauth:account:listen_address", () -> TestPillars.with("account:listen_address", ""));
         rejected("dexauth:account:dex_grpc_address", () -> TestPillars.with("account:dex_grpc_address", "dex"));
+        rejected("dexauth:account:trusted_proxies[1]",
+                () -> TestPillars.with("account:trusted_proxies", java.util.List.of("10.0.0.5", "ingress")));
         rejected("dexauth:account:session_idle_minutes", () -> TestPillars.with("account:session_idle_minutes", 0));
         rejected("dexauth:account:session_absolute_minutes",
                 () -> TestPillars.with("account:session_absolute_minutes", 10));
