@@ -14,7 +14,7 @@ import yaml
 
 import dexlab
 from labfixture import REPO
-from support import assert_no_secrets, login_via_browser_flow, wait_until
+from support import LoginFailed, assert_no_secrets, login_via_browser_flow, wait_until
 from support.browser_flow import https_session
 
 NS = "dexauth"
@@ -127,10 +127,20 @@ def test_dex_knows_the_console_client_and_the_apiserver_client_trusts_it(deploye
 def test_dex_completes_a_console_login_with_the_generated_client_secret(deployed):
     """The console client as Dex has it: its redirect URI, and the code exchanged with the secret
     the states generated (what the account service does after a browser login)."""
-    email = dexlab.pillar(deployed)["superadmin"]["email"]
-    tokens = login_via_browser_flow(dexlab.pillar(deployed)["issuer"], str(dexlab.ca_file(deployed)), "dexauth-console",
-                                    console_url(deployed) + "/callback", email, dexlab.superadmin_password(deployed),
-                                    client_secret=console_secret(deployed))
+    email, password = dexlab.pillar(deployed)["superadmin"]["email"], dexlab.superadmin_password(deployed)
+
+    def login():
+        try:
+            return login_via_browser_flow(dexlab.pillar(deployed)["issuer"], str(dexlab.ca_file(deployed)),
+                                          "dexauth-console", console_url(deployed) + "/callback", email, password,
+                                          client_secret=console_secret(deployed))
+        except LoginFailed as e:
+            # Right after kube-apiserver's restart its CRD storage may still answer 429
+            # ("storage is (re)initializing"), which Dex shows as an Internal Server Error.
+            if "Internal Server Error" in e.message:
+                return None
+            raise
+    tokens = wait_until(login, timeout=60, what="a console login at Dex", retry_on=())
     assert dexlab.claims(tokens["id_token"])["aud"] == "dexauth-console"
 
 
