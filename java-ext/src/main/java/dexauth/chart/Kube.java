@@ -67,6 +67,39 @@ public final class Kube {
         }
     }
 
+    /**
+     * Waits until kube-apiserver serves the custom resources of {@code group} again. After a restart
+     * it answers their lists with 429 "storage is (re)initializing" for a while (its watch cache is
+     * being filled), even once /readyz is ok: Dex, whose storage they are, turns that into a failed
+     * login page. A CRD that is not served at all is not waited for.
+     */
+    public static void awaitCustomResources(KubernetesClient kube, String group, java.time.Duration timeout)
+            throws InterruptedException {
+        java.time.Instant deadline = java.time.Instant.now().plus(timeout);
+        var crds = kube.apiextensions().v1().customResourceDefinitions().list().getItems().stream()
+                .filter(c -> group.equals(c.getSpec().getGroup())).toList();
+        for (var crd : crds) {
+            String version = crd.getSpec().getVersions().stream().filter(v -> Boolean.TRUE.equals(v.getServed()))
+                    .map(v -> v.getName()).findFirst().orElse(null);
+            if (version == null) continue;
+            while (true) {
+                try {
+                    kube.genericKubernetesResources(group + "/" + version, crd.getSpec().getNames().getKind())
+                            .inAnyNamespace().list(new io.fabric8.kubernetes.api.model.ListOptionsBuilder()
+                                    .withLimit(1L).build());
+                    break;
+                } catch (KubernetesClientException e) {
+                    if (e.getCode() != 429) break; // not a re-initialising cache: not ours to wait for
+                    if (java.time.Instant.now().isAfter(deadline)) {
+                        throw new Unavailable(Unavailable.Dependency.KUBERNETES, "kube-apiserver still re-initialises the storage of "
+                                + crd.getMetadata().getName() + " " + timeout.toSeconds() + " s after its restart", e);
+                    }
+                    Thread.sleep(500);
+                }
+            }
+        }
+    }
+
     private static boolean startedAfter(KubernetesClient kube, java.time.Instant since) {
         try {
             for (String line : kube.raw("/metrics").split("\n")) {

@@ -115,6 +115,8 @@ final class DeploymentOperations implements AutoCloseable {
                                     boolean dry) throws IOException, InterruptedException {
         if (!dry && changes.containsKey(cfg.apiserverManifest().toString())) {
             Kube.awaitRestarted(kube(cfg), before, APISERVER_RESTART);
+            // Dex's storage: a login right after the orchestration must not meet its re-initialisation.
+            Kube.awaitCustomResources(kube(cfg), "dex.coreos.com", APISERVER_RESTART);
         }
         return changes(changes);
     }
