@@ -47,7 +47,8 @@ def admin_email(lab):
 
 
 def new_password(tag):
-    pw = f"{tag.capitalize()}-Orbit-{os.urandom(5).hex()}"
+    # Never the tag itself: tags are users' names, and a password holding the email's name part is refused.
+    pw = f"Orbit-{os.urandom(5).hex()}-{len(tag)}Q"
     SECRETS.append(pw)
     return pw
 
