@@ -14,6 +14,7 @@ import io.javalin.http.Context;
 import io.javalin.http.HttpStatus;
 
 import java.time.Clock;
+import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -50,6 +51,7 @@ final class Api {
     private final Identity.Apiserver apiserver;
     private final Set<String> clients;
     private final Clock clock;
+    private final java.util.Map<String, Identity> identities = new java.util.concurrent.ConcurrentHashMap<>();
 
     Api(ServiceConfig config, Accounts accounts, Supplier<DexClient> dex, Identity.Apiserver apiserver,
         Set<String> clients, Clock clock) {
@@ -63,10 +65,6 @@ final class Api {
 
     void routes(RoutesConfig r) {
         r.before(PREFIX + "/*", this::authenticate);
-        r.after(PREFIX + "/*", ctx -> {
-            Identity who = ctx.attribute(IDENTITY);
-            if (who != null) who.close();
-        });
         r.get(PREFIX + "/me", ctx -> ctx.json(me(accounts.me(who(ctx)))));
         r.post(PREFIX + "/me/password", this::changeOwnPassword);
         r.get(PREFIX + "/users", this::list);
@@ -124,9 +122,33 @@ final class Api {
             throw new Unauthenticated("send your Dex ID token as `Authorization: Bearer <token>` (`authctl login`)");
         }
         String token = header.substring(7).trim();
+        Identity who = identities.get(token);
+        if (who == null) {
+            who = verified(token);
+            Identity raced = identities.putIfAbsent(token, who);
+            if (raced != null) {
+                who.close();
+                who = raced;
+            }
+        }
+        ctx.attribute(IDENTITY, who);
+    }
+
+    /**
+     * A caller, verified once per token and kept until the token expires: a run of calls (an
+     * import) reuses its Kubernetes connection instead of opening one per request.
+     */
+    private Identity verified(String token) {
+        Instant now = clock.instant();
+        identities.values().removeIf(i -> {
+            boolean expired = !now.isBefore(i.expiresAt());
+            if (expired) i.close();
+            return expired;
+        });
+        if (identities.size() >= 1000) throw new Unavailable(Unavailable.Dependency.KUBERNETES, "too many callers at once; retry", null);
         DexClient d = dex.get();
         var claims = d.verifyBearer(token, clients);
-        ctx.attribute(IDENTITY, new Identity(new DexClient.Tokens(token, null, claims), apiserver, d, clock));
+        return new Identity(new DexClient.Tokens(token, null, claims), apiserver, d, clock);
     }
 
     private static Identity who(Context ctx) {

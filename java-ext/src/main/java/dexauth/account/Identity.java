@@ -9,6 +9,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 
 /**
@@ -44,6 +45,8 @@ final class Identity implements AutoCloseable {
         List<String> g = tokens.claims().getStringListClaim("groups");
         this.groups = g == null ? List.of() : List.copyOf(g);
     }
+
+    synchronized Instant expiresAt() { return tokens.expiresAt(); }
 
     /** The current ID token, renewed with the refresh token when due. */
     synchronized String idToken() {
