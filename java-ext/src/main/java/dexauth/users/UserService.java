@@ -308,10 +308,6 @@ public final class UserService {
         return store.get(email).orElseThrow(() -> new NotFound("no user " + email + " (see `authctl user list`)"));
     }
 
-    private boolean dexHas(String email) {
-        return dexUserId(email).isPresent();
-    }
-
     private Optional<String> dexUserId(String email) {
         return dex.stub().listPasswords(ListPasswordReq.getDefaultInstance()).getPasswordsList().stream()
                 .filter(p -> p.getEmail().equalsIgnoreCase(email)).map(Password::getUserId).findFirst();
