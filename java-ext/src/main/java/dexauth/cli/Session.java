@@ -105,10 +105,6 @@ final class Session {
         }
     }
 
-    String actor() {
-        return breakGlass ? "root (break-glass)" : login().user();
-    }
-
     KubernetesClient kube() {
         CliConfig c = cfg();
         if (breakGlass) {
