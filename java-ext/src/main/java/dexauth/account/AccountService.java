@@ -60,7 +60,8 @@ public final class AccountService implements AutoCloseable {
                 new PasswordPolicy(config.users.passwordMinLength), config.users.bcryptCost,
                 new Throttle(5, Duration.ofMinutes(15), clock), new Throttle(20, Duration.ofMinutes(15), clock));
         Supplier<DexClient> dexClient = discovered(config);
-        Sessions sessions = new Sessions(config.idleTimeout(), config.absoluteTimeout(), clock, config.basePath());
+        // Path "/": the same session answers the forward-auth checks of every admin UI on this host.
+        Sessions sessions = new Sessions(config.idleTimeout(), config.absoluteTimeout(), clock, "/");
         Console console = new Console(config, accounts, sessions, dexClient, apiserver, clock);
         Api api = new Api(config, accounts, dexClient, apiserver,
                 Set.of(config.kubectlClientId, config.cliClientId, config.clientId), clock);

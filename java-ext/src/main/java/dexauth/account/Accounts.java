@@ -109,6 +109,17 @@ final class Accounts {
         perUser.succeeded(userKey);
     }
 
+    /**
+     * The highest of the three roles the person holds, as Kubernetes answers for their own token
+     * (`get roles.dexauth.io/<role>`): local and directory users alike. Empty: no role.
+     */
+    Optional<Role> highestRole(Identity who) {
+        for (Role r : List.of(Role.CLUSTER_ADMIN, Role.SOLUTION_ADMIN, Role.READ_ONLY)) {
+            if (who.can("get", Access.GROUP, Access.ROLES, null, r.id())) return Optional.of(r);
+        }
+        return Optional.empty();
+    }
+
     boolean canReadDirectory(Identity who) {
         return who.can("list", Access.GROUP, Access.USERS, namespace);
     }

@@ -71,6 +71,7 @@ final class Console {
     void routes(RoutesConfig r) {
         r.before(this::headers);
         r.get("/static/{file}", this::asset);
+        r.get("/auth/verify", this::verify);
         r.get("/login", this::login);
         r.get("/callback", this::callback);
         r.post("/logout", this::logout);
@@ -204,11 +205,44 @@ final class Console {
         DexClient.AuthRequest request = dex.get().authorization(URI.create(config.publicUrl + "/callback"));
         s.pending = request;
         String back = ctx.queryParam("return");
-        // Only a path of this console: never an open redirect to another site.
-        s.returnTo = back != null && back.startsWith(base + "/") && !back.startsWith("//") && !back.contains("\\")
+        // A path on this host only (the console, or another admin UI after single sign-on): never
+        // an open redirect to another site.
+        s.returnTo = back != null && back.startsWith("/") && !back.startsWith("//") && !back.contains("\\")
                 && !back.startsWith(base + "/login") && !back.startsWith(base + "/callback") ? back : base + "/";
         ctx.header("Set-Cookie", sessions.cookie(s));
         ctx.redirect(request.url().toString(), HttpStatus.FOUND);
+    }
+
+    /**
+     * Forward authentication (the ingress controller's auth subrequest, nginx auth_request): 2xx
+     * with the person's identity in headers for a live session with a role, 401 without a session
+     * (the controller then sends the browser to the login), 403 for a person without a role. The
+     * controller copies these headers onto the request to the admin UI, replacing any the client
+     * sent under the same names.
+     */
+    private void verify(Context ctx) {
+        ctx.header("Cache-Control", "no-store");
+        Sessions.Session s = sessions.find(ctx.cookie(Sessions.COOKIE)).orElse(null);
+        Identity who = s == null ? null : s.identity;
+        try {
+            if (who == null || accounts.mustChange(who)) {
+                ctx.status(HttpStatus.UNAUTHORIZED).result("log in at " + base + "/login");
+                return;
+            }
+            Optional<Role> role = accounts.highestRole(who);
+            if (role.isEmpty()) {
+                ctx.status(HttpStatus.FORBIDDEN).result(who.email + " holds no role");
+                return;
+            }
+            ctx.header(ForwardAuth.USER, who.email).header(ForwardAuth.EMAIL, who.email)
+                    .header(ForwardAuth.NAME, who.name).header(ForwardAuth.GROUPS, String.join(",", who.groups))
+                    .header(ForwardAuth.ROLE, role.get().id())
+                    .header(ForwardAuth.GRAFANA_ROLE, ForwardAuth.grafanaRole(role.get()));
+            ctx.status(HttpStatus.OK).result("ok");
+        } catch (LoginRequired ended) {
+            sessions.end(s);
+            ctx.status(HttpStatus.UNAUTHORIZED).result("log in at " + base + "/login");
+        }
     }
 
     private void callback(Context ctx) {

@@ -81,10 +81,14 @@ final class Identity implements AutoCloseable {
      * the same question more than once. A write is decided by Kubernetes itself anyway.
      */
     boolean can(String verb, String group, String resource, String namespace) {
-        String key = verb + " " + group + "/" + resource + " -n " + namespace;
+        return can(verb, group, resource, namespace, null);
+    }
+
+    boolean can(String verb, String group, String resource, String namespace, String name) {
+        String key = verb + " " + group + "/" + resource + "/" + name + " -n " + namespace;
         Answer a = answers.get(key);
         if (a != null && clock.instant().isBefore(a.until())) return a.allowed();
-        boolean allowed = Access.can(kube(), verb, group, resource, namespace);
+        boolean allowed = Access.can(kube(), verb, group, resource, namespace, name);
         answers.put(key, new Answer(allowed, clock.instant().plus(ANSWER_TTL)));
         return allowed;
     }

@@ -13,12 +13,23 @@ public final class Access {
     public static final String GROUP = "dexauth.io";
     /** Reading the user directory (list, get): Read Only and Cluster Admin have it. */
     public static final String USERS = "users";
+    /**
+     * The high-level roles, one object name each (`get roles.dexauth.io/<role id>`): a role's
+     * ClusterRole grants its own name, Cluster Admin has all. Single sign-on asks which one a
+     * person holds, so Kubernetes answers for local and directory users alike.
+     */
+    public static final String ROLES = "roles";
 
     private Access() {}
 
     public static boolean can(KubernetesClient asPerson, String verb, String group, String resource, String namespace) {
+        return can(asPerson, verb, group, resource, namespace, null);
+    }
+
+    public static boolean can(KubernetesClient asPerson, String verb, String group, String resource, String namespace,
+                              String name) {
         SelfSubjectAccessReview review = new SelfSubjectAccessReviewBuilder().withNewSpec().withNewResourceAttributes()
-                .withVerb(verb).withGroup(group).withResource(resource).withNamespace(namespace)
+                .withVerb(verb).withGroup(group).withResource(resource).withNamespace(namespace).withName(name)
                 .endResourceAttributes().endSpec().build();
         SelfSubjectAccessReview answer = asPerson.authorization().v1().selfSubjectAccessReview().create(review);
         return answer.getStatus() != null && Boolean.TRUE.equals(answer.getStatus().getAllowed());

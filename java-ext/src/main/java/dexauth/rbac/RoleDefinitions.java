@@ -54,7 +54,8 @@ public final class RoleDefinitions {
                 rule("storage.k8s.io", READ, "storageclasses", "csidrivers"),
                 rule("networking.k8s.io", READ, "ingressclasses"),
                 rule("scheduling.k8s.io", READ, "priorityclasses"),
-                rule("node.k8s.io", READ, "runtimeclasses"));
+                rule("node.k8s.io", READ, "runtimeclasses"),
+                holds(Role.SOLUTION_ADMIN));
     }
 
     /** Reads workloads and cluster state, everywhere; never Secrets, never writes. */
@@ -71,7 +72,14 @@ public final class RoleDefinitions {
                 rule("storage.k8s.io", READ, "storageclasses"),
                 rule("discovery.k8s.io", READ, "endpointslices"),
                 // The console's user list (emails, roles; no secret): see Access.USERS.
-                rule(Access.GROUP, new String[] {"get", "list"}, Access.USERS));
+                rule(Access.GROUP, new String[] {"get", "list"}, Access.USERS),
+                holds(Role.READ_ONLY));
+    }
+
+    /** "This role is held": what single sign-on asks Kubernetes (see Access.ROLES). */
+    private static PolicyRule holds(Role role) {
+        return new PolicyRuleBuilder().withApiGroups(Access.GROUP).withResources(Access.ROLES)
+                .withResourceNames(role.id()).withVerbs("get").build();
     }
 
     private static PolicyRule rule(String group, String[] verbs, String... resources) {
