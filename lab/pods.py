@@ -140,16 +140,17 @@ def _write_secret(target, secret, items=None):
     _write_items(target, f"Secret {secret['metadata']['name']}", data, items, 0o600)
 
 
-def mount_order(mounts, pod_dir):
-    """(source, target) bind mounts in the order to make them. Outer paths first: a volume mounted
-    inside another one (/etc/x, then /etc/x/tls) gets its mount point made in the outer volume, once
-    that is mounted; top-level mount points are empty directories on the host. A target holding the
-    pod's own directory (an emptyDir on /tmp, for a lab in /tmp) goes last: mounted earlier, it
-    would hide the other volumes' sources."""
-    def order(mount):
-        target = Path(mount[1])
-        return (Path(pod_dir).is_relative_to(target), target.parts)
-    return sorted(mounts, key=order)
+def mount_plan(mounts, needed):
+    """(mounts to make, in order; mounts left out). Outer paths first: a volume mounted inside
+    another one (/etc/x, then /etc/x/tls) gets its mount point made in the outer volume, once that
+    is mounted; top-level mount points are empty directories on the host. A volume whose target
+    holds a path the process needs (an emptyDir on /tmp, for a lab or a checkout in /tmp: the pod's
+    own directory, the binary) is left out: mounted, it would hide them. The process then uses the
+    host's directory there (the lab is no sandbox), and TMPDIR points at the volume."""
+    def hides(target):
+        return any(Path(n).is_relative_to(target) for n in needed)
+    kept = sorted((m for m in mounts if not hides(m[1])), key=lambda m: Path(m[1]).parts)
+    return kept, [m for m in mounts if hides(m[1])]
 
 
 def _prepare(lab, kube, ns, template, binary, ports, key, host_env):
@@ -212,7 +213,11 @@ def _prepare(lab, kube, ns, template, binary, ports, key, host_env):
     argv = list(c.get("command") or [binary]) + list(c.get("args", []))
     argv[0] = binary
     script = ["set -e"]
-    for src, target in mount_order(mounts, pod_dir):
+    kept, left_out = mount_plan(mounts, [pod_dir, Path(binary).resolve(), *host_env.values()])
+    for src, target in left_out:
+        if target == "/tmp":
+            env["TMPDIR"] = str(src)
+    for src, target in kept:
         script.append(f"mkdir -p {shlex.quote(target)}")
         script.append(f"mount --bind {shlex.quote(str(src))} {shlex.quote(target)}")
     script.append("exec " + " ".join(shlex.quote(a) for a in argv))

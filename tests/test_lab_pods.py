@@ -58,11 +58,14 @@ def test_https_probes_trust_only_the_published_project_ca():
         raise AssertionError("an HTTPS probe without the project's CA must not pass")
 
 
-def test_nested_volumes_mount_after_their_parent_and_a_volume_hiding_the_pod_last():
+def test_nested_volumes_mount_after_their_parent_and_a_volume_hiding_what_the_process_needs_is_left_out():
     mounts = [("s/tmp", "/tmp"), ("s/tls", "/etc/dexauth/account/tls"), ("s/cfg", "/etc/dexauth/account"),
               ("s/sa", "/var/run/secrets/kubernetes.io/serviceaccount")]
-    order = [target for _, target in pods.mount_order(mounts, "/tmp/dxl-1/var/pods/p")]
-    assert order == ["/etc/dexauth/account", "/etc/dexauth/account/tls",
-                     "/var/run/secrets/kubernetes.io/serviceaccount", "/tmp"]
-    # A lab outside /tmp: /tmp hides nothing and takes its place among the others.
-    assert [t for _, t in pods.mount_order(mounts, "/work/.lab/var/pods/p")][-1] == "/var/run/secrets/kubernetes.io/serviceaccount"
+    kept, left_out = pods.mount_plan(mounts, ["/tmp/dxl-1/var/pods/p", "/tmp/checkout/bin/authctl"])
+    assert [t for _, t in kept] == ["/etc/dexauth/account", "/etc/dexauth/account/tls",
+                                    "/var/run/secrets/kubernetes.io/serviceaccount"]
+    assert left_out == [("s/tmp", "/tmp")]
+    # A lab and checkout outside /tmp: /tmp hides nothing and is mounted among the others.
+    kept, left_out = pods.mount_plan(mounts, ["/work/.lab/var/pods/p", "/work/repo/bin/authctl"])
+    assert [t for _, t in kept][-1] == "/var/run/secrets/kubernetes.io/serviceaccount" and not left_out
+    assert "/tmp" in [t for _, t in kept]
