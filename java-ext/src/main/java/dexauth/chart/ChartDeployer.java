@@ -46,8 +46,14 @@ public final class ChartDeployer {
     public Map<String, String> deploy(DeploymentConfig cfg, boolean dryRun) throws IOException {
         Map<String, String> values = ChartValues.of(cfg);
         warnings.clear();
+        // No key yet only in a dry run before secrets.ensure: a throw-away one reveals nothing either.
+        byte[] key = ChartSecrets.checksumKey(kube, cfg.namespace()).orElseGet(() -> {
+            byte[] k = new byte[32];
+            new java.security.SecureRandom().nextBytes(k);
+            return k;
+        });
         String idpValues = ChartValues.idps(cfg, new IdpSecrets(kube, cfg.namespace()).checksum(cfg.idps().values(),
-                warnings)).toString();
+                warnings, key)).toString();
         Map<String, String> hashed = new LinkedHashMap<>(values);
         hashed.put("idps", idpValues);
         String checksum = checksum(cfg.chartDir(), hashed);
@@ -77,12 +83,13 @@ public final class ChartDeployer {
         } finally {
             Files.deleteIfExists(idpFile);
         }
+        // Recorded only once Dex runs: a Dex that fails to start fails this step, and the next apply again.
+        awaitRollout(ns, ChartValues.fullname(cfg.release()), Duration.ofSeconds(180));
         ConfigMap state = new ConfigMapBuilder().withNewMetadata().withName(STATE_CONFIGMAP).withNamespace(ns)
                 .addToLabels(ChartSecrets.MANAGED_BY, "dexauth").endMetadata()
                 .addToData("checksum", checksum).addToData("release", cfg.release()).build();
         kube.configMaps().inNamespace(ns).resource(state).serverSideApply();
         changes.put("release/" + ns + "/" + cfg.release(), reason + " (revision " + release.getRevision() + ")");
-        awaitRollout(ns, ChartValues.fullname(cfg.release()), Duration.ofSeconds(180));
         return changes;
     }
 
@@ -91,10 +98,16 @@ public final class ChartDeployer {
      * newest pod template: a login right after the state then reaches the new Dex, not the old one.
      */
     void awaitRollout(String ns, String name, Duration timeout) {
-        Instant deadline = Instant.now().plus(timeout);
+        Instant start = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+        Instant deadline = start.plus(timeout);
         String last = "not found";
         while (Instant.now().isBefore(deadline)) {
             Deployment d = kube.apps().deployments().inNamespace(ns).withName(name).get();
+            String crash = d == null ? null : crash(d, start);
+            if (crash != null) {
+                throw new Unavailable(Unavailable.Dependency.DEX, "Dex (Deployment " + ns + "/" + name
+                        + ") fails to start with this configuration: " + crash, null);
+            }
             if (d != null) {
                 int want = d.getSpec().getReplicas() == null ? 1 : d.getSpec().getReplicas();
                 DeploymentStatus st = d.getStatus() == null ? new DeploymentStatus() : d.getStatus();
@@ -118,6 +131,63 @@ public final class ChartDeployer {
     }
 
     private static int orZero(Integer i) { return i == null ? 0 : i; }
+
+    private static final java.util.Set<String> CRASHES = java.util.Set.of("BackOff", "CrashLoopBackOff", "Error",
+            "CreateContainerConfigError", "CreateContainerError", "ErrImagePull", "ImagePullBackOff", "InvalidImageName");
+
+    /**
+     * Why the Deployment's pods do not start, or null: a container waiting in a crash state (with its
+     * last exit's message and log lines), or a Warning Event about the Deployment or its pods since
+     * {@code since} (kubelet's BackOff; the lab's node agent writes the same with the log's end).
+     */
+    String crash(Deployment d, Instant since) {
+        String ns = d.getMetadata().getNamespace();
+        String name = d.getMetadata().getName();
+        Map<String, String> selector = d.getSpec().getSelector() == null ? null : d.getSpec().getSelector().getMatchLabels();
+        if (selector != null && !selector.isEmpty()) {
+            for (var pod : kube.pods().inNamespace(ns).withLabels(selector).list().getItems()) {
+                if (pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null) continue;
+                for (var c : pod.getStatus().getContainerStatuses()) {
+                    var waiting = c.getState() == null ? null : c.getState().getWaiting();
+                    if (waiting == null || !CRASHES.contains(waiting.getReason())) continue;
+                    var ended = c.getLastState() == null ? null : c.getLastState().getTerminated();
+                    String log;
+                    try {
+                        log = kube.pods().inNamespace(ns).withName(pod.getMetadata().getName()).inContainer(c.getName())
+                                .terminated().tailingLines(3).getLog();
+                    } catch (RuntimeException noLog) {
+                        log = "";
+                    }
+                    return "pod " + pod.getMetadata().getName() + ": " + waiting.getReason()
+                            + (waiting.getMessage() == null ? "" : " (" + waiting.getMessage() + ")")
+                            + (ended == null ? "" : "; exit code " + ended.getExitCode()
+                                    + (ended.getMessage() == null ? "" : ": " + ended.getMessage().strip()))
+                            + (log == null || log.isBlank() ? "" : "; last log lines: " + log.strip().replace("\n", " | "));
+                }
+            }
+        }
+        String found = null;
+        Instant latest = null;
+        for (var e : kube.v1().events().inNamespace(ns).list().getItems()) {
+            var about = e.getInvolvedObject();
+            if (about == null || !"Warning".equals(e.getType()) || !CRASHES.contains(e.getReason())) continue;
+            boolean ours = ("Deployment".equals(about.getKind()) && name.equals(about.getName()))
+                    || ("Pod".equals(about.getKind()) && about.getName() != null && about.getName().startsWith(name + "-"));
+            String when = e.getLastTimestamp() != null ? e.getLastTimestamp()
+                    : e.getEventTime() != null ? e.getEventTime().getTime() : null;
+            if (!ours || when == null) continue;
+            Instant at;
+            try {
+                at = Instant.parse(when);
+            } catch (java.time.format.DateTimeParseException unreadable) {
+                continue;
+            }
+            if (at.isBefore(since) || (latest != null && !at.isAfter(latest))) continue;
+            latest = at;
+            found = e.getMessage();
+        }
+        return found;
+    }
 
     /** Problems of the last {@link #deploy} that did not stop it (missing IdP Secrets). */
     public List<String> warnings() { return List.copyOf(warnings); }
