@@ -103,7 +103,7 @@ public final class ChartDeployer {
         String last = "not found";
         while (Instant.now().isBefore(deadline)) {
             Deployment d = kube.apps().deployments().inNamespace(ns).withName(name).get();
-            String crash = d == null ? null : crash(d, start);
+            String crash = d == null ? null : crash(d, start, CRASHES_BEFORE_FAILING);
             if (crash != null) {
                 throw new Unavailable(Unavailable.Dependency.DEX, "Dex (Deployment " + ns + "/" + name
                         + ") fails to start with this configuration: " + crash, null);
@@ -126,21 +126,29 @@ public final class ChartDeployer {
                 break;
             }
         }
+        Deployment d = kube.apps().deployments().inNamespace(ns).withName(name).get();
+        String crash = d == null ? null : crash(d, start, 1);
         throw new Unavailable(Unavailable.Dependency.KUBERNETES, "Deployment " + ns + "/" + name + " did not roll out within "
-                + timeout.toSeconds() + " s (" + last + "); check the Dex pod's events and log", null);
+                + timeout.toSeconds() + " s (" + last + ")" + (crash == null ? "; check the Dex pod's events and log"
+                : "; Dex: " + crash), null);
     }
 
     private static int orZero(Integer i) { return i == null ? 0 : i; }
 
-    private static final java.util.Set<String> CRASHES = java.util.Set.of("BackOff", "CrashLoopBackOff", "Error",
-            "CreateContainerConfigError", "CreateContainerError", "ErrImagePull", "ImagePullBackOff", "InvalidImageName");
+    private static final java.util.Set<String> CRASHES = java.util.Set.of("BackOff", "CrashLoopBackOff", "Error");
+    /**
+     * Dex may exit once or twice while the cluster settles (on a first install its CRDs are not served
+     * yet: "failed to list connectors: not found"); a third exit is its configuration.
+     */
+    static final int CRASHES_BEFORE_FAILING = 3;
 
     /**
-     * Why the Deployment's pods do not start, or null: a container waiting in a crash state (with its
-     * last exit's message and log lines), or a Warning Event about the Deployment or its pods since
-     * {@code since} (kubelet's BackOff; the lab's node agent writes the same with the log's end).
+     * Why the Deployment's pods do not start, once they crashed {@code times} times, or null: a
+     * container waiting in a crash state (with its last exit's message and log lines), or Warning
+     * Events about the Deployment or its pods since {@code since} (kubelet's BackOff; the lab's node
+     * agent writes the same with the log's end).
      */
-    String crash(Deployment d, Instant since) {
+    String crash(Deployment d, Instant since, int times) {
         String ns = d.getMetadata().getNamespace();
         String name = d.getMetadata().getName();
         Map<String, String> selector = d.getSpec().getSelector() == null ? null : d.getSpec().getSelector().getMatchLabels();
@@ -149,7 +157,8 @@ public final class ChartDeployer {
                 if (pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null) continue;
                 for (var c : pod.getStatus().getContainerStatuses()) {
                     var waiting = c.getState() == null ? null : c.getState().getWaiting();
-                    if (waiting == null || !CRASHES.contains(waiting.getReason())) continue;
+                    if (waiting == null || !CRASHES.contains(waiting.getReason())
+                            || c.getRestartCount() == null || c.getRestartCount() < times) continue;
                     var ended = c.getLastState() == null ? null : c.getLastState().getTerminated();
                     String log;
                     try {
@@ -168,6 +177,7 @@ public final class ChartDeployer {
         }
         String found = null;
         Instant latest = null;
+        int seen = 0;
         for (var e : kube.v1().events().inNamespace(ns).list().getItems()) {
             var about = e.getInvolvedObject();
             if (about == null || !"Warning".equals(e.getType()) || !CRASHES.contains(e.getReason())) continue;
@@ -182,11 +192,13 @@ public final class ChartDeployer {
             } catch (java.time.format.DateTimeParseException unreadable) {
                 continue;
             }
-            if (at.isBefore(since) || (latest != null && !at.isAfter(latest))) continue;
+            if (at.isBefore(since)) continue;
+            seen += e.getCount() == null ? 1 : e.getCount();
+            if (latest != null && at.isBefore(latest)) continue;
             latest = at;
             found = e.getMessage();
         }
-        return found;
+        return seen >= times ? found : null;
     }
 
     /** Problems of the last {@link #deploy} that did not stop it (missing IdP Secrets). */
