@@ -108,14 +108,25 @@ public final class RoleAssignments {
         return changes;
     }
 
-    /** Deletes every binding carrying dexauth's label that the stored assignments no longer call for. */
+    /**
+     * A role binding dexauth made, of this release or an earlier one: its label, a "dexauth:" name and
+     * one of the roles' ClusterRoles (so a binding dexauth makes for anything else is never touched).
+     */
+    private static boolean roleBinding(io.fabric8.kubernetes.api.model.ObjectMeta meta,
+                                       io.fabric8.kubernetes.api.model.rbac.RoleRef ref) {
+        Set<String> roles = Set.of(Role.CLUSTER_ADMIN.clusterRole(), Role.SOLUTION_ADMIN.clusterRole(),
+                Role.READ_ONLY.clusterRole(), RoleDefinitions.SOLUTION_ADMIN_CLUSTER);
+        return meta.getName().startsWith(BINDING_PREFIX) && ref != null && roles.contains(ref.getName());
+    }
+
+    /** Deletes every role binding of dexauth's that the stored assignments no longer call for. */
     private static void removeUnwanted(KubernetesClient kube, Set<String> wanted, Map<String, String> changes,
                                        boolean dryRun) {
         String why = "deleted (no longer follows from the stored assignments)";
         for (RoleBinding b : kube.rbac().roleBindings().inAnyNamespace().withLabel(RoleBindings.MANAGED_BY, "dexauth")
                 .list().getItems()) {
             String key = "rolebinding/" + b.getMetadata().getNamespace() + "/" + b.getMetadata().getName();
-            if (wanted.contains(key)) continue;
+            if (wanted.contains(key) || !roleBinding(b.getMetadata(), b.getRoleRef())) continue;
             changes.put(key, why);
             if (!dryRun) kube.rbac().roleBindings().inNamespace(b.getMetadata().getNamespace())
                     .withName(b.getMetadata().getName()).delete();
@@ -123,7 +134,7 @@ public final class RoleAssignments {
         for (ClusterRoleBinding b : kube.rbac().clusterRoleBindings().withLabel(RoleBindings.MANAGED_BY, "dexauth")
                 .list().getItems()) {
             String key = "clusterrolebinding/" + b.getMetadata().getName();
-            if (wanted.contains(key)) continue;
+            if (wanted.contains(key) || !roleBinding(b.getMetadata(), b.getRoleRef())) continue;
             changes.put(key, why);
             if (!dryRun) kube.rbac().clusterRoleBindings().withName(b.getMetadata().getName()).delete();
         }
