@@ -136,7 +136,7 @@ def test_system_and_denied_namespaces_never_become_solution_namespaces_and_stale
     labels = kubectl_json(lab, "get", "namespace", "kube-system")["metadata"].get("labels", {})
     assert "pod-security.kubernetes.io/enforce" not in labels, "Pod Security forced on kube-system"
     events = kubectl_json(lab, "-n", NS, "get", "events", "--field-selector", "reason=SolutionNamespaceRefused")
-    refused = {e["involvedObject"]["name"]: e for e in events["items"]}
+    refused = {e["metadata"]["annotations"]["dexauth.io/namespace"]: e for e in events["items"]}
     assert {"kube-system", "default", NS, "denied-one"} <= set(refused), refused.keys()
     assert all(e["type"] == "Warning" for e in refused.values())
     assert "denied_namespaces" in refused["denied-one"]["message"]

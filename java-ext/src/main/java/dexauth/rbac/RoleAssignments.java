@@ -40,6 +40,8 @@ public final class RoleAssignments {
     public static final String SOLUTION_LABEL = "dexauth.io/solution";
     static final String PSA_LABEL = "pod-security.kubernetes.io/enforce";
     static final String BINDING_PREFIX = "dexauth:";
+    /** Annotation of a refusal Event: the namespace refused. */
+    public static final String REFUSED_NAMESPACE = "dexauth.io/namespace";
 
     private RoleAssignments() {}
 
@@ -142,23 +144,32 @@ public final class RoleAssignments {
 
     /**
      * A labelled namespace that must not be a solution namespace: said once, as a warning Event in the
-     * authentication namespace (a fixed name per namespace, so a scheduled reconcile does not repeat it).
+     * authentication namespace (a fixed name per namespace, so a scheduled reconcile does not repeat it),
+     * about the policy that refused it (an Event about a Namespace would have to live in "default").
+     * An Event that cannot be written never stops the reconcile.
      */
     private static void refuse(KubernetesClient kube, String authNamespace, String ns, String reason,
                                Map<String, String> changes, boolean dryRun) {
         String eventName = "dexauth-refused-solution-namespace." + ns;
-        if (kube.v1().events().inNamespace(authNamespace).withName(eventName).get() != null) return;
-        String message = "namespace " + ns + " is labelled " + SOLUTION_LABEL + "=true but cannot be a solution"
-                + " namespace: " + reason + "; Solution Admins get no binding there (remove the label)";
-        changes.put("namespace/" + ns, "refused as a solution namespace: " + reason);
-        if (dryRun) return;
-        String now = Instant.now().toString();
-        kube.v1().events().inNamespace(authNamespace).resource(new EventBuilder().withNewMetadata().withName(eventName)
-                .withNamespace(authNamespace).addToLabels(RoleBindings.MANAGED_BY, "dexauth").endMetadata()
-                .withNewInvolvedObject().withApiVersion("v1").withKind("Namespace").withName(ns).endInvolvedObject()
-                .withType("Warning").withReason("SolutionNamespaceRefused").withMessage(message)
-                .withFirstTimestamp(now).withLastTimestamp(now).withCount(1)
-                .withNewSource().withComponent("dexauth").endSource().build()).createOr(e -> e.update());
+        try {
+            if (kube.v1().events().inNamespace(authNamespace).withName(eventName).get() != null) return;
+            String message = "namespace " + ns + " is labelled " + SOLUTION_LABEL + "=true but cannot be a solution"
+                    + " namespace: " + reason + "; Solution Admins get no binding there (remove the label)";
+            changes.put("namespace/" + ns, "refused as a solution namespace: " + reason);
+            if (dryRun) return;
+            String now = Instant.now().toString();
+            kube.v1().events().inNamespace(authNamespace).resource(new EventBuilder().withNewMetadata()
+                    .withName(eventName).withNamespace(authNamespace).addToLabels(RoleBindings.MANAGED_BY, "dexauth")
+                    .addToAnnotations(REFUSED_NAMESPACE, ns).endMetadata()
+                    .withNewInvolvedObject().withApiVersion("v1").withKind("ConfigMap").withNamespace(authNamespace)
+                    .withName(SolutionPolicy.CONFIGMAP).endInvolvedObject()
+                    .withType("Warning").withReason("SolutionNamespaceRefused").withMessage(message)
+                    .withFirstTimestamp(now).withLastTimestamp(now).withCount(1)
+                    .withNewSource().withComponent("dexauth").endSource().build()).createOr(e -> e.update());
+        } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+            changes.put("namespace/" + ns, "refused as a solution namespace: " + reason + " (warning Event not recorded: "
+                    + e.getMessage() + ")");
+        }
     }
 
     private static void clusterBinding(KubernetesClient kube, String name, String clusterRole, List<Subject> subjects,

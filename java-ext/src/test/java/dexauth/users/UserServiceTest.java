@@ -330,7 +330,8 @@ class UserServiceTest {
         }
         assertTrue(kube.v1().events().inNamespace(NS).list().getItems().stream()
                 .anyMatch(e -> "SolutionNamespaceRefused".equals(e.getReason())
-                        && "kube-system".equals(e.getInvolvedObject().getName()) && "Warning".equals(e.getType())));
+                        && "kube-system".equals(e.getMetadata().getAnnotations().get(RoleAssignments.REFUSED_NAMESPACE))
+                        && "Warning".equals(e.getType())));
 
         users.delete(JANE);
         assertNull(kube.rbac().roleBindings().inNamespace("solution-a").withName("dexauth:role:solution-admin").get());
