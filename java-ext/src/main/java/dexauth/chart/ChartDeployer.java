@@ -64,6 +64,11 @@ public final class ChartDeployer {
         changes.put("release/" + ns + "/" + cfg.release(), reason);
         if (dryRun) return changes;
         boolean exists = releaseDeployed(cfg);
+        // Forgotten until Dex runs the new release: a failed deploy must not leave the checksum of the
+        // release before it, or fixing the pillar back to that would find nothing to do.
+        if (kube.configMaps().inNamespace(ns).withName(STATE_CONFIGMAP).get() != null) {
+            kube.configMaps().inNamespace(ns).withName(STATE_CONFIGMAP).delete();
+        }
         Release release;
         // JSON is YAML: the IdP values go in as a values file (no secret in it, only references).
         Path idpFile = Files.createTempFile("dexauth-idps-", ".yaml");
