@@ -355,10 +355,53 @@ def test_admin_reset_break_glass_prints_a_one_time_password(lab_up):
     assert_one_time_password_works_and_must_be_changed(lab, password)
 
 
-def test_a_rerun_after_the_super_admin_record_was_lost_prints_a_new_one_time_password(lab_up):
+KEEP_PENDING = "test-keep-one-time-password-pending"
+
+
+def inject_failure_after_dex_stored_the_super_admin(lab):
+    """A ValidatingAdmissionPolicy refusing to clear the one-time-password mark of user records: the
+    super-admin step fails after Dex took the new password, as any failure at that point would."""
+    policy = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+              "metadata": {"name": KEEP_PENDING},
+              "spec": {"failurePolicy": "Fail",
+                       "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                                                               "operations": ["UPDATE"],
+                                                               "resources": ["configmaps"]}]},
+                       "matchConditions": [{"name": "user-records",
+                                            "expression": "object.metadata.name.startsWith('dexauth-user-')"}],
+                       "validations": [{"message": "injected failure", "expression":
+                                        "!(has(oldObject.metadata.annotations) && 'dexauth.io/one-time-password'"
+                                        " in oldObject.metadata.annotations) || (has(object.metadata.annotations)"
+                                        " && 'dexauth.io/one-time-password' in object.metadata.annotations)"}]}}
+    binding = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+               "metadata": {"name": KEEP_PENDING}, "spec": {"policyName": KEEP_PENDING, "validationActions": ["Deny"]}}
+    path = lab.root / "inject.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [policy, binding]}))
+    assert lab.kubectl("apply", "-f", str(path)).returncode == 0
+    probe = "dexauth-user-probe"
+    assert lab.kubectl("-n", NS, "create", "configmap", probe).returncode == 0
+    assert lab.kubectl("-n", NS, "annotate", "configmap", probe, "dexauth.io/one-time-password=pending").returncode == 0
+    wait_until(lambda: "injected failure" in lab.kubectl("-n", NS, "annotate", "configmap", probe,
+                                                         "dexauth.io/one-time-password-").stderr,
+               timeout=60, what="the injected admission policy in force")
+    lab.kubectl("-n", NS, "delete", "configmap", probe)
+
+
+def test_a_failure_after_dex_stored_the_super_admin_and_a_lost_record_end_in_a_printed_one_time_password(lab_up):
     lab = lab_up
-    # What a failure after Dex stored the super-admin leaves: Dex knows it, the cluster has no record.
-    assert lab.kubectl("-n", NS, "delete", "configmap", record_name(superadmin(lab))).returncode == 0
+    email = superadmin(lab)
+    old = dexlab.superadmin_password(lab)
+    # The record lost while Dex keeps the user, and the run that repairs it fails after Dex took a password.
+    assert lab.kubectl("-n", NS, "delete", "configmap", record_name(email)).returncode == 0
+    inject_failure_after_dex_stored_the_super_admin(lab)
+    try:
+        ok, states, _ = dexlab.orchestrate(lab)
+        assert not ok and "injected failure" in dexlab.failures(states), dexlab.failures(states)
+    finally:
+        lab.kubectl("delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", KEEP_PENDING)
+    assert dexlab.password_grant(lab, email, old)[0] != 200, "Dex holds a password nobody was shown"
+    assert bindings_naming(lab, "oidc:" + email) == [], "a Cluster Admin binding for a password nobody knows"
+
     salt_run = [lab.lab.salt_bin("salt-run"), "-c", str(lab.lab.salt_conf)]
     with Pty(salt_run + ["state.orchestrate", "dexauth.orchestrate.deploy"]) as t:
         code = t.wait(timeout=900)
@@ -366,7 +409,7 @@ def test_a_rerun_after_the_super_admin_record_was_lost_prints_a_new_one_time_pas
     m = re.search(r"password : (\S+)", t.transcript)
     assert m, "no one-time password printed:\n" + t.transcript[-3000:]
     rows = {row["email"]: row for row in json.loads(ctl(lab, "user", "list", "-o", "json").stdout)}
-    assert rows[superadmin(lab)]["mustChange"] is True and rows[superadmin(lab)]["roles"] == "cluster-admin"
+    assert rows[email]["mustChange"] is True and rows[email]["roles"] == "cluster-admin"
     assert_one_time_password_works_and_must_be_changed(lab, m.group(1))
     # Converged: the next run prints nothing and changes nothing for the super-admin.
     ok, states, _ = dexlab.orchestrate(lab)

@@ -187,7 +187,7 @@ public final class RoleAssignments {
         kube.rbac().clusterRoleBindings().resource(new ClusterRoleBindingBuilder().withNewMetadata().withName(name)
                 .addToLabels(RoleBindings.MANAGED_BY, "dexauth").endMetadata()
                 .withNewRoleRef().withApiGroup("rbac.authorization.k8s.io").withKind("ClusterRole")
-                .withName(clusterRole).endRoleRef().withSubjects(subjects).build()).serverSideApply();
+                .withName(clusterRole).endRoleRef().withSubjects(subjects).build()).forceConflicts().serverSideApply();
     }
 
     private static void namespaceBinding(KubernetesClient kube, String ns, List<Subject> subjects,
@@ -196,14 +196,19 @@ public final class RoleAssignments {
         if (subjects.isEmpty()) return; // an existing one goes with the unwanted ones
         wanted.add("rolebinding/" + ns + "/" + name);
         RoleBinding have = kube.rbac().roleBindings().inNamespace(ns).withName(name).get();
-        if (have != null && Objects.equals(have.getSubjects(), subjects)) return;
+        boolean sameRole = have != null && have.getRoleRef() != null
+                && Role.SOLUTION_ADMIN.clusterRole().equals(have.getRoleRef().getName())
+                && "ClusterRole".equals(have.getRoleRef().getKind());
+        if (sameRole && Objects.equals(have.getSubjects(), subjects)) return;
         changes.put("rolebinding/" + ns + "/" + name, subjects.size() + " subject(s)");
         if (!dryRun) {
+            // Ours by name: whatever else it was (another role, other subjects, another field manager) goes.
+            if (have != null && !sameRole) kube.rbac().roleBindings().inNamespace(ns).withName(name).delete();
             kube.rbac().roleBindings().inNamespace(ns).resource(new RoleBindingBuilder().withNewMetadata()
                     .withName(name).withNamespace(ns).addToLabels(RoleBindings.MANAGED_BY, "dexauth").endMetadata()
                     .withNewRoleRef().withApiGroup("rbac.authorization.k8s.io").withKind("ClusterRole")
                     .withName(Role.SOLUTION_ADMIN.clusterRole()).endRoleRef().withSubjects(subjects).build())
-                    .serverSideApply();
+                    .forceConflicts().serverSideApply();
         }
     }
 }
