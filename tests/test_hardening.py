@@ -380,10 +380,12 @@ def inject_failure_after_dex_stored_the_super_admin(lab):
     assert lab.kubectl("apply", "-f", str(path)).returncode == 0
     probe = "dexauth-user-probe"
     assert lab.kubectl("-n", NS, "create", "configmap", probe).returncode == 0
-    assert lab.kubectl("-n", NS, "annotate", "configmap", probe, "dexauth.io/one-time-password=pending").returncode == 0
-    wait_until(lambda: "injected failure" in lab.kubectl("-n", NS, "annotate", "configmap", probe,
-                                                         "dexauth.io/one-time-password-").stderr,
-               timeout=60, what="the injected admission policy in force")
+
+    def refused():
+        lab.kubectl("-n", NS, "annotate", "--overwrite", "configmap", probe, "dexauth.io/one-time-password=pending")
+        return "injected failure" in lab.kubectl("-n", NS, "annotate", "configmap", probe,
+                                                 "dexauth.io/one-time-password-").stderr
+    wait_until(refused, timeout=60, what="the injected admission policy in force")
     lab.kubectl("-n", NS, "delete", "configmap", probe)
 
 
