@@ -175,6 +175,10 @@ class Agent:
                 proc.restarts += 1
                 proc.next_start = now + min(10, 2 ** min(proc.restarts, 4))
                 log(f"{name}: exited, restart #{proc.restarts}")
+                try:
+                    pods.report_exit(self.lab, name, self.lab.logs / f"pod-{name}.log", proc.proc.returncode)
+                except Exception as e:  # noqa: BLE001 - an Event is a courtesy; the restart goes on
+                    log(f"{name}: cannot report the exit: {e}")
             proc.start(launch, digest)
         self.write_status()
 

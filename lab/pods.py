@@ -19,6 +19,7 @@ import os
 import shlex
 import shutil
 import ssl
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -66,7 +67,31 @@ def deployment_pods(lab, binary_for, env_for=lambda binary: {}):
                                   _readiness_url(containers[0]))
         wanted[key] = (functools.partial(_prepare, lab, kube, ns, template, binary, ports, key, env_for(binary)),
                        digest, ready)
+        _deployments[key] = (ns, name, containers[0].get("name", "main"))
     return wanted
+
+
+_deployments = {}  # process key -> (namespace, Deployment name, container name)
+
+
+def report_exit(lab, key, log_file, returncode):
+    """kubelet's part when a container exits: a Warning Event "BackOff" on the Deployment, with the end of
+    its log (the lab has no Pod objects, so no pod status or `kubectl logs` would tell why)."""
+    if key not in _deployments:
+        return
+    ns, name, container = _deployments[key]
+    try:
+        tail = [line for line in Path(log_file).read_text(errors="replace").splitlines() if line.strip()][-3:]
+    except OSError:
+        tail = []
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    message = (f"Back-off restarting failed container {container} (exit code {returncode}); last log lines: "
+               + " | ".join(tail))[:1000]
+    labkube.Client.from_lab(lab).post(f"/api/v1/namespaces/{ns}/events", {
+        "metadata": {"generateName": f"{name}.", "namespace": ns},
+        "involvedObject": {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": ns, "name": name},
+        "reason": "BackOff", "type": "Warning", "message": message, "count": 1,
+        "firstTimestamp": now, "lastTimestamp": now, "source": {"component": "lab-node-agent"}})
 
 
 _rolled_out = {}  # (ns, name) -> (uid, generation) whose rollout the status already reports

@@ -12,7 +12,7 @@
 
 Roles and role bindings match the stored assignments:
   dexauth.roles_managed:
-    - config: {{ engine_config(["namespace", "kubernetes:kubeconfig"]) }}
+    - config: {{ engine_config(["namespace", "kubernetes:kubeconfig", "roles:denied_namespaces"]) }}
 
 Role bindings are reconciled on a schedule:
   schedule.present:

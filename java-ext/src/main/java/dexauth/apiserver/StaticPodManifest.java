@@ -130,9 +130,27 @@ final class StaticPodManifest {
         if (before.equals(pod)) return false;
         Path tmp = file.resolveSibling("." + file.getFileName() + ".dexauth.tmp");
         // Written outside the manifests directory's *.yaml glob, then renamed atomically.
+        createWithMode(tmp);
         Files.writeString(tmp, render());
         Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
                 java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         return true;
+    }
+
+    /**
+     * Creates the temporary file with the manifest's mode (kubeadm writes 0600: it names key files
+     * and flags), before any content is in it, so the rewrite never widens who may read it.
+     */
+    private void createWithMode(Path tmp) throws IOException {
+        Files.deleteIfExists(tmp);
+        try {
+            java.util.Set<java.nio.file.attribute.PosixFilePermission> mode = Files.exists(file)
+                    ? Files.getPosixFilePermissions(file)
+                    : java.nio.file.attribute.PosixFilePermissions.fromString("rw-------");
+            Files.createFile(tmp);
+            Files.setPosixFilePermissions(tmp, mode);
+        } catch (UnsupportedOperationException notPosix) {
+            // not a POSIX file system: no mode to keep
+        }
     }
 }

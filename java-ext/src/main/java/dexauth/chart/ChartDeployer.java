@@ -46,8 +46,14 @@ public final class ChartDeployer {
     public Map<String, String> deploy(DeploymentConfig cfg, boolean dryRun) throws IOException {
         Map<String, String> values = ChartValues.of(cfg);
         warnings.clear();
+        // No key yet only in a dry run before secrets.ensure: a throw-away one reveals nothing either.
+        byte[] key = ChartSecrets.checksumKey(kube, cfg.namespace()).orElseGet(() -> {
+            byte[] k = new byte[32];
+            new java.security.SecureRandom().nextBytes(k);
+            return k;
+        });
         String idpValues = ChartValues.idps(cfg, new IdpSecrets(kube, cfg.namespace()).checksum(cfg.idps().values(),
-                warnings)).toString();
+                warnings, key)).toString();
         Map<String, String> hashed = new LinkedHashMap<>(values);
         hashed.put("idps", idpValues);
         String checksum = checksum(cfg.chartDir(), hashed);
@@ -58,6 +64,11 @@ public final class ChartDeployer {
         changes.put("release/" + ns + "/" + cfg.release(), reason);
         if (dryRun) return changes;
         boolean exists = releaseDeployed(cfg);
+        // Forgotten until Dex runs the new release: a failed deploy must not leave the checksum of the
+        // release before it, or fixing the pillar back to that would find nothing to do.
+        if (kube.configMaps().inNamespace(ns).withName(STATE_CONFIGMAP).get() != null) {
+            kube.configMaps().inNamespace(ns).withName(STATE_CONFIGMAP).delete();
+        }
         Release release;
         // JSON is YAML: the IdP values go in as a values file (no secret in it, only references).
         Path idpFile = Files.createTempFile("dexauth-idps-", ".yaml");
@@ -77,13 +88,14 @@ public final class ChartDeployer {
         } finally {
             Files.deleteIfExists(idpFile);
         }
+        // Recorded only once Dex runs: a Dex that fails to start fails this step, and the next apply again.
+        awaitRollout(ns, ChartValues.fullname(cfg.release()), Duration.ofSeconds(180));
+        if (cfg.accountEnabled()) awaitRollout(ns, ChartValues.accountName(cfg.release()), Duration.ofSeconds(180));
         ConfigMap state = new ConfigMapBuilder().withNewMetadata().withName(STATE_CONFIGMAP).withNamespace(ns)
                 .addToLabels(ChartSecrets.MANAGED_BY, "dexauth").endMetadata()
                 .addToData("checksum", checksum).addToData("release", cfg.release()).build();
         kube.configMaps().inNamespace(ns).resource(state).serverSideApply();
         changes.put("release/" + ns + "/" + cfg.release(), reason + " (revision " + release.getRevision() + ")");
-        awaitRollout(ns, ChartValues.fullname(cfg.release()), Duration.ofSeconds(180));
-        if (cfg.accountEnabled()) awaitRollout(ns, ChartValues.accountName(cfg.release()), Duration.ofSeconds(180));
         return changes;
     }
 
@@ -92,10 +104,16 @@ public final class ChartDeployer {
      * newest pod template: a login right after the state then reaches the new Dex, not the old one.
      */
     void awaitRollout(String ns, String name, Duration timeout) {
-        Instant deadline = Instant.now().plus(timeout);
+        Instant start = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+        Instant deadline = start.plus(timeout);
         String last = "not found";
         while (Instant.now().isBefore(deadline)) {
             Deployment d = kube.apps().deployments().inNamespace(ns).withName(name).get();
+            String crash = d == null ? null : crash(d, start, CRASHES_BEFORE_FAILING);
+            if (crash != null) {
+                throw new Unavailable(Unavailable.Dependency.DEX, "Dex (Deployment " + ns + "/" + name
+                        + ") fails to start with this configuration: " + crash, null);
+            }
             if (d != null) {
                 int want = d.getSpec().getReplicas() == null ? 1 : d.getSpec().getReplicas();
                 DeploymentStatus st = d.getStatus() == null ? new DeploymentStatus() : d.getStatus();
@@ -114,11 +132,80 @@ public final class ChartDeployer {
                 break;
             }
         }
+        Deployment d = kube.apps().deployments().inNamespace(ns).withName(name).get();
+        String crash = d == null ? null : crash(d, start, 1);
         throw new Unavailable(Unavailable.Dependency.KUBERNETES, "Deployment " + ns + "/" + name + " did not roll out within "
-                + timeout.toSeconds() + " s (" + last + "); check its pod's events and log", null);
+                + timeout.toSeconds() + " s (" + last + ")" + (crash == null ? "; check the Dex pod's events and log"
+                : "; Dex: " + crash), null);
     }
 
     private static int orZero(Integer i) { return i == null ? 0 : i; }
+
+    private static final java.util.Set<String> CRASHES = java.util.Set.of("BackOff", "CrashLoopBackOff", "Error");
+    /**
+     * Dex may exit once or twice while the cluster settles (on a first install its CRDs are not served
+     * yet: "failed to list connectors: not found"); a third exit is its configuration.
+     */
+    static final int CRASHES_BEFORE_FAILING = 3;
+
+    /**
+     * Why the Deployment's pods do not start, once they crashed {@code times} times, or null: a
+     * container waiting in a crash state (with its last exit's message and log lines), or Warning
+     * Events about the Deployment or its pods since {@code since} (kubelet's BackOff; the lab's node
+     * agent writes the same with the log's end).
+     */
+    String crash(Deployment d, Instant since, int times) {
+        String ns = d.getMetadata().getNamespace();
+        String name = d.getMetadata().getName();
+        Map<String, String> selector = d.getSpec().getSelector() == null ? null : d.getSpec().getSelector().getMatchLabels();
+        if (selector != null && !selector.isEmpty()) {
+            for (var pod : kube.pods().inNamespace(ns).withLabels(selector).list().getItems()) {
+                if (pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null) continue;
+                for (var c : pod.getStatus().getContainerStatuses()) {
+                    var waiting = c.getState() == null ? null : c.getState().getWaiting();
+                    if (waiting == null || !CRASHES.contains(waiting.getReason())
+                            || c.getRestartCount() == null || c.getRestartCount() < times) continue;
+                    var ended = c.getLastState() == null ? null : c.getLastState().getTerminated();
+                    String log;
+                    try {
+                        log = kube.pods().inNamespace(ns).withName(pod.getMetadata().getName()).inContainer(c.getName())
+                                .terminated().tailingLines(3).getLog();
+                    } catch (RuntimeException noLog) {
+                        log = "";
+                    }
+                    return "pod " + pod.getMetadata().getName() + ": " + waiting.getReason()
+                            + (waiting.getMessage() == null ? "" : " (" + waiting.getMessage() + ")")
+                            + (ended == null ? "" : "; exit code " + ended.getExitCode()
+                                    + (ended.getMessage() == null ? "" : ": " + ended.getMessage().strip()))
+                            + (log == null || log.isBlank() ? "" : "; last log lines: " + log.strip().replace("\n", " | "));
+                }
+            }
+        }
+        String found = null;
+        Instant latest = null;
+        int seen = 0;
+        for (var e : kube.v1().events().inNamespace(ns).list().getItems()) {
+            var about = e.getInvolvedObject();
+            if (about == null || !"Warning".equals(e.getType()) || !CRASHES.contains(e.getReason())) continue;
+            boolean ours = ("Deployment".equals(about.getKind()) && name.equals(about.getName()))
+                    || ("Pod".equals(about.getKind()) && about.getName() != null && about.getName().startsWith(name + "-"));
+            String when = e.getLastTimestamp() != null ? e.getLastTimestamp()
+                    : e.getEventTime() != null ? e.getEventTime().getTime() : null;
+            if (!ours || when == null) continue;
+            Instant at;
+            try {
+                at = Instant.parse(when);
+            } catch (java.time.format.DateTimeParseException unreadable) {
+                continue;
+            }
+            if (at.isBefore(since)) continue;
+            seen += e.getCount() == null ? 1 : e.getCount();
+            if (latest != null && at.isBefore(latest)) continue;
+            latest = at;
+            found = e.getMessage();
+        }
+        return seen >= times ? found : null;
+    }
 
     /** Problems of the last {@link #deploy} that did not stop it (missing IdP Secrets). */
     public List<String> warnings() { return List.copyOf(warnings); }

@@ -34,6 +34,11 @@ public final class ChartSecrets {
     public static final String CLIENT_SECRETS = "dex-client-secrets";
     /** The account service's HTTPS certificate (kubernetes.io/tls, with ca.crt). */
     public static final String ACCOUNT_TLS_SECRET = "dex-account-tls";
+    /**
+     * The per-cluster random key of the IdP secrets' digest (an HMAC, see IdpSecrets#checksum): the
+     * digest is a pod annotation anyone who reads Deployments sees, so it must reveal nothing.
+     */
+    public static final String CHECKSUM_KEY = "dexauth-checksum-key";
     public static final String CA_CONFIGMAP_NAMESPACE = "kube-public";
     public static final String CA_CONFIGMAP = "dexauth-ca";
     static final String MANAGED_BY = "app.kubernetes.io/managed-by";
@@ -73,6 +78,7 @@ public final class ChartSecrets {
             clients.add(cfg.account().clientId());
         }
         ensureClientSecrets(kube, ns, clients, changes, dryRun);
+        ensureChecksumKey(kube, ns, changes, dryRun);
         ConfigMap want = new ConfigMapBuilder().withNewMetadata().withName(CA_CONFIGMAP)
                 .withNamespace(CA_CONFIGMAP_NAMESPACE).addToLabels(MANAGED_BY, "dexauth").endMetadata()
                 .addToData("ca.crt", ca).addToData("issuer", cfg.issuer().toString()).build();
@@ -110,6 +116,26 @@ public final class ChartSecrets {
         }
     }
 
+    /** Generated once per cluster, like the client secrets. */
+    private static void ensureChecksumKey(KubernetesClient kube, String ns, Map<String, String> changes, boolean dryRun) {
+        if (checksumKey(kube, ns).isPresent()) return;
+        byte[] raw = new byte[32];
+        RANDOM.nextBytes(raw);
+        changes.put("secret/" + ns + "/" + CHECKSUM_KEY, "key of the IdP secrets' digest generated");
+        if (!dryRun) {
+            kube.secrets().inNamespace(ns).resource(new SecretBuilder().withNewMetadata().withName(CHECKSUM_KEY)
+                    .withNamespace(ns).addToLabels(MANAGED_BY, "dexauth").endMetadata().withType("Opaque")
+                    .addToData("key", Base64.getEncoder().encodeToString(raw)).build()).serverSideApply();
+        }
+    }
+
+    /** The key of the IdP secrets' digest, once {@link #ensure} made it. */
+    public static java.util.Optional<byte[]> checksumKey(KubernetesClient kube, String ns) {
+        Secret s = kube.secrets().inNamespace(ns).withName(CHECKSUM_KEY).get();
+        if (s == null || s.getData() == null || s.getData().get("key") == null) return java.util.Optional.empty();
+        return java.util.Optional.of(Base64.getDecoder().decode(s.getData().get("key")));
+    }
+
     private static void applySecret(KubernetesClient kube, String ns, String name, String type,
                                     Map<String, String> plain, Map<String, String> changes, boolean dryRun) {
         Map<String, String> data = new LinkedHashMap<>();
@@ -136,7 +162,7 @@ public final class ChartSecrets {
         Map<String, String> changes = new LinkedHashMap<>();
         String ns = cfg.namespace();
         for (String name : purge ? new String[]{HTTPS_SECRET, GRPC_SECRET, GRPC_CLIENT_SECRET, ACCOUNT_TLS_SECRET,
-                CLIENT_SECRETS} : new String[]{HTTPS_SECRET, GRPC_SECRET, GRPC_CLIENT_SECRET, ACCOUNT_TLS_SECRET}) {
+                CLIENT_SECRETS, CHECKSUM_KEY} : new String[]{HTTPS_SECRET, GRPC_SECRET, GRPC_CLIENT_SECRET, ACCOUNT_TLS_SECRET}) {
             if (kube.secrets().inNamespace(ns).withName(name).get() != null) {
                 changes.put("secret/" + ns + "/" + name, "deleted");
                 if (!dryRun) kube.secrets().inNamespace(ns).withName(name).delete();

@@ -27,6 +27,7 @@ final class RoleCommand {
         if ((target.email == null) == (target.group == null)) {
             throw new UserError("give either a user's EMAIL or --group GROUP");
         }
+        if (target.group != null) dexauth.users.UserService.checkGroup(target.group);
         UserCommand.run(session, s -> {
             if (target.group != null) s.grantGroup(target.group, role, revoke);
             else s.grant(target.email, role, revoke);

@@ -102,6 +102,7 @@ public record DeploymentConfig(
                     + " must be less than certificates:validity_days (" + validity
                     + "), or every apply re-issues the certificates");
         }
+        deniedNamespaces(pillar);
         DeploymentConfig cfg = new DeploymentConfig(cluster, ns, issuer, r.text("clients:audience_id"), r.text("clients:cli_id"),
                 r.text("clients:kubectl_id"),
                 certBase == null || cluster == null ? null : certDir(Path.of(certBase), cluster), r.ips("certificates:ip_sans"),
@@ -144,6 +145,26 @@ public record DeploymentConfig(
         return new Account(r.bool("account:enabled"), r.intIn("account:replicas", 0, 20), path, publicUrl,
                 r.text("account:listen_address"), r.port("account:port"), grpc == null ? "" : grpc, idle, absolute,
                 r.text("clients:console_id"), r.intIn("password:min_length", 8, 128), r.ips("account:trusted_proxies"));
+    }
+
+    /**
+     * Pillar {@code dexauth:roles:denied_namespaces}: namespaces that never become solution namespaces
+     * even when labelled (besides kube-*, default and the authentication namespace, always refused),
+     * each a namespace name or a prefix ending in {@code *} (e.g. {@code metalk8s-*}).
+     */
+    public static List<String> deniedNamespaces(JsonNode pillar) {
+        String key = "roles:denied_namespaces";
+        List<String> out = new Reader(pillar, true).list(key);
+        for (int i = 0; i < out.size(); i++) {
+            String name = out.get(i).endsWith("*") ? out.get(i).substring(0, out.get(i).length() - 1) : out.get(i);
+            boolean prefix = out.get(i).endsWith("*");
+            if (name.isEmpty() || name.length() > 63
+                    || !DNS1123.matcher(prefix ? name.replaceAll("-+$", "") : name).matches()) {
+                throw invalid(ROOT + ":" + key + "[" + i + "]", "'" + out.get(i)
+                        + "' is not a namespace name (lowercase letters, digits and '-') or a prefix like team-*");
+            }
+        }
+        return out;
     }
 
     private static Path pathOf(String path) { return path == null ? null : Path.of(path); }

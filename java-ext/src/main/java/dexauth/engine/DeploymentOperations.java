@@ -17,6 +17,7 @@ import dexauth.pki.PkiManager;
 import dexauth.rbac.RoleAssignments;
 import dexauth.rbac.RoleBindings;
 import dexauth.rbac.RoleDefinitions;
+import dexauth.rbac.SolutionPolicy;
 import dexauth.users.Holders;
 import dexauth.users.PasswordPolicy;
 import dexauth.users.UserService;
@@ -30,6 +31,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The engine operations of one Dex deployment, each taking {@code {"pillar": <dexauth pillar keys>}}:
@@ -77,7 +79,10 @@ final class DeploymentOperations implements AutoCloseable {
             KubernetesClient kube = kube(cfg);
             Map<String, String> changes = new java.util.LinkedHashMap<>(RoleDefinitions.ensure(kube, dry));
             if (kube.namespaces().withName(cfg.namespace()).get() != null) {
-                changes.putAll(RoleAssignments.reconcile(kube, Holders.fromCluster(kube, cfg.namespace()), dry));
+                SolutionPolicy policy = new SolutionPolicy(cfg.namespace(),
+                        DeploymentConfig.deniedNamespaces(req.get("pillar")));
+                changes.putAll(policy.store(kube, dry));
+                changes.putAll(RoleAssignments.reconcile(kube, Holders.fromCluster(kube, cfg.namespace()), policy, dry));
             }
             return changes(changes);
         });
@@ -189,7 +194,8 @@ final class DeploymentOperations implements AutoCloseable {
      */
     private static boolean inPlace(KubernetesClient kube, DeploymentConfig cfg) {
         String email = cfg.superadminEmail();
-        if (new UserStore(kube, cfg.namespace()).get(email).isEmpty()) return false;
+        UserStore store = new UserStore(kube, cfg.namespace());
+        if (store.get(email).isEmpty() || store.pending(email)) return false;
         if (kube.rbac().clusterRoleBindings().withName(RoleBindings.bindingName(CLUSTER_ADMIN, email)).get() != null) {
             return false;
         }
@@ -229,12 +235,22 @@ final class DeploymentOperations implements AutoCloseable {
                 presence = UserService.Presence.ABSENT; // Dex not deployed yet
             }
             if (presence == UserService.Presence.ABSENT) changes.put("user/" + email, "created (must change password)");
-            if (presence != UserService.Presence.RECORDED) changes.put("user/" + email + "/metadata", "recorded as Cluster Admin");
+            if (presence == UserService.Presence.DEX_ONLY) {
+                changes.put("user/" + email + "/metadata", "recorded as Cluster Admin, new one-time password (must change"
+                        + " password): its earlier password was never shown");
+            }
+            boolean issued = false;
             if (!dry) {
-                users.ensureSuperAdmin(email, cfg.superadminUsername(), DEX_SETTLE).ifPresent(pw -> {
-                    reply.put("initialPassword", new String(pw));
-                    PasswordHasher.wipe(pw);
+                Optional<char[]> pw = users.ensureSuperAdmin(email, cfg.superadminUsername(), DEX_SETTLE);
+                issued = pw.isPresent();
+                pw.ifPresent(p -> {
+                    reply.put("initialPassword", new String(p));
+                    PasswordHasher.wipe(p);
                 });
+            }
+            if (presence == UserService.Presence.RECORDED && (issued || new UserStore(kube, cfg.namespace()).pending(email))) {
+                changes.put("user/" + email + "/password", "new one-time password (must change password): the earlier"
+                        + " one was never shown (a run that did not finish) or is gone from Dex");
             }
             if (RoleBindings.unbindUser(kube, email, CLUSTER_ADMIN, dry)) {
                 changes.put("clusterrolebinding/" + RoleBindings.bindingName(CLUSTER_ADMIN, email),
@@ -243,8 +259,10 @@ final class DeploymentOperations implements AutoCloseable {
             // Bindings follow the stored assignments (roles.ensure keeps them so on every apply):
             // only a change made here can call for another reconcile.
             if (changes.size() > 0 && kube.namespaces().withName(cfg.namespace()).get() != null) {
-                RoleAssignments.reconcile(kube, Holders.fromCluster(kube, cfg.namespace()), dry).forEach(changes::put);
+                Holders.reconcile(kube, cfg.namespace(), dry).forEach(changes::put);
             }
+            // Last: a failure before this leaves the record pending, and the next run issues a new password.
+            if (issued) users.superAdminShown(email);
         }
         reply.put("email", email);
         return reply;

@@ -14,7 +14,13 @@ public final class ConfigChecks {
 
     /** The non-blank text of {@code parent.field}, or Invalid naming {@code key:field}. */
     public static String required(String key, JsonNode parent, String field) {
-        String v = parent.path(field).asText("");
+        JsonNode n = parent.path(field);
+        if (n.isNumber() || n.isBoolean()) {
+            throw new Invalid(key + ":" + field, "must be text, but the pillar's YAML made it the "
+                    + (n.isNumber() ? "number " : "boolean ") + n.asText() + ": put the value in quotes, e.g. "
+                    + field + ": '0x1A' (unquoted, YAML reads 12345, 0x1A, 0123 or 12:30 as numbers)");
+        }
+        String v = n.asText("");
         if (v.isBlank()) throw new Invalid(key + ":" + field, "is required");
         return v;
     }

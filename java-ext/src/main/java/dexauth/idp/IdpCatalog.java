@@ -24,9 +24,14 @@ public final class IdpCatalog {
             # Secrets are not here: each IdP's bind password or client secret is in the Kubernetes
             # Secret dexauth-idp-<name>. Edit with `authctl idp add/remove`, or by hand in this shape.
             """;
+    /**
+     * Every string value in quotes: Salt reads pillar as YAML 1.1, where a plain 12345, 0x1A, 0123 or
+     * 12:30 (sexagesimal) is a number and yes/on a boolean, and Dex then refuses the number where its
+     * config wants a string (a client id).
+     */
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
-            .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES));
+            .disable(YAMLGenerator.Feature.MINIMIZE_QUOTES));
 
     private IdpCatalog() {}
 

@@ -10,9 +10,9 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
 
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Base64;
 import java.util.Collection;
 import java.util.HexFormat;
@@ -83,11 +83,13 @@ public final class IdpSecrets {
     }
 
     /**
-     * A digest of the Secrets the IdPs use, so Dex restarts when one changes. An IdP whose Secret
-     * is missing (e.g. after a purge) is named in {@code missing}: Dex still deploys (the local store
-     * must keep working) and only that IdP's logins fail until its secret is stored again.
+     * A digest of the Secrets the IdPs use, so Dex restarts when one changes: an HMAC-SHA256 with the
+     * per-cluster random {@code key}, because it becomes a pod annotation that whoever reads Deployments
+     * (Read Only) sees; a plain hash would let them test guesses of a bind password offline. An IdP
+     * whose Secret is missing (e.g. after a purge) is named in {@code missing}: Dex still deploys (the
+     * local store must keep working) and only that IdP's logins fail until its secret is stored again.
      */
-    public String checksum(Collection<IdpSpec> idps, java.util.List<String> missing) {
+    public String checksum(Collection<IdpSpec> idps, java.util.List<String> missing, byte[] key) {
         Map<String, String> data = new TreeMap<>();
         for (IdpSpec spec : idps) {
             if (!spec.hasSecret()) continue;
@@ -102,10 +104,11 @@ public final class IdpSecrets {
             data.put(spec.secretEnv(), v);
         }
         try {
-            MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            data.forEach((k, v) -> sha.update((k + "=" + v + "\n").getBytes(StandardCharsets.UTF_8)));
-            return HexFormat.of().formatHex(sha.digest());
-        } catch (NoSuchAlgorithmException e) {
+            Mac mac = Mac.getInstance("HmacSHA256");
+            mac.init(new SecretKeySpec(key, "HmacSHA256"));
+            data.forEach((k, v) -> mac.update((k + "=" + v + "\n").getBytes(StandardCharsets.UTF_8)));
+            return HexFormat.of().formatHex(mac.doFinal());
+        } catch (java.security.GeneralSecurityException e) {
             throw new IllegalStateException(e);
         }
     }

@@ -18,6 +18,11 @@ import java.util.regex.Pattern;
 public record IdpSpec(String name, IdpKind kind, String displayName, ObjectNode config) {
     public static final String PILLAR_KEY = "dexauth:idps";
     private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
+    /**
+     * Names that read as Kubernetes' or dexauth's own (usernames become {@code oidc:<idp>:<email>}):
+     * {@code system}, {@code kube*}, {@code kubernetes*}, {@code oidc}, {@code dex}, {@code dexauth*}.
+     */
+    private static final Pattern RESERVED = Pattern.compile("system(-.*)?|kube(-.*)?|kubernetes(-.*)?|oidc|dex|dexauth(-.*)?");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public IdpSpec {
@@ -46,6 +51,10 @@ public record IdpSpec(String name, IdpKind kind, String displayName, ObjectNode 
                     + " at most 40 characters (it becomes the Dex connector id)");
         }
         if ("local".equals(name)) throw new Invalid(key, "'local' is the built-in local user store; pick another name");
+        if (RESERVED.matcher(name).matches()) {
+            throw new Invalid(key, "'" + name + "' looks like a Kubernetes or dexauth name (system, kube-*, kubernetes-*,"
+                    + " oidc, dex, dexauth-* are reserved); name the IdP after the directory or provider, e.g. corp-ldap");
+        }
     }
 
     public static IdpSpec fromPillar(String name, JsonNode node) {

@@ -1,5 +1,6 @@
 package dexauth.rbac;
 
+import io.fabric8.kubernetes.api.model.EventBuilder;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBindingBuilder;
@@ -9,13 +10,16 @@ import io.fabric8.kubernetes.api.model.rbac.Subject;
 import io.fabric8.kubernetes.api.model.rbac.SubjectBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.EnumMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -26,7 +30,8 @@ import java.util.TreeSet;
  *   <li>Solution Admin: a RoleBinding in every solution namespace, plus a ClusterRoleBinding
  *       for the cluster-scoped reads workloads need.</li>
  * </ul>
- * A <b>solution namespace</b> is a namespace labelled {@value #SOLUTION_LABEL}=true. Reconciling
+ * A <b>solution namespace</b> is a namespace labelled {@value #SOLUTION_LABEL}=true that the
+ * {@link SolutionPolicy} accepts (never kube-*, default, the authentication namespace). Reconciling
  * also gives every solution namespace the Pod Security "baseline" level, so a Solution Admin
  * cannot run privileged or hostPath pods (the path from a namespace to the node's keys).
  * Users who must change their password hold no binding at all.
@@ -35,6 +40,8 @@ public final class RoleAssignments {
     public static final String SOLUTION_LABEL = "dexauth.io/solution";
     static final String PSA_LABEL = "pod-security.kubernetes.io/enforce";
     static final String BINDING_PREFIX = "dexauth:";
+    /** Annotation of a refusal Event: the namespace refused. */
+    public static final String REFUSED_NAMESPACE = "dexauth.io/namespace";
 
     private RoleAssignments() {}
 
@@ -65,17 +72,30 @@ public final class RoleAssignments {
         return out;
     }
 
-    public static Map<String, String> reconcile(KubernetesClient kube, Holders holders, boolean dryRun) {
+    /**
+     * Makes the bindings follow {@code holders}: creates or corrects the wanted ones, and deletes every
+     * other binding dexauth ever made (found by its managed-by label), e.g. in a namespace whose label
+     * was removed, or naming a deleted user. A labelled namespace the policy refuses gets no binding
+     * and no Pod Security label, only a warning Event in the authentication namespace.
+     */
+    public static Map<String, String> reconcile(KubernetesClient kube, Holders holders, SolutionPolicy policy,
+                                                boolean dryRun) {
         Map<String, String> changes = new LinkedHashMap<>();
+        Set<String> wanted = new HashSet<>();
         clusterBinding(kube, BINDING_PREFIX + "role:" + Role.CLUSTER_ADMIN.id(), Role.CLUSTER_ADMIN.clusterRole(),
-                subjects(holders, Role.CLUSTER_ADMIN), changes, dryRun);
+                subjects(holders, Role.CLUSTER_ADMIN), changes, wanted, dryRun);
         clusterBinding(kube, BINDING_PREFIX + "role:" + Role.READ_ONLY.id(), Role.READ_ONLY.clusterRole(),
-                subjects(holders, Role.READ_ONLY), changes, dryRun);
+                subjects(holders, Role.READ_ONLY), changes, wanted, dryRun);
         List<Subject> solution = subjects(holders, Role.SOLUTION_ADMIN);
         clusterBinding(kube, BINDING_PREFIX + "role:" + Role.SOLUTION_ADMIN.id() + "-cluster",
-                RoleDefinitions.SOLUTION_ADMIN_CLUSTER, solution, changes, dryRun);
+                RoleDefinitions.SOLUTION_ADMIN_CLUSTER, solution, changes, wanted, dryRun);
         for (Namespace ns : kube.namespaces().withLabel(SOLUTION_LABEL, "true").list().getItems()) {
             String name = ns.getMetadata().getName();
+            Optional<String> refusal = policy.refusal(name);
+            if (refusal.isPresent()) {
+                refuse(kube, policy.authNamespace(), name, refusal.get(), changes, dryRun);
+                continue;
+            }
             if (!"baseline".equals(ns.getMetadata().getLabels().get(PSA_LABEL))
                     && !"restricted".equals(ns.getMetadata().getLabels().get(PSA_LABEL))) {
                 changes.put("namespace/" + name, "pod security: baseline enforced");
@@ -84,21 +104,79 @@ public final class RoleAssignments {
                     return n;
                 });
             }
-            namespaceBinding(kube, name, solution, changes, dryRun);
+            namespaceBinding(kube, name, solution, changes, wanted, dryRun);
         }
+        removeUnwanted(kube, wanted, changes, dryRun);
         return changes;
     }
 
-    private static void clusterBinding(KubernetesClient kube, String name, String clusterRole, List<Subject> subjects,
-                                       Map<String, String> changes, boolean dryRun) {
-        ClusterRoleBinding have = kube.rbac().clusterRoleBindings().withName(name).get();
-        if (subjects.isEmpty()) {
-            if (have != null) {
-                changes.put("clusterrolebinding/" + name, "deleted (no holder left)");
-                if (!dryRun) kube.rbac().clusterRoleBindings().withName(name).delete();
-            }
-            return;
+    /**
+     * A role binding dexauth made, of this release or an earlier one: its label, a "dexauth:" name and
+     * one of the roles' ClusterRoles (so a binding dexauth makes for anything else is never touched).
+     */
+    private static boolean roleBinding(io.fabric8.kubernetes.api.model.ObjectMeta meta,
+                                       io.fabric8.kubernetes.api.model.rbac.RoleRef ref) {
+        Set<String> roles = Set.of(Role.CLUSTER_ADMIN.clusterRole(), Role.SOLUTION_ADMIN.clusterRole(),
+                Role.READ_ONLY.clusterRole(), RoleDefinitions.SOLUTION_ADMIN_CLUSTER);
+        return meta.getName().startsWith(BINDING_PREFIX) && ref != null && roles.contains(ref.getName());
+    }
+
+    /** Deletes every role binding of dexauth's that the stored assignments no longer call for. */
+    private static void removeUnwanted(KubernetesClient kube, Set<String> wanted, Map<String, String> changes,
+                                       boolean dryRun) {
+        String why = "deleted (no longer follows from the stored assignments)";
+        for (RoleBinding b : kube.rbac().roleBindings().inAnyNamespace().withLabel(RoleBindings.MANAGED_BY, "dexauth")
+                .list().getItems()) {
+            String key = "rolebinding/" + b.getMetadata().getNamespace() + "/" + b.getMetadata().getName();
+            if (wanted.contains(key) || !roleBinding(b.getMetadata(), b.getRoleRef())) continue;
+            changes.put(key, why);
+            if (!dryRun) kube.rbac().roleBindings().inNamespace(b.getMetadata().getNamespace())
+                    .withName(b.getMetadata().getName()).delete();
         }
+        for (ClusterRoleBinding b : kube.rbac().clusterRoleBindings().withLabel(RoleBindings.MANAGED_BY, "dexauth")
+                .list().getItems()) {
+            String key = "clusterrolebinding/" + b.getMetadata().getName();
+            if (wanted.contains(key) || !roleBinding(b.getMetadata(), b.getRoleRef())) continue;
+            changes.put(key, why);
+            if (!dryRun) kube.rbac().clusterRoleBindings().withName(b.getMetadata().getName()).delete();
+        }
+    }
+
+    /**
+     * A labelled namespace that must not be a solution namespace: said once, as a warning Event in the
+     * authentication namespace (a fixed name per namespace, so a scheduled reconcile does not repeat it),
+     * about the policy that refused it (an Event about a Namespace would have to live in "default").
+     * An Event that cannot be written never stops the reconcile.
+     */
+    private static void refuse(KubernetesClient kube, String authNamespace, String ns, String reason,
+                               Map<String, String> changes, boolean dryRun) {
+        String eventName = "dexauth-refused-solution-namespace." + ns;
+        try {
+            if (kube.v1().events().inNamespace(authNamespace).withName(eventName).get() != null) return;
+            String message = "namespace " + ns + " is labelled " + SOLUTION_LABEL + "=true but cannot be a solution"
+                    + " namespace: " + reason + "; Solution Admins get no binding there (remove the label)";
+            changes.put("namespace/" + ns, "refused as a solution namespace: " + reason);
+            if (dryRun) return;
+            String now = Instant.now().toString();
+            kube.v1().events().inNamespace(authNamespace).resource(new EventBuilder().withNewMetadata()
+                    .withName(eventName).withNamespace(authNamespace).addToLabels(RoleBindings.MANAGED_BY, "dexauth")
+                    .addToAnnotations(REFUSED_NAMESPACE, ns).endMetadata()
+                    .withNewInvolvedObject().withApiVersion("v1").withKind("ConfigMap").withNamespace(authNamespace)
+                    .withName(SolutionPolicy.CONFIGMAP).endInvolvedObject()
+                    .withType("Warning").withReason("SolutionNamespaceRefused").withMessage(message)
+                    .withFirstTimestamp(now).withLastTimestamp(now).withCount(1)
+                    .withNewSource().withComponent("dexauth").endSource().build()).createOr(e -> e.update());
+        } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+            changes.put("namespace/" + ns, "refused as a solution namespace: " + reason + " (warning Event not recorded: "
+                    + e.getMessage() + ")");
+        }
+    }
+
+    private static void clusterBinding(KubernetesClient kube, String name, String clusterRole, List<Subject> subjects,
+                                       Map<String, String> changes, Set<String> wanted, boolean dryRun) {
+        if (subjects.isEmpty()) return; // an existing one goes with the unwanted ones
+        wanted.add("clusterrolebinding/" + name);
+        ClusterRoleBinding have = kube.rbac().clusterRoleBindings().withName(name).get();
         if (have != null && Objects.equals(have.getSubjects(), subjects)
                 && clusterRole.equals(have.getRoleRef().getName())) return;
         changes.put("clusterrolebinding/" + name, subjects.size() + " subject(s)");
@@ -109,28 +187,28 @@ public final class RoleAssignments {
         kube.rbac().clusterRoleBindings().resource(new ClusterRoleBindingBuilder().withNewMetadata().withName(name)
                 .addToLabels(RoleBindings.MANAGED_BY, "dexauth").endMetadata()
                 .withNewRoleRef().withApiGroup("rbac.authorization.k8s.io").withKind("ClusterRole")
-                .withName(clusterRole).endRoleRef().withSubjects(subjects).build()).serverSideApply();
+                .withName(clusterRole).endRoleRef().withSubjects(subjects).build()).forceConflicts().serverSideApply();
     }
 
     private static void namespaceBinding(KubernetesClient kube, String ns, List<Subject> subjects,
-                                         Map<String, String> changes, boolean dryRun) {
+                                         Map<String, String> changes, Set<String> wanted, boolean dryRun) {
         String name = BINDING_PREFIX + "role:" + Role.SOLUTION_ADMIN.id();
+        if (subjects.isEmpty()) return; // an existing one goes with the unwanted ones
+        wanted.add("rolebinding/" + ns + "/" + name);
         RoleBinding have = kube.rbac().roleBindings().inNamespace(ns).withName(name).get();
-        if (subjects.isEmpty()) {
-            if (have != null) {
-                changes.put("rolebinding/" + ns + "/" + name, "deleted (no holder left)");
-                if (!dryRun) kube.rbac().roleBindings().inNamespace(ns).withName(name).delete();
-            }
-            return;
-        }
-        if (have != null && Objects.equals(have.getSubjects(), subjects)) return;
+        boolean sameRole = have != null && have.getRoleRef() != null
+                && Role.SOLUTION_ADMIN.clusterRole().equals(have.getRoleRef().getName())
+                && "ClusterRole".equals(have.getRoleRef().getKind());
+        if (sameRole && Objects.equals(have.getSubjects(), subjects)) return;
         changes.put("rolebinding/" + ns + "/" + name, subjects.size() + " subject(s)");
         if (!dryRun) {
+            // Ours by name: whatever else it was (another role, other subjects, another field manager) goes.
+            if (have != null && !sameRole) kube.rbac().roleBindings().inNamespace(ns).withName(name).delete();
             kube.rbac().roleBindings().inNamespace(ns).resource(new RoleBindingBuilder().withNewMetadata()
                     .withName(name).withNamespace(ns).addToLabels(RoleBindings.MANAGED_BY, "dexauth").endMetadata()
                     .withNewRoleRef().withApiGroup("rbac.authorization.k8s.io").withKind("ClusterRole")
                     .withName(Role.SOLUTION_ADMIN.clusterRole()).endRoleRef().withSubjects(subjects).build())
-                    .serverSideApply();
+                    .forceConflicts().serverSideApply();
         }
     }
 }

@@ -1,7 +1,10 @@
 package dexauth.users;
 
 import dexauth.rbac.RoleAssignments;
+import dexauth.rbac.SolutionPolicy;
 import io.fabric8.kubernetes.client.KubernetesClient;
+
+import java.util.Map;
 
 /** Who holds which role, read from the stored users and group grants. */
 public final class Holders {
@@ -15,5 +18,10 @@ public final class Holders {
         }
         new GroupGrants(kube, namespace).all().forEach((g, roles) -> roles.forEach(r -> holders.groups().get(r).add(g)));
         return holders;
+    }
+
+    /** Every dexauth binding recomputed from the stored assignments, under the stored solution policy. */
+    public static Map<String, String> reconcile(KubernetesClient kube, String namespace, boolean dryRun) {
+        return RoleAssignments.reconcile(kube, fromCluster(kube, namespace), SolutionPolicy.read(kube, namespace), dryRun);
     }
 }

@@ -18,7 +18,6 @@ import dexauth.errors.Invalid;
 import dexauth.errors.NotFound;
 import dexauth.errors.Unauthenticated;
 import dexauth.rbac.Role;
-import dexauth.rbac.RoleAssignments;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.grpc.StatusRuntimeException;
@@ -50,6 +49,13 @@ public final class UserService {
     /** Length of the one-time passwords given to new or reset users (about 120 bits). */
     public static final int ONE_TIME_PASSWORD_LENGTH = 20;
     private static final Pattern EMAIL = Pattern.compile("[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}");
+    /** RFC 5321's limit on the part before the @. */
+    public static final int EMAIL_LOCAL_MAX = 64;
+    /**
+     * Dex's Kubernetes storage names a user's Password object base32(email + 8-byte hash), and object
+     * names stop at 253 characters: longer addresses than this (RFC 5321 allows 254) cannot be stored.
+     */
+    public static final int EMAIL_MAX = 150;
 
     private final KubernetesClient kube;
     private final DexApi dex;
@@ -74,9 +80,33 @@ public final class UserService {
 
     public static String checkEmail(String email) {
         if (email == null || !EMAIL.matcher(email).matches()) {
-            throw new Invalid("email", "'" + email + "' is not a valid email address (it is the user's login name)");
+            throw new Invalid("email", "'" + shorten(email) + "' is not a valid email address (it is the user's login name)");
+        }
+        if (email.length() > EMAIL_MAX || email.indexOf('@') > EMAIL_LOCAL_MAX) {
+            throw new Invalid("email", "the email address '" + shorten(email) + "' is too long (" + email.length()
+                    + " characters, " + email.indexOf('@') + " before the @): at most " + EMAIL_MAX + " characters in all"
+                    + " (Dex's storage limit; RFC 5321 allows 254) and " + EMAIL_LOCAL_MAX + " before the @ (RFC 5321)");
         }
         return email.toLowerCase(Locale.ROOT);
+    }
+
+    private static String shorten(String text) {
+        return text == null || text.length() <= 60 ? text : text.substring(0, 40) + "..." + text.substring(text.length() - 15);
+    }
+
+    /**
+     * A group name from an upstream IdP. Kubernetes' own groups ({@code system:masters},
+     * {@code system:authenticated}...) are refused: a grant must never look like one of them.
+     */
+    public static String checkGroup(String group) {
+        if (group == null || group.isBlank()) throw new Invalid("group", "group name is empty");
+        String g = group.trim().toLowerCase(Locale.ROOT);
+        if (g.startsWith("system:") || g.startsWith(dexauth.rbac.RoleBindings.PREFIX)) {
+            throw new Invalid("group", "'" + group + "' looks like a Kubernetes or dexauth group name ('system:' and '"
+                    + dexauth.rbac.RoleBindings.PREFIX + "' prefixes are reserved): give the group's name as the IdP"
+                    + " sends it (e.g. ops-team or cn=ops,ou=groups)");
+        }
+        return group;
     }
 
     public void checkPassword(char[] password, String email) {
@@ -106,27 +136,24 @@ public final class UserService {
 
     /**
      * The bootstrap super-admin, added like any user (Cluster Admin, must change its password) with
-     * a random password that is returned exactly once, on creation, for the caller to show. One made
-     * by a release without user metadata was usable already: it is recorded as Cluster Admin and
-     * keeps its password. Returns empty when nothing was created (also when someone else created it
+     * a random password that is returned for the caller to show once; the record stays
+     * {@link UserStore#PENDING} until the caller says it was shown ({@link #superAdminShown}). A
+     * super-admin Dex knows without a record (the record lost, or a run that failed), or still pending,
+     * gets a new one-time password the same way ({@link #resetSuperAdmin}): never a Cluster Admin whose
+     * password nobody knows. Returns empty when nothing was issued (also when someone else created it
      * meanwhile: theirs stands).
      */
     public Optional<char[]> ensureSuperAdmin(String email, String username, Duration dexWait) {
         String e = checkEmail(email);
         Presence presence = presence(e, dexWait);
-        if (presence == Presence.RECORDED) return Optional.empty();
-        if (presence == Presence.DEX_ONLY) {
-            guard("add users", () -> {
-                new UserStore(kube, namespace).create(new UserRecord(e, username, Set.of(Role.CLUSTER_ADMIN), false, actor,
-                        Instant.now().truncatedTo(ChronoUnit.SECONDS).toString()));
-                return null;
-            });
-            reconcile();
+        if (presence == Presence.RECORDED
+                && !guard("read users", () -> new UserStore(kube, namespace).pending(e) || !dexHas(e))) {
             return Optional.empty();
         }
+        if (presence != Presence.ABSENT) return Optional.of(resetSuperAdmin(e, username));
         char[] password = PasswordHasher.randomPassword(SUPERADMIN_PASSWORD_LENGTH);
         try {
-            add(e, username, Set.of(Role.CLUSTER_ADMIN), PasswordHasher.hash(password, bcryptCost), Set.of());
+            create(e, username, Set.of(Role.CLUSTER_ADMIN), PasswordHasher.hash(password, bcryptCost), Set.of(), true);
             return Optional.of(password);
         } catch (Conflict created) {
             PasswordHasher.wipe(password);
@@ -135,10 +162,57 @@ public final class UserService {
     }
 
     /**
+     * A new one-time password for the super-admin ({@code authctl admin reset --break-glass}, or a
+     * bootstrap whose first run did not finish): Cluster Admin, must change it, so its bindings go
+     * before Dex takes the new password; its sessions end. Created when neither Dex nor the cluster
+     * knows it. The record is {@link UserStore#PENDING} until {@link #superAdminShown}.
+     */
+    public char[] resetSuperAdmin(String email, String username) {
+        String e = checkEmail(email);
+        char[] password = PasswordHasher.randomPassword(SUPERADMIN_PASSWORD_LENGTH);
+        byte[] hash = PasswordHasher.hash(password, bcryptCost);
+        return guard("reset the super-admin", () -> {
+            UserStore store = new UserStore(kube, namespace);
+            Optional<UserRecord> rec = store.get(e);
+            if (rec.isEmpty() && !dexHas(e)) {
+                create(e, username, Set.of(Role.CLUSTER_ADMIN), hash, Set.of(), true);
+                return password;
+            }
+            Set<Role> roles = EnumSet.of(Role.CLUSTER_ADMIN);
+            rec.ifPresent(r -> roles.addAll(r.roles()));
+            store.update(rec.map(r -> r.withRoles(roles).withMustChange(true)).orElseGet(() -> new UserRecord(e,
+                    username == null || username.isBlank() ? e.split("@")[0] : username, roles, true, actor,
+                    Instant.now().truncatedTo(ChronoUnit.SECONDS).toString())));
+            store.setPending(e, true);
+            reconcileBindings();
+            boolean notFound = dex.stub().updatePassword(UpdatePasswordReq.newBuilder().setEmail(e)
+                    .setNewHash(ByteString.copyFrom(hash)).build()).getNotFound();
+            if (notFound) createInDex(e, rec.map(UserRecord::username).orElse(e.split("@")[0]), hash);
+            revokeRefreshTokens(e);
+            audit("issued a one-time password to the super-admin", e, "must change password, sessions ended");
+            return password;
+        });
+    }
+
+    /** The super-admin's one-time password was shown: a later run keeps it ({@link UserStore#PENDING} cleared). */
+    public void superAdminShown(String email) {
+        String e = checkEmail(email);
+        guard("record the super-admin", () -> {
+            new UserStore(kube, namespace).setPending(e, false);
+            return null;
+        });
+    }
+
+    /**
      * Creates a user from an already computed bcrypt hash (import hashes in parallel).
      * {@code knownInDex}, when given, replaces one Dex listing per user.
      */
     public UserRecord add(String email, String username, Set<Role> roles, byte[] hash, Set<String> knownInDex) {
+        return create(email, username, roles, hash, knownInDex, false);
+    }
+
+    private UserRecord create(String email, String username, Set<Role> roles, byte[] hash, Set<String> knownInDex,
+                              boolean pending) {
         String target = checkEmail(email);
         return guard("add users", () -> {
             UserStore store = new UserStore(kube, namespace);
@@ -149,14 +223,9 @@ public final class UserService {
             }
             UserRecord user = new UserRecord(target, username == null || username.isBlank() ? target.split("@")[0] : username,
                     roles, true, actor, Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
-            store.create(user);
+            store.create(user, pending);
             try {
-                Password p = Password.newBuilder().setEmail(target).setUsername(user.username())
-                        .setUserId(UUID.randomUUID().toString())
-                        .setHash(ByteString.copyFrom(hash)).build();
-                if (dex.stub().createPassword(CreatePasswordReq.newBuilder().setPassword(p).build()).getAlreadyExists()) {
-                    throw new Conflict("user " + target + " already exists in Dex");
-                }
+                createInDex(target, user.username(), hash);
             } catch (RuntimeException e) {
                 store.delete(target); // nothing half-done
                 throw e;
@@ -164,6 +233,14 @@ public final class UserService {
             audit("created user", target, "roles " + user.rolesText() + ", must change password");
             return user;
         });
+    }
+
+    private void createInDex(String email, String username, byte[] hash) {
+        Password p = Password.newBuilder().setEmail(email).setUsername(username).setUserId(UUID.randomUUID().toString())
+                .setHash(ByteString.copyFrom(hash)).build();
+        if (dex.stub().createPassword(CreatePasswordReq.newBuilder().setPassword(p).build()).getAlreadyExists()) {
+            throw new Conflict("user " + email + " already exists in Dex");
+        }
     }
 
     /** Emails Dex knows, lowercased (one listing). */
@@ -225,8 +302,9 @@ public final class UserService {
         String target = checkEmail(email);
         guard("delete users", () -> {
             UserStore store = new UserStore(kube, namespace);
-            existing(store, target);
             String userId = dexUserId(target).orElse(null);
+            // A user only in Dex (its record lost, or from before dexauth's metadata) is deleted too.
+            if (userId == null) existing(store, target);
             store.delete(target);
             reconcileBindings();
             // not_found is fine: the metadata was then the only trace of the user
@@ -252,7 +330,7 @@ public final class UserService {
     }
 
     public void grantGroup(String group, Role role, boolean revoke) {
-        if (group == null || group.isBlank()) throw new Invalid("group", "group name is empty");
+        checkGroup(group);
         guard("change roles", () -> {
             GroupGrants grants = new GroupGrants(kube, namespace);
             Map<String, Set<Role>> all = new LinkedHashMap<>(grants.all());
@@ -301,11 +379,15 @@ public final class UserService {
     }
 
     private Map<String, String> reconcileBindings() {
-        return RoleAssignments.reconcile(kube, Holders.fromCluster(kube, namespace), false);
+        return Holders.reconcile(kube, namespace, false);
     }
 
     private UserRecord existing(UserStore store, String email) {
         return store.get(email).orElseThrow(() -> new NotFound("no user " + email + " (see `authctl user list`)"));
+    }
+
+    private boolean dexHas(String email) {
+        return dexUserId(email).isPresent();
     }
 
     private Optional<String> dexUserId(String email) {

@@ -24,6 +24,12 @@ import java.util.Set;
  */
 public final class UserStore {
     public static final String LABEL = "dexauth.io/user";
+    /**
+     * Annotation of the super-admin's record from the moment Dex may hold a one-time password for it
+     * until the bootstrap handed that password out: a run that failed in between leaves it, and the
+     * next run issues a new one-time password instead of keeping one nobody knows.
+     */
+    public static final String PENDING = "dexauth.io/one-time-password";
     private final KubernetesClient kube;
     private final String namespace;
 
@@ -58,7 +64,31 @@ public final class UserStore {
 
     /** Creates the record; fails (409) if it exists, so two admins cannot both create a user. */
     public void create(UserRecord user) {
-        kube.configMaps().inNamespace(namespace).resource(toConfigMap(user)).create();
+        create(user, false);
+    }
+
+    /** Creates the record, {@code pending}: with a one-time password not handed out yet (see {@link #PENDING}). */
+    void create(UserRecord user, boolean pending) {
+        ConfigMap cm = toConfigMap(user);
+        if (pending) cm.getMetadata().setAnnotations(new java.util.HashMap<>(Map.of(PENDING, "pending")));
+        kube.configMaps().inNamespace(namespace).resource(cm).create();
+    }
+
+    /** Whether the user's one-time password is still {@link #PENDING}. */
+    public boolean pending(String email) {
+        ConfigMap cm = kube.configMaps().inNamespace(namespace).withName(objectName(email)).get();
+        return cm != null && cm.getMetadata().getAnnotations() != null
+                && "pending".equals(cm.getMetadata().getAnnotations().get(PENDING));
+    }
+
+    /** Marks or clears {@link #PENDING} on an existing record. */
+    void setPending(String email, boolean pending) {
+        kube.configMaps().inNamespace(namespace).withName(objectName(email)).edit(cm -> {
+            if (cm.getMetadata().getAnnotations() == null) cm.getMetadata().setAnnotations(new java.util.HashMap<>());
+            if (pending) cm.getMetadata().getAnnotations().put(PENDING, "pending");
+            else cm.getMetadata().getAnnotations().remove(PENDING);
+            return cm;
+        });
     }
 
     public void update(UserRecord user) {

@@ -75,6 +75,18 @@ class IdpSpecTest {
   }
 
   @Test
+  void numberLikeTextStaysQuotedAndAnUnquotedNumberIsRefusedNamingTheKey() {
+    var gh = new dexauth.idp.github.Github.Settings("12:30", java.util.List.of("acme"), null, null);
+    String text = IdpCatalog.render(java.util.Map.of("gh", IdpSpec.of("gh", null, gh)));
+    assertTrue(text.contains("clientID: \"12:30\""), text);
+    assertEquals("12:30", IdpCatalog.parse(text).get("gh").config().get("clientID").textValue());
+    Invalid e = assertThrows(Invalid.class, () -> IdpCatalog.parse(
+        "dexauth:\n  idps:\n    gh:\n      type: github\n      config:\n        clientID: 26\n"));
+    assertEquals("dexauth:idps:gh:config:clientID", e.field());
+    assertTrue(e.getMessage().contains("quotes"), e.getMessage());
+  }
+
+  @Test
   void showMasksTheSecretAndAbbreviatesTheCa() {
     DirectorySettings s = Ldap.settings();
     s.host = "ldap.example.com";
@@ -82,7 +94,7 @@ class IdpSpecTest {
     s.bindDN = "cn=dex";
     s.ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
     String shown = IdpCatalog.show(IdpSpec.of("corp", null, s));
-    assertTrue(shown.contains("bindPW: '******** (Secret dexauth-idp-corp)'"), shown);
+    assertTrue(shown.contains("bindPW: \"******** (Secret dexauth-idp-corp)\""), shown);
     assertTrue(shown.contains("rootCAData: \"<PEM CA, 80 base64 chars>\""), shown);
     assertFalse(shown.contains("MIIB"), shown);
   }

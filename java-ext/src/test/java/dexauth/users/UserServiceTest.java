@@ -307,4 +307,74 @@ class UserServiceTest {
         refused(INVALID, () -> users.grantGroup(" ", Role.READ_ONLY, false));
         assertEquals(Map.of("developers", Set.of(Role.CLUSTER_ADMIN)), new GroupGrants(kube, NS).all());
     }
+
+    // ------------------------------------------------------------------ hardening (issue 13)
+
+    @Test
+    void systemNamespacesNeverGetSolutionBindingsAndEveryStaleBindingGoes() {
+        for (String ns : List.of("kube-system", "default", NS, "solution-a")) {
+            kube.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns)
+                    .addToLabels(RoleAssignments.SOLUTION_LABEL, "true").endMetadata().build()).createOr(n -> n.update());
+        }
+        kube.rbac().roleBindings().inNamespace("kube-system").resource(new io.fabric8.kubernetes.api.model.rbac
+                .RoleBindingBuilder().withNewMetadata().withName("dexauth:role:solution-admin").withNamespace("kube-system")
+                .addToLabels("app.kubernetes.io/managed-by", "dexauth").endMetadata().withNewRoleRef()
+                .withKind("ClusterRole").withName("dexauth:solution-admin").endRoleRef().build()).create();
+        activeJane(Role.SOLUTION_ADMIN);
+
+        assertEquals(List.of("User:oidc:" + JANE), namespaceSubjects("solution-a", "dexauth:role:solution-admin"));
+        for (String ns : List.of("kube-system", "default", NS)) {
+            assertNull(kube.rbac().roleBindings().inNamespace(ns).withName("dexauth:role:solution-admin").get(), ns);
+            assertNull(kube.namespaces().withName(ns).get().getMetadata().getLabels()
+                    .get("pod-security.kubernetes.io/enforce"), ns);
+        }
+        assertTrue(kube.v1().events().inNamespace(NS).list().getItems().stream()
+                .anyMatch(e -> "SolutionNamespaceRefused".equals(e.getReason())
+                        && "kube-system".equals(e.getMetadata().getAnnotations().get(RoleAssignments.REFUSED_NAMESPACE))
+                        && "Warning".equals(e.getType())));
+
+        users.delete(JANE);
+        assertNull(kube.rbac().roleBindings().inNamespace("solution-a").withName("dexauth:role:solution-admin").get());
+        assertEquals(List.of(), clusterSubjects("dexauth:role:solution-admin-cluster"));
+    }
+
+    @Test
+    void aSuperAdminKnownOnlyToDexGetsANewOneTimePasswordAndNoBindingUntilItIsChanged() {
+        char[] first = users.ensureSuperAdmin(ADMIN, "admin", java.time.Duration.ZERO).orElseThrow();
+        assertTrue(new UserStore(kube, NS).pending(ADMIN), "pending until shown");
+        users.superAdminShown(ADMIN);
+        assertTrue(users.ensureSuperAdmin(ADMIN, "admin", java.time.Duration.ZERO).isEmpty(), "shown: kept");
+        kube.configMaps().inNamespace(NS).withName(UserStore.objectName(ADMIN)).delete();
+
+        char[] second = users.ensureSuperAdmin(ADMIN, "admin", java.time.Duration.ZERO).orElseThrow();
+        assertTrue(dex.accepts(ADMIN, new String(second)));
+        assertFalse(dex.accepts(ADMIN, new String(first)));
+        assertEquals("true", record(ADMIN).get("mustChangePassword"));
+        assertEquals("cluster-admin", record(ADMIN).get("roles"));
+        assertEquals(List.of(), clusterSubjects("dexauth:role:cluster-admin"));
+        char[] third = users.ensureSuperAdmin(ADMIN, "admin", java.time.Duration.ZERO).orElseThrow();
+        assertTrue(dex.accepts(ADMIN, new String(third)), "still pending (never shown): a new one again");
+    }
+
+    @Test
+    void deleteRemovesAUserKnownOnlyToDex() {
+        users.add(JANE, null, EnumSet.noneOf(Role.class), FIRST.toCharArray());
+        kube.configMaps().inNamespace(NS).withName(UserStore.objectName(JANE)).delete();
+        users.delete(JANE);
+        assertTrue(dex.password(JANE).isEmpty());
+        refused(NOT_FOUND, () -> users.delete(JANE));
+    }
+
+    @Test
+    void tooLongEmailsAndSystemGroupsAreRefusedSayingWhatIsAllowed() {
+        RuntimeException e = refused(INVALID, () -> users.add("a".repeat(290) + "@example.com", null,
+                EnumSet.noneOf(Role.class), FIRST.toCharArray()));
+        assertTrue(e.getMessage().contains("at most 150 characters"), e.getMessage());
+        e = refused(INVALID, () -> UserService.checkEmail("b".repeat(65) + "@example.com"));
+        assertTrue(e.getMessage().contains("64 before the @"), e.getMessage());
+        assertEquals("x".repeat(64) + "@example.com", UserService.checkEmail("x".repeat(64) + "@example.com"));
+        refused(INVALID, () -> users.grantGroup("system:masters", Role.CLUSTER_ADMIN, false));
+        refused(INVALID, () -> users.grantGroup("System:Authenticated", Role.READ_ONLY, false));
+        assertTrue(new GroupGrants(kube, NS).all().isEmpty());
+    }
 }
