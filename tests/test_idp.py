@@ -106,7 +106,7 @@ def test_ldap_user_logs_in_with_directory_groups_and_gets_the_group_role(env):
     assert "bootstrap: ok   Dex chart is deployed, changed" in r.stdout
 
     page = login_page(issuer(env), str(dexlab.ca_file(env)), "authctl", CLI_REDIRECT)
-    assert page == {"direct": False, "connectors": ["corp", "local"]}
+    assert page == {"direct": False, "connectors": ["local", "corp"]}  # the themed page lists local users first
 
     alice = browser_login(env, "corp", "alice", s.users["alice"]["password"])
     claims = decode_jwt_claims(alice)

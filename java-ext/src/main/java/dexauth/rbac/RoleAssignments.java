@@ -98,11 +98,20 @@ public final class RoleAssignments {
             }
             if (!"baseline".equals(ns.getMetadata().getLabels().get(PSA_LABEL))
                     && !"restricted".equals(ns.getMetadata().getLabels().get(PSA_LABEL))) {
-                changes.put("namespace/" + name, "pod security: baseline enforced");
-                if (!dryRun) kube.namespaces().withName(name).edit(n -> {
-                    n.getMetadata().getLabels().put(PSA_LABEL, "baseline");
-                    return n;
-                });
+                try {
+                    if (!dryRun) kube.namespaces().withName(name).edit(n -> {
+                        n.getMetadata().getLabels().put(PSA_LABEL, "baseline");
+                        return n;
+                    });
+                    changes.put("namespace/" + name, "pod security: baseline enforced");
+                } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+                    if (e.getCode() != 403) throw e;
+                    // Whoever reconciles may not label namespaces (the account service after a password
+                    // change): no binding in a namespace without its Pod Security level; the scheduled
+                    // reconcile, with the admin's rights, labels it and binds.
+                    changes.put("namespace/" + name, "not bound yet: its Pod Security label is set by the next scheduled reconcile");
+                    continue;
+                }
             }
             namespaceBinding(kube, name, solution, changes, wanted, dryRun);
         }
