@@ -160,12 +160,14 @@ def test_unreachable_dex_or_apiserver_and_expired_login_are_explained(active, tm
     cfg = yaml.safe_load((active.root / "authctl.yaml").read_text())
     bad_dex = dict(cfg, dex={**cfg["dex"], "grpcAddress": "127.0.0.1:1"})
     (tmp_path / "bad-dex.yaml").write_text(yaml.safe_dump(bad_dex))
-    r = ctl(active, "user", "list", "--config", str(tmp_path / "bad-dex.yaml"))
+    # Root's direct path reaches Dex's gRPC API itself.
+    r = ctl(active, "user", "list", "--break-glass", "--config", str(tmp_path / "bad-dex.yaml"))
     assert r.returncode != 0 and "Dex" in r.stderr and "unreachable" in r.stderr, r.stderr
-    bad_api = dict(cfg, apiserver={**cfg["apiserver"], "url": "https://127.0.0.1:1"})
-    (tmp_path / "bad-api.yaml").write_text(yaml.safe_dump(bad_api))
-    r = ctl(active, "user", "list", "--config", str(tmp_path / "bad-api.yaml"))
-    assert r.returncode != 0 and "Kubernetes API" in r.stderr, r.stderr
+    # Everyone else goes through the account service.
+    bad_service = dict(cfg, account={"url": "https://127.0.0.1:1/account"})
+    (tmp_path / "bad-service.yaml").write_text(yaml.safe_dump(bad_service))
+    r = ctl(active, "user", "list", "--config", str(tmp_path / "bad-service.yaml"))
+    assert r.returncode != 0 and "cannot reach the account service at https://127.0.0.1:1/account" in r.stderr, r.stderr
     # A session whose ID token has run out and whose refresh token Dex no longer honours.
     home = tmp_path / "expired"
     r = active.authctl("login", "--email", "admin@lab.local", "--password-stdin",
