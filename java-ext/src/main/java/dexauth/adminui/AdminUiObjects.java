@@ -36,7 +36,7 @@ public final class AdminUiObjects {
     /** Removes the console's session cookie from what the UI receives (a UI must never hold it). */
     public static final String STRIP_COOKIE_SNIPPET = """
             set $dexauth_cookie $http_cookie;
-            if ($http_cookie ~ "^(.*?)(?:^|;\\s*)dexauth_console=[^;]*;?\\s*(.*)$") {
+            if ($http_cookie ~ "^(.*?;\\s*)?dexauth_console=[^;]*(?:;\\s*)?(.*)$") {
               set $dexauth_cookie $1$2;
             }
             proxy_set_header Cookie $dexauth_cookie;
