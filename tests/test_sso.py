@@ -12,14 +12,9 @@ ID tokens of each role with the `jmespath` library."""
 import base64
 import hashlib
 import json
-import os
-import re
 import secrets
-import ssl
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import jmespath
@@ -27,7 +22,7 @@ import pytest
 import yaml
 
 import dexlab
-from support import TestCA, assert_no_secrets, free_port, wait_until
+from support import TestCA, assert_no_secrets, free_port
 from support.browser import Browser
 from support.sso import IDENTITY_HEADERS, GrafanaAuthProxyUi, HeaderEchoUi, Nginx, cleanup
 
@@ -108,20 +103,10 @@ class Site:
 
     def get(self, path, cookie=None, headers=None):
         """A request by hand (no browser, no redirect followed): (status, Location, body)."""
-        ctx = ssl.create_default_context(cafile=str(self.nginx_ca))
-        req = urllib.request.Request(self.nginx.url + path, headers=headers or {})
+        headers = dict(headers or {})
         if cookie:
-            req.add_header("Cookie", cookie)
-
-        class NoRedirect(urllib.request.HTTPRedirectHandler):
-            def redirect_request(self, *a, **k):
-                return None
-        opener = urllib.request.build_opener(NoRedirect, urllib.request.HTTPSHandler(context=ctx))
-        try:
-            with opener.open(req, timeout=30) as r:
-                return r.status, r.headers.get("Location"), r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.headers.get("Location"), e.read().decode()
+            headers["Cookie"] = cookie
+        return dexlab.raw_request(self.nginx.url + path, self.nginx_ca, headers=headers)
 
 
 @pytest.fixture(scope="module")
@@ -254,16 +239,6 @@ def pkce_login(site, b, client_id, redirect_uri, email, password):
     return params["code"][0], verifier
 
 
-def token_request(lab, form):
-    ctx = ssl.create_default_context(cafile=str(dexlab.ca_file(lab)))
-    req = urllib.request.Request(dexlab.pillar(lab)["issuer"] + "/token", data=urllib.parse.urlencode(form).encode())
-    try:
-        with urllib.request.urlopen(req, context=ctx, timeout=30) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
-
-
 def grafana_oauth_settings(lab):
     import configparser
     data = secret_data(lab, UI_NS, "dexauth-grafana-oauth-oidc")
@@ -286,7 +261,7 @@ def test_grafana_generic_oauth_is_a_dex_client_with_pkce_and_a_strict_role_expre
     assert oauth["tls_client_ca"].endswith("/ca.crt") and oauth["tls_skip_verify_insecure"] == "false"
     assert oauth["client_secret"].startswith("$__file{") and data["client-secret"] not in data["grafana.ini"]
     # The role expression lists the holders of each role: dexauth.roles (as its schedule does) regenerates it.
-    r = lab.salt_call("state.apply", "dexauth.roles")
+    r = lab.salt_call("state.apply", "dexauth.roles", "queue=True")
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     _, oauth = grafana_oauth_settings(lab)
     expression = oauth["role_attribute_path"]
@@ -294,13 +269,13 @@ def test_grafana_generic_oauth_is_a_dex_client_with_pkce_and_a_strict_role_expre
     with site.browser("oauth") as b:
         code, verifier = pkce_login(site, b, client_id, redirect, email, password)
         b.screenshot("sso-generic-oauth-callback")
-    status, body = token_request(lab, {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect,
+    status, body = dexlab.token_request(lab, {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect,
                                        "client_id": client_id, "client_secret": data["client-secret"],
                                        "code_verifier": verifier})
     assert status == 200, body
     SECRETS.append(body["id_token"])
     assert jmespath.search(expression, dexlab.claims(body["id_token"])) == "Viewer"
-    status, _ = token_request(lab, {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect,
+    status, _ = dexlab.token_request(lab, {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect,
                                     "client_id": client_id, "client_secret": data["client-secret"],
                                     "code_verifier": "wrong"})
     assert status != 200, "a code is redeemed once, and only with its verifier"
