@@ -32,15 +32,36 @@ def ca_file(lab):
 def password_grant(lab, email, password, audience=True):
     """Returns (status, body dict) of Dex's token endpoint."""
     scope = "openid email groups profile federated:id" + (" audience:server:client_id:kubernetes" if audience else "")
-    data = urllib.parse.urlencode({"grant_type": "password", "client_id": "authctl", "username": email,
-                                   "password": password, "scope": scope}).encode()
+    return token_request(lab, {"grant_type": "password", "client_id": "authctl", "username": email,
+                               "password": password, "scope": scope})
+
+
+def token_request(lab, form):
+    """POSTs ``form`` to Dex's token endpoint: (status, body dict)."""
     ctx = ssl.create_default_context(cafile=str(ca_file(lab)))
-    req = urllib.request.Request(pillar(lab)["issuer"] + "/token", data=data, method="POST")
+    req = urllib.request.Request(pillar(lab)["issuer"] + "/token", data=urllib.parse.urlencode(form).encode(),
+                                 method="POST")
     try:
         with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"{}")
+
+
+def raw_request(url, ca, method="GET", data=None, headers=None):
+    """One HTTPS request by hand, redirects not followed: (status, Location, body)."""
+    ctx = ssl.create_default_context(cafile=str(ca))
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **k):
+            return None
+    opener = urllib.request.build_opener(NoRedirect, urllib.request.HTTPSHandler(context=ctx))
+    try:
+        with opener.open(req, timeout=30) as r:
+            return r.status, r.headers.get("Location"), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Location"), e.read().decode()
 
 
 def initial_password(lab):

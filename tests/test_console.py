@@ -7,11 +7,7 @@ Cluster Admin, a Read Only user's lists without controls, refusals of forged req
 or token in the service's log, in Events or in any page."""
 import json
 import os
-import re
-import ssl
-import urllib.error
 import urllib.parse
-import urllib.request
 
 import pytest
 import yaml
@@ -82,21 +78,11 @@ def csrf(b):
 
 def raw(lab, method, path, cookie=None, form=None, headers=None):
     """A hand-made request (no browser): (status, Location, body)."""
-    ctx = ssl.create_default_context(cafile=str(dexlab.ca_file(lab)))
     data = urllib.parse.urlencode(form).encode() if form is not None else None
-    req = urllib.request.Request(console_url(lab) + path, data=data, method=method, headers=headers or {})
+    headers = dict(headers or {})
     if cookie:
-        req.add_header("Cookie", f"dexauth_console={cookie}")
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *a, **k):
-            return None
-    opener = urllib.request.build_opener(NoRedirect, urllib.request.HTTPSHandler(context=ctx))
-    try:
-        with opener.open(req, timeout=30) as r:
-            return r.status, r.headers.get("Location"), r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers.get("Location"), e.read().decode()
+        headers["Cookie"] = f"dexauth_console={cookie}"
+    return dexlab.raw_request(console_url(lab) + path, dexlab.ca_file(lab), method, data, headers)
 
 
 def session_cookie(b):

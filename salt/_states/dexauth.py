@@ -68,6 +68,8 @@ secrets_absent = _state("secrets.remove", "The Secrets made for the chart are de
 user_data_purged = _state("data.purge", "Dex's CRDs (its users), user records and, if dexauth made it, the namespace are deleted.")
 roles_managed = _state("roles.ensure", "The role ClusterRoles exist and every binding matches the stored assignments.")
 roles_purged = _state("roles.remove", "Every role binding dexauth made and the role ClusterRoles are deleted.")
+admin_uis_managed = _state("admin_uis.ensure", "Each admin UI of pillar has its Ingress, Dex client secret, Secret and settings.")
+admin_uis_pruned = _state("admin_uis.prune", "The objects of admin UIs no longer in pillar are deleted.")
 apiserver_configured = _state("apiserver.configure", "kube-apiserver trusts Dex's tokens.")
 apiserver_unconfigured = _state("apiserver.unconfigure", "kube-apiserver no longer trusts Dex's tokens.")
 

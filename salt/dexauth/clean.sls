@@ -4,5 +4,6 @@
 include:
   - .cli.clean
   - .roles.clean
+  - .adminuis.clean
   - .deployed.clean
   - .certs.clean

@@ -5,6 +5,8 @@
 #
 # * dexauth.certs       -> CA, Dex HTTPS and gRPC certificates, authctl client certificate
 # * dexauth.deployed    -> namespace, Secrets and the Dex chart (helm-java)
+# * dexauth.adminuis    -> admin UIs of pillar: Ingress (forward auth), Dex client and Secret (oidc),
+#                          Grafana's settings; those no longer in pillar removed
 # * dexauth.roles       -> Cluster Admin / Solution Admin / Read Only RBAC and bindings
 # * dexauth.cli         -> authctl's configuration file on the bootstrap node
 # * dexauth.apiserver   -> kube-apiserver trusts Dex (on each control-plane node; not included here)
@@ -19,5 +21,6 @@
 include:
   - .certs
   - .deployed
+  - .adminuis
   - .roles
   - .cli

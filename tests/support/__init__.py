@@ -11,10 +11,13 @@
 - browser_flow: Dex's authorization-code flow with ``requests`` (``login_via_browser_flow``).
 - browser: a real headless Chromium through Selenium (``complete_dex_login``).
 - terminal: commands under a pseudo-terminal (``Pty``).
+- sso: single sign-on stand-ins: a real nginx doing ``auth_request`` to the account service
+  (``Nginx``) and admin UIs that show the headers they receive (``HeaderEchoUi``,
+  ``GrafanaAuthProxyUi`` driven by a generated grafana.ini).
 
 The names most tests need are importable from the package itself (``from support import
 Slapd, TestCA``); browser and terminal are imported from their modules, as they need
-Selenium and a pty.
+Selenium and a pty (and sso, which only SSO tests and bench need).
 """
 from support.browser_flow import LoginFailed, decode_jwt_claims, login_page, login_via_browser_flow
 from support.ldap import ldap_env, parse_ldif

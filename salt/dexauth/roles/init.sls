@@ -5,14 +5,24 @@
 # Available states
 # ================
 #
-# * dexauth.roles       -> ClusterRoles, bindings, and the reconcile schedule
+# * dexauth.roles       -> ClusterRoles, bindings, the reconcile schedule, and Grafana's role
+#                          expression of admin UIs in mode oidc (docs/sso.md)
 # * dexauth.roles.clean -> stop the schedule; with dexauth:remove:purge also delete the
 #                          ClusterRoles and every binding dexauth made
-{%- from "dexauth/map.jinja" import dexauth, engine_config with context %}
+{%- from "dexauth/map.jinja" import dexauth, engine_config, admin_ui_keys, grafana_oidc_uis with context %}
 
 Roles and role bindings match the stored assignments:
   dexauth.roles_managed:
     - config: {{ engine_config(["namespace", "kubernetes:kubeconfig", "roles:denied_namespaces"]) }}
+{%- if grafana_oidc_uis %}
+
+# Grafana's role expression (generic OAuth) lists the holders of each role: regenerated with them.
+Grafana role expressions follow the role holders:
+  dexauth.admin_uis_managed:
+    - config: {{ engine_config(admin_ui_keys) }}
+    - require:
+      - dexauth: Roles and role bindings match the stored assignments
+{%- endif %}
 
 Role bindings are reconciled on a schedule:
   schedule.present:

@@ -28,6 +28,15 @@ PILLARS = {
         "salt_api": {"url": "https://127.0.0.1:8000"},
         "branding": {"product_name": "Acme cluster"},
     }},
+    "admin_uis": {"dexauth": {
+        "issuer": ISSUER,
+        "admin_uis": [
+            {"name": "grafana", "path": "/grafana", "namespace": "monitoring",
+             "service": {"name": "grafana", "port": 80}, "mode": "oidc", "app": "grafana"},
+            {"name": "prometheus", "path": "/prometheus", "namespace": "monitoring",
+             "service": {"name": "prometheus", "port": 9090}, "mode": "forward-auth"},
+        ],
+    }},
 }
 LAB_PILLAR = {"lab": {"root": "/tmp/lab", "repo": str(REPO), "ports": {"apiserver": 6443, "etcd_client": 2379},
                       "binaries": {"kube-apiserver": "/bin/kube-apiserver", "etcd": "/bin/etcd"}}}

@@ -127,6 +127,22 @@ def test_account_service_settings_reach_its_engine_states_and_authctl(renderer):
     assert "account" not in authctl["dataset"]
 
 
+def test_admin_uis_get_their_client_secrets_before_the_chart_and_follow_the_role_holders(renderer):
+    high, errors, _ = renderer.render("dexauth", PILLARS["admin_uis"])
+    assert errors == []
+    states = {sid: kw for sid, module, fun, kw in _states(high)}
+    ensure = "Admin UIs have their Ingress, Dex client secret and settings"
+    assert {"require_in": [{"dexauth": "Dex chart is deployed"}]} in high[ensure]["dexauth"]
+    assert {"require": [{"dexauth": "Dex chart is deployed"}]} in high[
+        "Objects of admin UIs no longer in pillar are removed"]["dexauth"]
+    assert [u["name"] for u in states[ensure]["config"]["admin_uis"]] == ["grafana", "prometheus"]
+    assert states["Dex chart is deployed"]["config"]["admin_uis"] == states[ensure]["config"]["admin_uis"]
+    # Grafana's generic OAuth role expression lists the role holders: dexauth.roles regenerates it.
+    assert "Grafana role expressions follow the role holders" in states
+    high, _, _ = renderer.render("dexauth.roles", PILLARS["minimal"])
+    assert "Grafana role expressions follow the role holders" not in {sid for sid, *_ in _states(high)}
+
+
 def test_every_orchestration_step_syncs_the_modules_first_and_waits_for_busy_nodes(renderer):
     for sls in ("dexauth.orchestrate.deploy", "dexauth.orchestrate.remove"):
         high, errors, _ = renderer.render(sls, PILLARS["minimal"])
@@ -174,7 +190,7 @@ def test_every_state_that_adds_something_has_a_clean_counterpart():
 def test_top_clean_undoes_the_top_state_in_reverse_order():
     formula = SALT_DIR / "dexauth"
     included = _includes(formula / "init.sls")
-    assert included == [".certs", ".deployed", ".roles", ".cli"]
+    assert included == [".certs", ".deployed", ".adminuis", ".roles", ".cli"]
     assert _includes(formula / "clean.sls") == [f"{part}.clean" for part in reversed(included)]
 
 

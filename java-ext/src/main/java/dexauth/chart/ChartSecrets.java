@@ -94,8 +94,8 @@ public final class ChartSecrets {
      * Client secrets (keyed by client id: the apiserver's audience client, the console's) are
      * generated once per cluster; existing keys are never changed.
      */
-    private static void ensureClientSecrets(KubernetesClient kube, String ns, List<String> clientIds,
-                                            Map<String, String> changes, boolean dryRun) {
+    public static void ensureClientSecrets(KubernetesClient kube, String ns, List<String> clientIds,
+                                           Map<String, String> changes, boolean dryRun) {
         Secret have = kube.secrets().inNamespace(ns).withName(CLIENT_SECRETS).get();
         Map<String, String> data = have == null || have.getData() == null ? new LinkedHashMap<>()
                 : new LinkedHashMap<>(have.getData());
@@ -134,6 +134,20 @@ public final class ChartSecrets {
         Secret s = kube.secrets().inNamespace(ns).withName(CHECKSUM_KEY).get();
         if (s == null || s.getData() == null || s.getData().get("key") == null) return java.util.Optional.empty();
         return java.util.Optional.of(Base64.getDecoder().decode(s.getData().get("key")));
+    }
+
+    /** Deletes the client secrets whose client id {@code drop} accepts (clients no longer declared). */
+    public static void removeClientSecrets(KubernetesClient kube, String ns, java.util.function.Predicate<String> drop,
+                                           Map<String, String> changes, boolean dryRun) {
+        Secret have = kube.secrets().inNamespace(ns).withName(CLIENT_SECRETS).get();
+        if (have == null || have.getData() == null) return;
+        List<String> gone = have.getData().keySet().stream().filter(drop).sorted().toList();
+        if (gone.isEmpty()) return;
+        changes.put("secret/" + ns + "/" + CLIENT_SECRETS, "client secret of '" + String.join("', '", gone) + "' deleted");
+        if (dryRun) return;
+        Map<String, String> data = new LinkedHashMap<>(have.getData());
+        gone.forEach(data::remove);
+        kube.secrets().inNamespace(ns).withName(CLIENT_SECRETS).edit(s -> new SecretBuilder(s).withData(data).build());
     }
 
     private static void applySecret(KubernetesClient kube, String ns, String name, String type,

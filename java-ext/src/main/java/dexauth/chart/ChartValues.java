@@ -70,7 +70,21 @@ public final class ChartValues {
         if (cfg.productName() != null) v.put("frontend.issuerName", cfg.productName());
         if (cfg.primaryColor() != null) v.put("frontend.primaryColor", cfg.primaryColor());
         if (cfg.account() != null) account(cfg, cfg.account(), v);
+        adminUiClients(cfg, v);
         return v;
+    }
+
+    /** Each admin UI in OIDC mode is a confidential Dex client; its secret is its key in the client-secrets Secret. */
+    private static void adminUiClients(DeploymentConfig cfg, Map<String, String> v) {
+        int i = 0;
+        for (dexauth.adminui.AdminUi ui : cfg.adminUis()) {
+            if (ui.mode() != dexauth.adminui.AdminUi.Mode.OIDC) continue;
+            String key = "clients.extra[" + i++ + "].";
+            v.put(key + "id", ui.clientId());
+            v.put(key + "name", ui.name());
+            v.put(key + "secretKey", ui.clientId());
+            for (int j = 0; j < ui.redirectUris().size(); j++) v.put(key + "redirectURIs[" + j + "]", ui.redirectUris().get(j));
+        }
     }
 
     /** The account service's values: its Deployment, its console client in Dex, its service.yaml. */

@@ -1,6 +1,8 @@
 package dexauth.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dexauth.adminui.AdminUi;
+import dexauth.adminui.AdminUis;
 import dexauth.errors.Invalid;
 import dexauth.idp.IdpCatalog;
 import dexauth.idp.IdpSpec;
@@ -27,7 +29,8 @@ public record DeploymentConfig(
         String idTokenTtl, String refreshTokenIdle, String refreshTokenLifetime, boolean ingressEnabled, String ingressClass, String ingressPath, List<String> ingressHosts,
         Path chartDir, String release, String superadminEmail, String superadminUsername,
         int bcryptCost, String kubernetesVersion, Path kubeconfig, Path apiserverManifest, Path authenticationConfig,
-        Map<String, IdpSpec> idps, String productName, String primaryColor, Account account) {
+        Map<String, IdpSpec> idps, String productName, String primaryColor, Account account,
+        List<AdminUi> adminUis) {
 
     /**
      * The account service (pillar {@code dexauth:account}), deployed by the chart beside Dex; null
@@ -103,6 +106,12 @@ public record DeploymentConfig(
                     + "), or every apply re-issues the certificates");
         }
         deniedNamespaces(pillar);
+        Account account = partial && !r.has("account") ? null : account(r, issuer);
+        URI adminOrigin = account != null && account.publicUrl() != null ? origin(account.publicUrl())
+                : issuer == null ? null : origin(issuer);
+        List<AdminUi> adminUis = AdminUis.fromPillar(pillar.get("admin_uis"), adminOrigin,
+                account == null ? List.of() : account.trustedProxies(),
+                java.util.Arrays.asList(ingressPath, account == null ? null : account.path()));
         DeploymentConfig cfg = new DeploymentConfig(cluster, ns, issuer, r.text("clients:audience_id"), r.text("clients:cli_id"),
                 r.text("clients:kubectl_id"),
                 certBase == null || cluster == null ? null : certDir(Path.of(certBase), cluster), r.ips("certificates:ip_sans"),
@@ -115,7 +124,7 @@ public record DeploymentConfig(
                 pathOf(r.path("kubernetes:kubeconfig")), pathOf(r.path("kubernetes:apiserver_manifest")),
                 pathOf(r.path("kubernetes:authentication_config")), idps(pillar.get("idps")),
                 productName(r), color(r, "branding:primary_color"),
-                partial && !r.has("account") ? null : account(r, issuer));
+                account, adminUis);
         if (!cfg.idps().isEmpty() && version != null && !cfg.structuredAuthentication()) {
             throw invalid(ROOT + ":idps", "upstream IdPs need Kubernetes 1.30 or later: only its structured"
                     + " authentication keeps their users (oidc:<idp>:<email>) apart from local users (oidc:<email>)");
@@ -165,6 +174,11 @@ public record DeploymentConfig(
             }
         }
         return out;
+    }
+
+    /** The scheme, host and port of a URL: the admin host's origin. */
+    public static URI origin(URI url) {
+        return URI.create(url.getScheme() + "://" + url.getRawAuthority());
     }
 
     private static Path pathOf(String path) { return path == null ? null : Path.of(path); }

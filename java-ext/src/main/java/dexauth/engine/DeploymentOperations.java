@@ -2,6 +2,7 @@ package dexauth.engine;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dexauth.adminui.AdminUiObjects;
 import dexauth.apiserver.ApiserverAuthentication;
 import dexauth.chart.ChartDeployer;
 import dexauth.chart.ChartSecrets;
@@ -26,6 +27,7 @@ import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.client.KubernetesClient;
 
 import java.io.IOException;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -74,6 +76,16 @@ final class DeploymentOperations implements AutoCloseable {
             return reply;
         });
         ops.put("superadmin.ensure", this::superadmin);
+        ops.put("admin_uis.ensure", (req, dry) -> {
+            DeploymentConfig cfg = config(req);
+            KubernetesClient kube = kube(cfg);
+            return changes(AdminUiObjects.ensure(kube, adminUiContext(cfg, dry), cfg.adminUis(),
+                    () -> Holders.fromCluster(kube, cfg.namespace()), dry));
+        });
+        ops.put("admin_uis.prune", (req, dry) -> {
+            DeploymentConfig cfg = config(req);
+            return changes(AdminUiObjects.prune(kube(cfg), cfg.namespace(), cfg.adminUis(), dry));
+        });
         ops.put("roles.ensure", (req, dry) -> {
             DeploymentConfig cfg = config(req);
             KubernetesClient kube = kube(cfg);
@@ -124,6 +136,24 @@ final class DeploymentOperations implements AutoCloseable {
             Kube.awaitCustomResources(kube(cfg), "dex.coreos.com", APISERVER_RESTART);
         }
         return changes(changes);
+    }
+
+    /** What the admin UIs' objects are made from, besides the UIs. */
+    private AdminUiObjects.Context adminUiContext(DeploymentConfig cfg, boolean dry) {
+        DeploymentConfig.Account a = cfg.account();
+        URI accountService = URI.create("https://" + ChartValues.accountName(cfg.release()) + "." + cfg.namespace()
+                + ".svc.cluster.local:" + a.port() + a.path());
+        return new AdminUiObjects.Context(cfg.namespace(), accountService, a.path(),
+                DeploymentConfig.origin(a.publicUrl()), cfg.issuer(), () -> {
+                    try {
+                        return dexCa(cfg, dry);
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new IllegalStateException(e);
+                    }
+                }, cfg.ingressClass(), cfg.ingressHosts(), cfg.productName());
     }
 
     /** The Kubernetes client for this kubeconfig, opened once per engine (session). */

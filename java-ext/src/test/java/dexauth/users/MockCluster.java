@@ -29,11 +29,11 @@ import java.util.logging.Logger;
  * real one; expectations set with {@link #server} answer first), plus server-side apply,
  * which the mock does not implement and the code under test uses for every update.
  */
-final class MockCluster implements AutoCloseable {
+public final class MockCluster implements AutoCloseable {
     final KubernetesMockServer server;
-    final KubernetesClient kube;
+    public final KubernetesClient kube;
 
-    MockCluster() {
+    public MockCluster() {
         Map<ServerRequest, Queue<ServerResponse>> expectations = new HashMap<>();
         server = new KubernetesMockServer(new Context(), new MockWebServer(), expectations,
                 new ApplyCreates(new KubernetesMixedDispatcher(expectations)), false);
