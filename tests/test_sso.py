@@ -132,6 +132,10 @@ def site(lab):
         yield Site(lab, nginx, ui_a, grafana, oauth_ui, ca.cert_path, users)
     finally:
         cleanup(nginx, ui_a, grafana, oauth_ui)
+        # The lab is shared with the modules after this one: back to its own console URL, no admin UIs.
+        dexlab.set_overrides(lab, {})
+        ok, states, _ = dexlab.orchestrate(lab)
+        assert ok, dexlab.failures(states)
 
 
 def log_in_at(b, url, email, password):

@@ -156,7 +156,8 @@ final class AccountApi implements UserOps {
             throw failure(r.statusCode(), answer);
         } catch (IOException e) {
             throw new Unavailable(Unavailable.Dependency.KUBERNETES, "cannot reach the account service at " + base
-                    + ": " + e.getMessage() + " (set account.url in the configuration file if it is elsewhere)", e);
+                    + ": " + dexauth.errors.Causes.messages(e) + " (set account.url in the configuration file if it is"
+                    + " elsewhere)", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new Unavailable(Unavailable.Dependency.KUBERNETES, "interrupted", e);
