@@ -125,7 +125,7 @@ def main():
                            f"the console to show {total} users")
                 print(f"  user list, first page, {total:>6} users       {percentiles(timed_gets(s, base + '/users', expect='id="users"'))}")
                 print(f"  user list, search,     {total:>6} users       "
-                      f"{percentiles(timed_gets(s, base + '/users?q=bench0999', expect='bench00999@example.com'))}")
+                      f"{percentiles(timed_gets(s, base + '/users?q=bench00999', expect='bench00999@example.com'))}")
             print(f"  service memory at 10,000 users              {rss_mb(lab):.0f} MB RSS")
             samples = []
             for _ in range(3):
