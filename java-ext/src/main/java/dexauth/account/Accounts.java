@@ -91,11 +91,9 @@ final class Accounts {
         if (!java.util.Arrays.equals(fresh, again)) throw new Invalid("password", "the two new passwords differ");
         String userKey = "user:" + who.email;
         String addressKey = "address:" + clientAddress;
-        for (String key : List.of(userKey, addressKey)) {
-            perUserOrAddress(key).blocked(key).ifPresent(wait -> {
-                throw new Forbidden("too many wrong passwords: try again in " + minutes(wait));
-            });
-        }
+        perUser.blocked(userKey).or(() -> perAddress.blocked(addressKey)).ifPresent(wait -> {
+            throw new Forbidden("too many wrong passwords: try again in " + minutes(wait));
+        });
         policy.check(fresh, who.email).ifPresent(problem -> {
             throw new Invalid("password", problem);
         });
@@ -143,25 +141,24 @@ final class Accounts {
 
     /** Creates a user; returns the one-time password when the service generated it. */
     Optional<char[]> add(Identity who, String email, String username, Set<Role> roles, char[] typed) {
-        char[] password = typed == null || typed.length == 0 ? PasswordHasher.randomPassword(UserService.ONE_TIME_PASSWORD_LENGTH) : typed;
-        try {
-            as(who).add(email, username, roles, password);
-        } catch (RuntimeException e) {
-            PasswordHasher.wipe(password);
-            throw e;
-        }
-        return typed == null || typed.length == 0 ? Optional.of(password) : Optional.empty();
+        return withOneTimePassword(typed, password -> as(who).add(email, username, roles, password));
     }
 
     Optional<char[]> reset(Identity who, String email, char[] typed) {
-        char[] password = typed == null || typed.length == 0 ? PasswordHasher.randomPassword(UserService.ONE_TIME_PASSWORD_LENGTH) : typed;
+        return withOneTimePassword(typed, password -> as(who).resetPassword(email, password));
+    }
+
+    /** Runs {@code use} with the typed password, or a generated one that is returned (the caller shows it once). */
+    private static Optional<char[]> withOneTimePassword(char[] typed, java.util.function.Consumer<char[]> use) {
+        boolean generate = typed == null || typed.length == 0;
+        char[] password = generate ? PasswordHasher.randomPassword(UserService.ONE_TIME_PASSWORD_LENGTH) : typed;
         try {
-            as(who).resetPassword(email, password);
+            use.accept(password);
         } catch (RuntimeException e) {
             PasswordHasher.wipe(password);
             throw e;
         }
-        return typed == null || typed.length == 0 ? Optional.of(password) : Optional.empty();
+        return generate ? Optional.of(password) : Optional.empty();
     }
 
     void delete(Identity who, String email) {
@@ -205,10 +202,6 @@ final class Accounts {
     /** Self-service: the person proved their password to Dex; the service clears must-change and binds. */
     private UserService selfService(Identity who) {
         return new UserService(serviceKube, dex, namespace, policy, bcryptCost, who.email);
-    }
-
-    private Throttle perUserOrAddress(String key) {
-        return key.startsWith("user:") ? perUser : perAddress;
     }
 
     private List<AuditEntry> events(KubernetesClient kube, String email) {
