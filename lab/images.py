@@ -12,11 +12,15 @@ Images (the binaries are static: no libc, nothing else in the layer):
   * kube-apiserver: ``registry.k8s.io/kube-apiserver:<KUBERNETES_VERSION>``, for the static pod;
   * Dex: ``ghcr.io/dexidp/dex:<DEX_VERSION>`` (the chart's default image): the toolchain's dex
     and Dex's own web assets from the Go module cache at /srv/dex/web.
+  * the account service: ``dexauth/account-service:<authctl version>``: the project's jar, a Java
+    runtime made by ``jlink`` with only the modules the jar uses (``jdeps``), the C libraries that
+    runtime links (glibc, zlib: the JDK is not static) and a static launcher as ``authctl``.
 """
 import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -141,6 +145,55 @@ def lab_images(tools, versions):
                         {"/usr/local/bin/dex": tools["DEX_BIN"], **({"/srv/dex/web": web} if web else {})},
                         entrypoint=["dex"], user="1001"))
     return images
+
+
+def java_runtime(jar, cache_dir):
+    """A jlink'ed Java runtime with the modules ``jar`` needs, cached by JDK and module list."""
+    jar = Path(jar)
+    cache_dir = Path(cache_dir)
+    deps_file = cache_dir / f"jdeps-{hashlib.sha256(jar.read_bytes()).hexdigest()[:16]}.txt"
+    if not deps_file.exists():
+        r = subprocess.run(["jdeps", "--ignore-missing-deps", "--print-module-deps", "--multi-release", "17",
+                            str(jar)], capture_output=True, text=True, timeout=600)
+        mods = r.stdout.strip().splitlines()[-1] if r.returncode == 0 and r.stdout.strip() else ""
+        # Named at run time only (TLS curves, DNS, JMX-less management): jdeps cannot see them.
+        mods = ",".join(sorted(set(filter(None, mods.split(","))) | {"jdk.crypto.ec", "jdk.naming.dns",
+                                                                       "jdk.zipfs", "java.naming"}))
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        deps_file.write_text(mods)
+    mods = deps_file.read_text().strip()
+    jdk = subprocess.run(["java", "-XshowSettings:properties", "-version"], capture_output=True, text=True).stderr
+    jdk_version = next((line.split("=")[1].strip() for line in jdk.splitlines() if "java.runtime.version" in line), "")
+    out = cache_dir / f"jre-{hashlib.sha256((jdk_version + mods).encode()).hexdigest()[:16]}"
+    if not out.exists():
+        tmp = Path(str(out) + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        subprocess.run(["jlink", "--add-modules", mods, "--strip-debug", "--no-man-pages", "--no-header-files",
+                        "--compress=2", "--output", str(tmp)], check=True, capture_output=True, timeout=600)
+        tmp.replace(out)
+    return out
+
+
+def shared_libraries(runtime):
+    """Host files (with the dynamic loader) that the runtime's executables and libraries link."""
+    libs = set()
+    for f in list(Path(runtime).rglob("*.so")) + [Path(runtime) / "bin" / "java"]:
+        r = subprocess.run(["ldd", str(f)], capture_output=True, text=True)
+        for line in r.stdout.splitlines():
+            parts = line.split()
+            path = parts[2] if "=>" in parts and len(parts) > 2 else parts[0] if parts and parts[0].startswith("/") else None
+            if path and path.startswith("/") and not path.startswith(str(runtime)):
+                libs.add(path)
+    return sorted(libs)
+
+
+def account_service_image(tools, jar, tag, cache_dir):
+    runtime = java_runtime(jar, cache_dir)
+    files = {"/usr/local/java": runtime, "/usr/local/app/authctl.jar": jar,
+             "/usr/local/bin/authctl": tools["JARLAUNCHER_BIN"]}
+    for lib in shared_libraries(runtime):
+        files[lib] = os.path.realpath(lib)
+    return Image(f"dexauth/account-service:{tag}", files, entrypoint=["authctl"], user="10001")
 
 
 def dex_web_assets(versions):

@@ -264,10 +264,16 @@ state = "{d / 'containerd-state'}"
 
     def import_images(self, tools, vers):
         cache = Path(os.environ.get("DEXAUTH_CACHE", Path.home() / ".cache" / "dexauth")) / "images"
-        have = set(self.ctr("images", "ls", "-q").stdout.split())
-        for image in images.lab_images(tools, vers):
-            if image.name not in have:
-                images.import_image(tools["CTR_BIN"], self.socket, images.build(image, cache))
+        wanted = images.lab_images(tools, vers)
+        if (self.repo / "charts" / "dex" / "templates" / "account-deployment.yaml").exists():
+            jar = self.repo / "java-ext" / "target" / "authctl.jar"
+            import zipfile
+            with zipfile.ZipFile(jar) as z:
+                props = dict(line.split("=", 1) for line in z.read("dexauth-version.properties").decode().splitlines()
+                             if "=" in line)
+            wanted.append(images.account_service_image(tools, jar, props["version"], cache))
+        for image in wanted:  # each lab's containerd starts empty; a re-import of the same content is quick
+            images.import_image(tools["CTR_BIN"], self.socket, images.build(image, cache))
 
     def wait_ready(self, kube):
         def ready():

@@ -154,6 +154,7 @@ main() {
     KUBE_SCHEDULER_BIN=k8s.io/kubernetes/cmd/kube-scheduler
   step dex go_build dex "$DEX_VERSION" DEX_BIN=github.com/dexidp/dex/cmd/dex
   step pause go_build pause "$PAUSE_VERSION" PAUSE_BIN=.
+  step jarlauncher go_build jarlauncher v1 JARLAUNCHER_BIN=.
   # The real node's Debian parts, for labctl (one place for their paths).
   { echo "RUNC_BIN=$(command -v runc)"; echo "CNI_BIN_DIR=/usr/lib/cni"; } >> "$cache/toolchain.env.tmp"
   mv "$cache/toolchain.env.tmp" "$cache/toolchain.env"
