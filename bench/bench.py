@@ -11,6 +11,8 @@
               engine calls, JVM starts, engine time), then a re-run that repairs drift
   users       user add -> first login, import, list (bench/users.py)
   kubectl     time the exec plugin adds to kubectl, refresh, fail-fast (bench/kubectl.py)
+  node        the real node: `make lab` until the first super-admin login, Dex pod start,
+              memory of containerd, kubelet, controller-manager, scheduler (bench/realnode.py)
 
   bench/run.sh [toolchain] [jvm] [lab] [orchestrate]   (default: all)
 """
@@ -42,8 +44,14 @@ def bench_toolchain():
     print("== toolchain: cold build per component (first build on this machine)")
     tools = labctl.toolchain()
     for label, path in [("salt (pip)", Path(tools["SALT_VENV"])), ("etcd", Path(tools["ETCD_BIN"]).parent),
-                        ("kubernetes (kube-apiserver + kubectl)", Path(tools["KUBE_APISERVER_BIN"]).parent),
-                        ("dex", Path(tools["DEX_BIN"]).parent)]:
+                        ("containerd (containerd, shim, ctr)", Path(tools["CONTAINERD_BIN"]).parent),
+                        ("kubernetes (apiserver, kubelet, controller-", Path(tools["KUBE_APISERVER_BIN"]).parent),
+                        ("  manager, scheduler, kubectl)", None),
+                        ("dex", Path(tools["DEX_BIN"]).parent), ("pause", Path(tools["PAUSE_BIN"]).parent),
+                        ("jarlauncher", Path(tools["JARLAUNCHER_BIN"]).parent)]:
+        if path is None:
+            print(f"  {label}")
+            continue
         f = path / "build-seconds"
         print(f"  {label:40} {f.read_text().strip() + ' s' if f.exists() else 'not recorded'}")
     secs, r = timed([str(REPO / "toolchain" / "install.sh")])
@@ -163,7 +171,7 @@ def bench_lab_and_orchestrate(do_lab, do_orch):
 
 
 def main():
-    wanted = set(sys.argv[1:]) or {"toolchain", "jvm", "lab", "orchestrate", "users", "idps", "kubectl"}
+    wanted = set(sys.argv[1:]) or {"toolchain", "jvm", "lab", "orchestrate", "users", "idps", "kubectl", "node"}
     if "toolchain" in wanted:
         bench_toolchain()
     if "jvm" in wanted:
@@ -179,6 +187,9 @@ def main():
     if "kubectl" in wanted:
         import kubectl
         kubectl.main()
+    if "node" in wanted:
+        import realnode
+        realnode.main()
 
 
 if __name__ == "__main__":
