@@ -193,7 +193,8 @@ def account_service_image(tools, jar, tag, cache_dir):
              "/usr/local/bin/authctl": tools["JARLAUNCHER_BIN"]}
     for lib in shared_libraries(runtime):
         files[lib] = os.path.realpath(lib)
-    return Image(f"dexauth/account-service:{tag}", files, entrypoint=["authctl"], user="10001")
+    # Kubernetes normalises the chart's dexauth/account-service to docker.io/...: import it under that name.
+    return Image(f"docker.io/dexauth/account-service:{tag}", files, entrypoint=["authctl"], user="10001")
 
 
 def dex_web_assets(versions):
