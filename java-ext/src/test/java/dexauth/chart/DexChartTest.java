@@ -172,6 +172,21 @@ class DexChartTest {
     assertEquals(List.of(), kinds(render(t -> t.set("ingress.enabled", "false")), "Ingress"));
   }
 
+  @Test
+  void hostNetworkAndApiserverAddressOnlyWhenAsked() throws Exception {
+    JsonNode plain = only(render(t -> t), "Deployment").at("/spec/template/spec");
+    assertTrue(plain.path("hostNetwork").isMissingNode());
+    assertFalse(plain.at("/containers/0/env").toString().contains("KUBERNETES_SERVICE_HOST"));
+    JsonNode lab = only(render(t -> t.set("hostNetwork", "true").set("apiServer.host", "127.0.0.1")
+        .set("apiServer.port", "6443")), "Deployment").at("/spec/template/spec");
+    assertTrue(lab.path("hostNetwork").asBoolean());
+    assertEquals("ClusterFirstWithHostNet", lab.path("dnsPolicy").asText());
+    Map<String, String> env = new java.util.HashMap<>();
+    lab.at("/containers/0/env").forEach(e -> env.put(e.path("name").asText(), e.path("value").asText()));
+    assertEquals("127.0.0.1", env.get("KUBERNETES_SERVICE_HOST"));
+    assertEquals("6443", env.get("KUBERNETES_SERVICE_PORT"));
+  }
+
   private static TemplateCommand template() {
     return new Helm(CHART).template().withName("dex").withNamespace("dex").set("issuer", ISSUER)
         .set("image.tag", Versions.dex());
