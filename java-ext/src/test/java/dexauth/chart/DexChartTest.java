@@ -185,6 +185,11 @@ class DexChartTest {
     lab.at("/containers/0/env").forEach(e -> env.put(e.path("name").asText(), e.path("value").asText()));
     assertEquals("127.0.0.1", env.get("KUBERNETES_SERVICE_HOST"));
     assertEquals("6443", env.get("KUBERNETES_SERVICE_PORT"));
+    // On the node's ports a surge pod cannot start beside the old one: replace, never surge.
+    JsonNode strategy = only(render(t -> t.set("hostNetwork", "true")), "Deployment").at("/spec/strategy/rollingUpdate");
+    assertEquals(0, strategy.path("maxSurge").asInt(-1));
+    assertEquals(1, strategy.path("maxUnavailable").asInt());
+    assertTrue(only(render(t -> t), "Deployment").at("/spec/strategy").isMissingNode());
   }
 
   private static TemplateCommand template() {
