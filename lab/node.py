@@ -251,6 +251,8 @@ state = "{d / 'containerd-state'}"
             "--root-ca-file", str(self.lab.pki / "ca.crt"),
             "--service-account-private-key-file", str(self.lab.pki / "sa.key"),
             "--use-service-account-credentials", "--leader-elect=false",
+            # Its default, /usr/libexec/kubernetes/..., would be created outside the lab root.
+            "--flex-volume-plugin-dir", str(self.dir / "kubelet-plugins"),
             "--cert-dir", str(self.dir / "pki" / "controller-manager")])
         self.lab.spawn("kube-scheduler", [
             tools["KUBE_SCHEDULER_BIN"], "--kubeconfig", kubeconfig,
