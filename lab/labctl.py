@@ -2,11 +2,15 @@
 """labctl: bring a one-machine lab cluster up or down, or report its health.
 
 The lab is made of real components, all bound to 127.0.0.1:
-  etcd, kube-apiserver (started by the node agent from its static-pod manifest),
+  etcd, a real node (containerd, kubelet, kube-controller-manager, kube-scheduler: node.py)
+  whose kubelet runs kube-apiserver as a static pod and the chart's pods as containers,
   salt-master, one salt-minion ("bootstrap", also control plane) and salt-api.
+  `--node agent` runs the lab node agent (node_agent.py) instead of the real node: pods as
+  plain processes, for machines where containers cannot run.
 
-  labctl up     [--root DIR]   start everything (idempotent: a running lab is kept)
-  labctl down   [--root DIR]   stop everything, leaving no process or port behind
+  labctl up     [--root DIR] [--node real|agent]   start everything (a running lab is kept)
+  labctl down   [--root DIR]   stop everything, leaving no process, port, mount, cgroup or
+                               file outside the lab root behind (also after a failed start)
   labctl status [--root DIR]   print the summary and the health of each process
 
 Every lab lives in its own root directory with its own ports, so tests can run
@@ -26,15 +30,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import labkube  # noqa: E402
+import node as labnode  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = REPO / ".lab"
-PORT_NAMES = ["etcd_client", "etcd_peer", "apiserver", "salt_publish", "salt_ret", "salt_api",
-              "dex_https", "dex_grpc", "dex_telemetry", "account_https"]
 # Ports a `make lab` prefers when free; tests always take random free ports.
 PREFERRED = {"etcd_client": 2379, "etcd_peer": 2380, "apiserver": 6443, "salt_publish": 4505,
              "salt_ret": 4506, "salt_api": 8000, "dex_https": 5556, "dex_grpc": 5557, "dex_telemetry": 5558,
-             "account_https": 5559}
+             "account_https": 5559, **labnode.PORTS}
+PORT_NAMES = list(PREFERRED)
+NODE_KINDS = ("real", "agent")
 
 
 def lab_tool(operation, request):
@@ -110,6 +115,13 @@ class Lab:
         self.summary_file = self.root / "summary.json"
         self.salt_root = Path("/tmp") / ("dexauth-salt-" + hashlib.sha256(str(self.root).encode()).hexdigest()[:10])
         self.tools = toolchain()
+        self.node = labnode.Node(self, REPO)
+
+    @property
+    def node_kind(self):
+        """real or agent: chosen at the first `up` (<root>/node-kind), kept for the lab's life."""
+        f = self.root / "node-kind"
+        return f.read_text().strip() if f.exists() else os.environ.get("LAB_NODE", "real")
 
     # -- helpers -------------------------------------------------------------
     def ports(self):
@@ -136,6 +148,48 @@ class Lab:
                                 start_new_session=True, env={**os.environ, **(env or {})}, cwd=self.root)
         (self.run / f"{name}.pid").write_text(str(proc.pid))
         return proc.pid
+
+    def stop_process(self, name, grace=20):
+        """SIGTERM to the process group of ``name``, SIGKILL after ``grace`` seconds; forgets its pid."""
+        f = self.run / f"{name}.pid"
+        if not f.exists():
+            return
+        try:
+            pid = int(f.read_text())
+        except ValueError:
+            f.unlink(missing_ok=True)
+            return
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.time() + grace
+        while time.time() < deadline and _group_alive(pid):
+            time.sleep(0.2)
+        if _group_alive(pid):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        f.unlink(missing_ok=True)
+
+    def pod_pid(self, name):
+        """The pid of a pod's process: ``kube-apiserver`` (the static pod) or ``deploy-<ns>-<name>``
+        (a Deployment's first running pod); None when it does not run."""
+        if self.node_kind == "agent":
+            try:
+                return int((self.run / f"pod-{name}.pid").read_text())
+            except (FileNotFoundError, ValueError):  # not running, or being written
+                return None
+        import re
+        if name.startswith("deploy-"):
+            ns, deploy = name[len("deploy-"):].split("-", 1)
+            pod = re.compile(rf"{re.escape(deploy)}-[a-z0-9]+-[a-z0-9]{{5}}")
+            match = lambda k: k[0] == ns and pod.fullmatch(k[1] or "")  # noqa: E731
+        else:
+            match = lambda k: k[0] == "kube-system" and k[1] == f"{name}-{self.node.name}"  # noqa: E731
+        pids = sorted(pid for key, pid in self.node.container_pids().items() if match(key))
+        return pids[0] if pids else None
 
     def wait_for(self, what, check, timeout=90):
         deadline = time.time() + timeout
@@ -170,6 +224,10 @@ class Lab:
                  "usage": "both"},
                 {"name": "apiserver-etcd-client", "commonName": "kube-apiserver-etcd-client", "usage": "client"},
                 {"name": "salt-api", "commonName": "salt-api", "ipAddresses": ["127.0.0.1"], "dnsNames": ["localhost"]},
+                {"name": "kubelet", "commonName": f"system:node:{self.node.name}", "organizations": ["system:nodes"],
+                 "usage": "client"},
+                {"name": "kubelet-serving", "commonName": "kubelet", "ipAddresses": [self.node.name],
+                 "dnsNames": ["localhost"]},
             ],
             "keyPairs": ["sa"],
         }
@@ -258,7 +316,10 @@ class Lab:
                 "cluster_name": "lab",
                 "issuer": f"https://127.0.0.1:{ports['dex_https']}/oidc",
                 "certificates": {"base_dir": str(self.root / "etc" / "dexauth"), "ip_sans": ["127.0.0.1"]},
-                "dex": {"listen_address": "127.0.0.1",
+                # No pod network in the lab: Dex shares the host's loopback and reaches the
+                # apiserver there (production: CNI network, kube-proxy, the kubernetes Service).
+                "dex": {"listen_address": "127.0.0.1", "host_network": True,
+                        "apiserver_address": f"127.0.0.1:{ports['apiserver']}",
                         "ports": {"https": ports["dex_https"], "grpc": ports["dex_grpc"],
                                   "telemetry": ports["dex_telemetry"]},
                         "grpc_address": f"127.0.0.1:{ports['dex_grpc']}"},
@@ -377,54 +438,49 @@ class Lab:
         return summary
 
     # -- commands ------------------------------------------------------------
-    def up(self, prefer_default_ports):
+    def up(self, prefer_default_ports, node_kind="real"):
         t0 = time.time()
         self.make_dirs()
         ports = self.ports()
         if ports is None or set(PORT_NAMES) - set(ports):  # a lab from before a port was added gets it
             ports = choose_ports(prefer_default_ports, ports or {})
             (self.root / "ports.json").write_text(json.dumps(ports, indent=2))
-        log(f"lab root {self.root}")
+        kind_file = self.root / "node-kind"
+        if not kind_file.exists():
+            if node_kind not in NODE_KINDS:
+                raise SystemExit(f"labctl: --node must be one of {', '.join(NODE_KINDS)}, not {node_kind!r}")
+            kind_file.write_text(node_kind + "\n")
+        log(f"lab root {self.root} ({self.node_kind} node)")
         self.lab_pki()
         self.write_kubeconfig(ports)
         self.salt_configs(ports)
         self.start_etcd(ports)
+        if self.node_kind == "real":
+            self.node.start(ports)
+            log(f"node {self.node.name}: containerd and kubelet started ({time.time() - t0:.1f}s)")
         self.start_salt(ports)
-        self.start_node_agent()
+        if self.node_kind == "agent":
+            self.start_node_agent()
         self.wait_minion()
         log(f"salt master and minion answer ({time.time() - t0:.1f}s)")
         self.sync_modules()
         self.bootstrap_state()
         self.wait_apiserver(ports)
         log(f"kube-apiserver ready ({time.time() - t0:.1f}s)")
+        if self.node_kind == "real":
+            self.node.start_controllers(ports)
+            self.node.wait_ready(labkube.Client.from_lab(self))
+            log(f"node {self.node.name} Ready ({time.time() - t0:.1f}s)")
         summary = self.write_summary(ports)
         self.wait_for("salt-api", lambda: not port_free(ports["salt_api"]), timeout=60)
         log(f"lab up in {time.time() - t0:.1f}s")
         return summary
 
     def down(self):
-        names = ["salt-api", "salt-minion", "salt-master", "node-agent", "etcd"]
-        for name in names:
-            pid = self.pid(name)
-            if pid:
-                try:
-                    os.killpg(pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.time() + 20
-        for name in names:
-            f = self.run / f"{name}.pid"
-            if not f.exists():
-                continue
-            pid = int(f.read_text())
-            while time.time() < deadline and _group_alive(pid):
-                time.sleep(0.2)
-            if _group_alive(pid):
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            f.unlink(missing_ok=True)
+        # The node first: its kubelet would restart what the others' stop leaves.
+        left = self.node.stop()
+        for name in ["salt-api", "salt-minion", "salt-master", "node-agent", "etcd"]:
+            self.stop_process(name)
         # The node agent's children (kube-apiserver, dex) live in their own groups.
         for f in self.run.glob("pod-*.pid") if self.run.exists() else []:
             try:
@@ -436,12 +492,15 @@ class Lab:
         busy = [f"{n}:{p}" for n, p in ports.items() if not _wait_port_free(p)]
         if busy:
             raise SystemExit(f"labctl: ports still in use after down: {', '.join(busy)}")
-        log("lab down: no process or port left")
+        if left:
+            raise SystemExit(f"labctl: left behind after down: {', '.join(left)}")
+        log("lab down: no process, port, mount or file outside the lab root left")
 
     def status(self):
         summary = json.loads(self.summary_file.read_text()) if self.summary_file.exists() else {}
         print(json.dumps(summary, indent=2))
-        procs = ["etcd", "salt-master", "salt-minion", "salt-api", "node-agent"]
+        procs = ["etcd", "salt-master", "salt-minion", "salt-api"]
+        procs += labnode.COMPONENTS if self.node_kind == "real" else ["node-agent"]
         procs += sorted(f.stem for f in self.run.glob("pod-*.pid")) if self.run.exists() else []
         healthy = True
         for name in procs:
@@ -484,10 +543,12 @@ def main(argv=None):
     ap.add_argument("--root", default=os.environ.get("LAB_ROOT", str(DEFAULT_ROOT)),
                     help="lab root directory (default: .lab in the repository, or $LAB_ROOT)")
     ap.add_argument("--random-ports", action="store_true", help="never use the well-known default ports")
+    ap.add_argument("--node", default=os.environ.get("LAB_NODE", "real"),
+                    help="real (containerd + kubelet, the default) or agent (the node agent: pods as processes)")
     args = ap.parse_args(argv)
     lab = Lab(args.root)
     if args.command == "up":
-        summary = lab.up(prefer_default_ports=not args.random_ports)
+        summary = lab.up(prefer_default_ports=not args.random_ports, node_kind=args.node)
         print(json.dumps(summary, indent=2))
         return 0
     if args.command == "down":
