@@ -12,7 +12,8 @@ Images (the binaries are static: no libc, nothing else in the layer):
   * kube-apiserver: ``registry.k8s.io/kube-apiserver:<KUBERNETES_VERSION>``, for the static pod;
   * Dex: ``ghcr.io/dexidp/dex:<DEX_VERSION>`` (the chart's default image): the toolchain's dex
     and Dex's own web assets from the Go module cache at /srv/dex/web.
-  * the account service: ``dexauth/account-service:<authctl version>``: the project's jar, a Java
+  * the account service: ``dexauth/account-service:<authctl version>`` (the chart's default
+    repository, the tag the engine gives it): the project's jar, a Java
     runtime made by ``jlink`` with only the modules the jar uses (``jdeps``), the C libraries that
     runtime links (glibc, zlib: the JDK is not static) and a static launcher as ``authctl``.
 """
@@ -132,7 +133,26 @@ class Image:
         tmp.replace(out)
 
 
-def lab_images(tools, versions):
+def chart_repositories(chart_dir):
+    """(Dex's, the account service's) image repositories, as the chart's values.yaml names them."""
+    import yaml
+    values = yaml.safe_load((Path(chart_dir) / "values.yaml").read_text())
+    return values["image"]["repository"], values["account"]["image"]["repository"]
+
+
+def runtime_name(repository, tag):
+    """The reference kubelet asks containerd for when a pod names ``repository:tag``: Docker's
+    normalisation (a first component that is no registry host means docker.io, a single name
+    docker.io/library)."""
+    first, _, rest = repository.partition("/")
+    if not rest:
+        repository = f"docker.io/library/{repository}"
+    elif "." not in first and ":" not in first and first != "localhost":
+        repository = f"docker.io/{repository}"
+    return f"{repository}:{tag}"
+
+
+def lab_images(tools, versions, chart_dir):
     """The images the lab's node needs, from the toolchain's binaries."""
     images = [
         Image(f"registry.k8s.io/pause:{versions['PAUSE_VERSION']}", {"/pause": tools["PAUSE_BIN"]},
@@ -141,7 +161,7 @@ def lab_images(tools, versions):
               {"/usr/local/bin/kube-apiserver": tools["KUBE_APISERVER_BIN"]}),
     ]
     web = dex_web_assets(versions)
-    images.append(Image(f"ghcr.io/dexidp/dex:{versions['DEX_VERSION']}",
+    images.append(Image(runtime_name(chart_repositories(chart_dir)[0], versions["DEX_VERSION"]),
                         {"/usr/local/bin/dex": tools["DEX_BIN"], **({"/srv/dex/web": web} if web else {})},
                         entrypoint=["dex"], user="1001"))
     return images
@@ -153,9 +173,22 @@ def java_runtime(jar, cache_dir):
     cache_dir = Path(cache_dir)
     deps_file = cache_dir / f"jdeps-{hashlib.sha256(jar.read_bytes()).hexdigest()[:16]}.txt"
     if not deps_file.exists():
-        r = subprocess.run(["jdeps", "--ignore-missing-deps", "--print-module-deps", "--multi-release", "17",
-                            str(jar)], capture_output=True, text=True, timeout=600)
-        mods = r.stdout.strip().splitlines()[-1] if r.returncode == 0 and r.stdout.strip() else ""
+        import tempfile
+        import zipfile
+        with tempfile.TemporaryDirectory() as tmp:
+            # The shaded jar carries its dependencies' module-info.class (META-INF/versions/11/...):
+            # jdeps would take the whole jar for that one module and report its requires (java.base)
+            # only. Without them, jdeps reads every class.
+            plain = Path(tmp) / "classes.jar"
+            with zipfile.ZipFile(jar) as src, zipfile.ZipFile(plain, "w") as dst:
+                for entry in src.infolist():
+                    if not entry.filename.endswith("module-info.class"):
+                        dst.writestr(entry, src.read(entry))
+            r = subprocess.run(["jdeps", "--ignore-missing-deps", "--print-module-deps", "--multi-release", "17",
+                                str(plain)], capture_output=True, text=True, timeout=600)
+        if r.returncode != 0 or not r.stdout.strip():
+            raise RuntimeError(f"jdeps found no module list in {jar}: {r.stderr.strip()[-500:]}")
+        mods = r.stdout.strip().splitlines()[-1]
         # Named at run time only (TLS curves, DNS, JMX-less management): jdeps cannot see them.
         mods = ",".join(sorted(set(filter(None, mods.split(","))) | {"jdk.crypto.ec", "jdk.naming.dns",
                                                                        "jdk.zipfs", "java.naming"}))
@@ -187,14 +220,13 @@ def shared_libraries(runtime):
     return sorted(libs)
 
 
-def account_service_image(tools, jar, tag, cache_dir):
+def account_service_image(tools, jar, tag, cache_dir, chart_dir):
     runtime = java_runtime(jar, cache_dir)
     files = {"/usr/local/java": runtime, "/usr/local/app/authctl.jar": jar,
              "/usr/local/bin/authctl": tools["JARLAUNCHER_BIN"]}
     for lib in shared_libraries(runtime):
         files[lib] = os.path.realpath(lib)
-    # Kubernetes normalises the chart's dexauth/account-service to docker.io/...: import it under that name.
-    return Image(f"docker.io/dexauth/account-service:{tag}", files, entrypoint=["authctl"], user="10001")
+    return Image(runtime_name(chart_repositories(chart_dir)[1], tag), files, entrypoint=["authctl"], user="10001")
 
 
 def dex_web_assets(versions):

@@ -266,14 +266,17 @@ state = "{d / 'containerd-state'}"
 
     def import_images(self, tools, vers):
         cache = Path(os.environ.get("DEXAUTH_CACHE", Path.home() / ".cache" / "dexauth")) / "images"
-        wanted = images.lab_images(tools, vers)
-        if (self.repo / "charts" / "dex" / "templates" / "account-deployment.yaml").exists():
-            jar = self.repo / "java-ext" / "target" / "authctl.jar"
-            import zipfile
-            with zipfile.ZipFile(jar) as z:
-                props = dict(line.split("=", 1) for line in z.read("dexauth-version.properties").decode().splitlines()
-                             if "=" in line)
-            wanted.append(images.account_service_image(tools, jar, props["version"], cache))
+        chart = self.repo / "charts" / "dex"
+        wanted = images.lab_images(tools, vers, chart)
+        # The account service's image carries the tag the engine gives the chart: authctl's version.
+        jar = self.repo / "java-ext" / "target" / "authctl.jar"
+        if not jar.exists():
+            raise SystemExit(f"labctl: {jar} is missing (the account service's image is made from it): run `make jar`")
+        import zipfile
+        with zipfile.ZipFile(jar) as z:
+            props = dict(line.split("=", 1) for line in z.read("dexauth-version.properties").decode().splitlines()
+                         if "=" in line)
+        wanted.append(images.account_service_image(tools, jar, props["version"], cache, chart))
         for image in wanted:  # each lab's containerd starts empty; a re-import of the same content is quick
             images.import_image(tools["CTR_BIN"], self.socket, images.build(image, cache))
 

@@ -1,6 +1,7 @@
-"""End to end: the lab's real node. Dex runs as a container of its Deployment's pod under
-kubelet and containerd (the runtime lists it, the pod is Ready on the node), a container killed
-by hand is restarted by kubelet, and `labctl down` leaves nothing outside the lab root, also
+"""End to end: the lab's real node. Dex and the account service run as containers of their
+Deployments' pods under kubelet and containerd (the runtime lists them, the pods are Ready on the
+node, the account service reaches Dex and kube-apiserver from its pod), a container killed by
+hand is restarted by kubelet, and `labctl down` leaves nothing outside the lab root, also
 after a failed start."""
 import json
 import os
@@ -10,12 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 import dexlab
 from labfixture import REPO, LabHandle, short_root
 from support import wait_until
 
 sys.path.insert(0, str(REPO / "lab"))
+import images as images_module  # noqa: E402
 import node as labnode  # noqa: E402
 
 NS = "dexauth"
@@ -30,39 +33,66 @@ def deployed(lab):
     return lab
 
 
-def _dex_pod(lab):
-    r = lab.kubectl("-n", NS, "get", "pods", "-l", "app.kubernetes.io/name=dex", "-o", "json")
+# The chart's two Deployments: (Deployment, label app.kubernetes.io/name, container, image's user).
+PODS = {"dex": ("dex", "dex", "dex", 1001), "account": ("dex-account", "dex-account", "account", 10001)}
+
+
+def _pod(lab, which):
+    _, app, _, _ = PODS[which]
+    r = lab.kubectl("-n", NS, "get", "pods", "-l", f"app.kubernetes.io/name={app}", "-o", "json")
     assert r.returncode == 0, r.stderr
     pods = [p for p in json.loads(r.stdout)["items"] if not p["metadata"].get("deletionTimestamp")]
     return pods[0] if len(pods) == 1 else None
 
 
-def test_dex_runs_as_a_container_ready_on_the_node(deployed):
-    pod = wait_until(lambda: _dex_pod(deployed), what="one Dex pod")
-    wait_until(lambda: all(c["ready"] for c in (_dex_pod(deployed) or {}).get("status", {})
-                           .get("containerStatuses", [{"ready": False}])), what="Dex pod Ready")
-    pod = _dex_pod(deployed)
+def _ready(lab, which):
+    statuses = ((_pod(lab, which) or {}).get("status") or {}).get("containerStatuses") or [{"ready": False}]
+    return all(c["ready"] for c in statuses)
+
+
+def _deployment_ready(lab, which):
+    deployment = PODS[which][0]
+    return lab.kube().get(f"/apis/apps/v1/namespaces/{NS}/deployments/{deployment}")["status"].get("readyReplicas") == 1
+
+
+@pytest.mark.parametrize("which", PODS)
+def test_runs_as_a_container_ready_on_the_node(deployed, which):
+    _, _, container, uid = PODS[which]
+    wait_until(lambda: _ready(deployed, which), what=f"{which} pod Ready")
+    pod = _pod(deployed, which)
     assert pod["spec"]["nodeName"] == deployed.lab.node.name
-    assert pod["spec"]["containers"][0]["image"].startswith("ghcr.io/dexidp/dex:")
-    # The runtime lists the container, and its process runs as the chart's user.
-    containers = deployed.lab.node.container_pids()
-    pid = containers[(NS, pod["metadata"]["name"], "dex")]
+    # The runtime has the image under the name the chart asks for, and runs the container from it
+    # as the chart's user.
+    image = pod["spec"]["containers"][0]["image"]
+    assert images_module.runtime_name(*image.rsplit(":", 1)) in deployed.lab.node.ctr("images", "ls", "-q").stdout
+    pid = deployed.lab.node.container_pids()[(NS, pod["metadata"]["name"], container)]
     status = Path(f"/proc/{pid}/status").read_text()
-    assert "\nUid:\t1001\t" in status, status
-    assert deployed.lab.node.ctr("images", "ls", "-q").stdout.count("ghcr.io/dexidp/dex:") == 1
+    assert f"\nUid:\t{uid}\t" in status, status
 
 
-def test_a_dex_container_killed_by_hand_is_restarted_by_kubelet(deployed):
-    pod = wait_until(lambda: _dex_pod(deployed), what="one Dex pod")
-    restarts = pod["status"]["containerStatuses"][0]["restartCount"]
-    old = deployed.pod_pid("deploy-dexauth-dex")
+def test_the_account_service_in_its_pod_reaches_dex_and_kubernetes(deployed):
+    """From its real pod (service-account token, apiserver address, Dex's issuer and CA as the pod
+    sees them), the service checks a super-admin's token and answers who they are."""
+    wait_until(lambda: _ready(deployed, "account"), what="account pod Ready")
+    url = yaml.safe_load((deployed.root / "authctl.yaml").read_text())["account"]["url"]
+    status, _, body = dexlab.raw_request(url + "/api/v1/me", dexlab.ca_file(deployed),
+                                         headers={"Authorization": "Bearer " + dexlab.superadmin_token(deployed)})
+    assert status == 200, body
+    assert json.loads(body)["email"] == dexlab.pillar(deployed)["superadmin"]["email"]
+
+
+@pytest.mark.parametrize("which", PODS)
+def test_a_container_killed_by_hand_is_restarted_by_kubelet(deployed, which):
+    deployment = PODS[which][0]
+    wait_until(lambda: _ready(deployed, which), what=f"{which} pod Ready")
+    restarts = _pod(deployed, which)["status"]["containerStatuses"][0]["restartCount"]
+    old = deployed.pod_pid(f"deploy-{NS}-{deployment}")
     assert old
     os.kill(old, signal.SIGKILL)
-    deployed.wait_pod_pid_change("deploy-dexauth-dex", old)
-    wait_until(lambda: (_dex_pod(deployed) or {}).get("status", {}).get("containerStatuses", [{}])[0]
-               .get("restartCount", 0) > restarts, what="Dex's restartCount going up")
-    wait_until(lambda: deployed.kube().get(f"/apis/apps/v1/namespaces/{NS}/deployments/dex")["status"]
-               .get("readyReplicas") == 1, what="Dex ready again")
+    deployed.wait_pod_pid_change(f"deploy-{NS}-{deployment}", old)
+    wait_until(lambda: ((_pod(deployed, which) or {}).get("status") or {}).get("containerStatuses", [{}])[0]
+               .get("restartCount", 0) > restarts, what=f"{which}'s restartCount going up")
+    wait_until(lambda: _deployment_ready(deployed, which), what=f"{which} ready again")
 
 
 # Where kubelet, containerd, runc and the CNI plugins put things by default.

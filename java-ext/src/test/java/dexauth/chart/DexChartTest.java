@@ -281,22 +281,28 @@ class DexChartTest {
 
   @Test
   void hostNetworkAndApiserverAddressOnlyWhenAsked() throws Exception {
-    JsonNode plain = only(render(t -> t), "Deployment").at("/spec/template/spec");
-    assertTrue(plain.path("hostNetwork").isMissingNode());
-    assertFalse(plain.at("/containers/0/env").toString().contains("KUBERNETES_SERVICE_HOST"));
-    JsonNode lab = only(render(t -> t.set("hostNetwork", "true").set("apiServer.host", "127.0.0.1")
-        .set("apiServer.port", "6443")), "Deployment").at("/spec/template/spec");
-    assertTrue(lab.path("hostNetwork").asBoolean());
-    assertEquals("ClusterFirstWithHostNet", lab.path("dnsPolicy").asText());
-    Map<String, String> env = new java.util.HashMap<>();
-    lab.at("/containers/0/env").forEach(e -> env.put(e.path("name").asText(), e.path("value").asText()));
-    assertEquals("127.0.0.1", env.get("KUBERNETES_SERVICE_HOST"));
-    assertEquals("6443", env.get("KUBERNETES_SERVICE_PORT"));
-    // On the node's ports a surge pod cannot start beside the old one: replace, never surge.
-    JsonNode strategy = only(render(t -> t.set("hostNetwork", "true")), "Deployment").at("/spec/strategy/rollingUpdate");
-    assertEquals(0, strategy.path("maxSurge").asInt(-1));
-    assertEquals(1, strategy.path("maxUnavailable").asInt());
-    assertTrue(only(render(t -> t), "Deployment").at("/spec/strategy").isMissingNode());
+    List<JsonNode> plainDocs = render(t -> t);
+    List<JsonNode> labDocs = render(t -> t.set("hostNetwork", "true").set("apiServer.host", "127.0.0.1")
+        .set("apiServer.port", "6443"));
+    // Dex and the account service alike: both must reach kube-apiserver from a real pod.
+    for (boolean isAccount : List.of(false, true)) {
+      JsonNode plain = one(plainDocs, "Deployment", isAccount);
+      assertTrue(plain.at("/spec/template/spec/hostNetwork").isMissingNode());
+      assertFalse(plain.at("/spec/template/spec/containers/0/env").toString().contains("KUBERNETES_SERVICE_HOST"));
+      assertTrue(plain.at("/spec/strategy").isMissingNode());
+      JsonNode lab = one(labDocs, "Deployment", isAccount);
+      JsonNode pod = lab.at("/spec/template/spec");
+      assertTrue(pod.path("hostNetwork").asBoolean());
+      assertEquals("ClusterFirstWithHostNet", pod.path("dnsPolicy").asText());
+      Map<String, String> env = new java.util.HashMap<>();
+      pod.at("/containers/0/env").forEach(e -> env.put(e.path("name").asText(), e.path("value").asText()));
+      assertEquals("127.0.0.1", env.get("KUBERNETES_SERVICE_HOST"));
+      assertEquals("6443", env.get("KUBERNETES_SERVICE_PORT"));
+      // On the node's ports a surge pod cannot start beside the old one: replace, never surge.
+      JsonNode strategy = lab.at("/spec/strategy/rollingUpdate");
+      assertEquals(0, strategy.path("maxSurge").asInt(-1));
+      assertEquals(1, strategy.path("maxUnavailable").asInt());
+    }
   }
 
   private static TemplateCommand template() {
