@@ -173,6 +173,16 @@ class Lab:
                 pass
         f.unlink(missing_ok=True)
 
+    def _pod_matcher(self, name):
+        """(namespace, pod name) -> True for the pods of ``kube-apiserver`` (the static pod) or
+        ``deploy-<ns>-<name>`` (a Deployment's pods), on the real node."""
+        import re
+        if name.startswith("deploy-"):
+            ns, deploy = name[len("deploy-"):].split("-", 1)
+            pod = re.compile(rf"{re.escape(deploy)}-[a-z0-9]+-[a-z0-9]{{5}}")
+            return lambda pod_ns, pod_name: pod_ns == ns and bool(pod.fullmatch(pod_name or ""))
+        return lambda pod_ns, pod_name: pod_ns == "kube-system" and pod_name == f"{name}-{self.node.name}"
+
     def pod_pid(self, name):
         """The pid of a pod's process: ``kube-apiserver`` (the static pod) or ``deploy-<ns>-<name>``
         (a Deployment's first running pod); None when it does not run."""
@@ -181,15 +191,20 @@ class Lab:
                 return int((self.run / f"pod-{name}.pid").read_text())
             except (FileNotFoundError, ValueError):  # not running, or being written
                 return None
-        import re
-        if name.startswith("deploy-"):
-            ns, deploy = name[len("deploy-"):].split("-", 1)
-            pod = re.compile(rf"{re.escape(deploy)}-[a-z0-9]+-[a-z0-9]{{5}}")
-            match = lambda k: k[0] == ns and pod.fullmatch(k[1] or "")  # noqa: E731
-        else:
-            match = lambda k: k[0] == "kube-system" and k[1] == f"{name}-{self.node.name}"  # noqa: E731
-        pids = sorted(pid for key, pid in self.node.container_pids().items() if match(key))
+        match = self._pod_matcher(name)
+        pids = sorted(pid for key, pid in self.node.container_pids().items() if match(key[0], key[1]))
         return pids[0] if pids else None
+
+    def pod_logs(self, name):
+        """Every log file of pod ``name`` (named as for pod_pid), all its pods, containers and
+        restarts so far: the node agent's one file, or kubelet's <logs>/pods/<ns>_<pod>_<uid>/."""
+        if self.node_kind == "agent":
+            f = self.logs / f"pod-{name}.log"
+            return [f] if f.exists() else []
+        match = self._pod_matcher(name)
+        pods = self.logs / "pods"
+        dirs = [d for d in pods.iterdir() if match(*d.name.split("_")[:2])] if pods.is_dir() else []
+        return sorted(f for d in dirs for f in d.rglob("*.log") if f.is_file())
 
     def wait_for(self, what, check, timeout=90):
         deadline = time.time() + timeout

@@ -34,13 +34,6 @@ def change_password(lab, email, old, new):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def set_superadmin_password(lab, password):
-    """Keeps the super-admin's current password where dexlab (and later test modules) read it."""
-    current = lab.root / "superadmin-password.current"
-    current.write_text(password)
-    current.chmod(0o600)
-
-
 def token(lab, email, password):
     status, body = dexlab.password_grant(lab, email, password)
     assert status == 200, body
@@ -61,7 +54,7 @@ def lab_up(lab):
     if not (lab.root / "superadmin-password.current").exists():
         new = "Rotated-Key-" + os.urandom(6).hex()
         change_password(lab, superadmin, dexlab.initial_password(lab), new)
-        set_superadmin_password(lab, new)
+        dexlab.record_superadmin_password(lab, new)
     for email, role in ((DEV, "solution-admin"), (VIEWER, "read-only"), (GONE, "solution-admin")):
         r = ctl(lab, "user", "add", email, "--role", role, "--password-stdin", stdin=FIRST[email] + "\n")
         assert r.returncode == 0, r.stderr
@@ -337,7 +330,7 @@ def assert_one_time_password_works_and_must_be_changed(lab, password):
                what="no role until the one-time password is changed")
     new = "Rotated-Key-" + os.urandom(6).hex()
     change_password(lab, email, password, new)
-    set_superadmin_password(lab, new)
+    dexlab.record_superadmin_password(lab, new)
     tok = token(lab, email, new)
     wait_until(lambda: lab.kubectl("get", "namespaces", token=tok).returncode == 0, what="Cluster Admin again")
 
@@ -350,6 +343,7 @@ def test_admin_reset_break_glass_prints_a_one_time_password(lab_up):
     r = ctl(lab, "admin", "reset")
     assert r.returncode == 0, r.stderr
     password = r.stdout.splitlines()[1].strip()
+    dexlab.record_superadmin_password(lab, password, one_time=True)
     assert len(password) >= 20 and "shown once" in r.stdout
     assert dexlab.password_grant(lab, superadmin(lab), old)[0] != 200, "the old password must stop working"
     assert_one_time_password_works_and_must_be_changed(lab, password)
@@ -410,6 +404,7 @@ def test_a_failure_after_dex_stored_the_super_admin_and_a_lost_record_end_in_a_p
     assert code == 0, t.transcript[-3000:]
     m = re.search(r"password : (\S+)", t.transcript)
     assert m, "no one-time password printed:\n" + t.transcript[-3000:]
+    dexlab.record_superadmin_password(lab, m.group(1), one_time=True)
     rows = {row["email"]: row for row in json.loads(ctl(lab, "user", "list", "-o", "json").stdout)}
     assert rows[email]["mustChange"] is True and rows[email]["roles"] == "cluster-admin"
     assert_one_time_password_works_and_must_be_changed(lab, m.group(1))
