@@ -1,6 +1,7 @@
 """End to end: a removal with purge deletes what the deploy made and nothing else; then the
 namespace really terminates (kube-controller-manager's namespace controller) and a redeploy
-works from scratch: a new super-admin logs in through the new Dex.
+works from scratch: Dex and the account service come back, a new super-admin logs in through
+the new Dex.
 
 It runs on a lab of its own, so the shared lab keeps its users.
 """
@@ -96,8 +97,9 @@ def test_after_the_purge_the_namespace_terminates_and_a_redeploy_works(purged):
                what="namespace dexauth gone (its finalizers done)")
     ok, states, _ = dexlab.orchestrate(purged)
     assert ok, dexlab.failures(states)
-    wait_until(lambda: purged.kube().get("/apis/apps/v1/namespaces/dexauth/deployments/dex")["status"]
-               .get("readyReplicas") == 1, what="the redeployed Dex ready")
+    for deployment in ("dex", "dex-account"):
+        wait_until(lambda: purged.kube().get(f"/apis/apps/v1/namespaces/dexauth/deployments/{deployment}")["status"]
+                   .get("readyReplicas") == 1, what=f"the redeployed {deployment} ready")
     # The new super-admin's one-time password works at the new Dex (its roles wait for the change).
     email = dexlab.pillar(purged)["superadmin"]["email"]
     status, body = dexlab.password_grant(purged, email, dexlab.initial_password(purged))

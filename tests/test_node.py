@@ -19,9 +19,111 @@ from support import wait_until
 
 sys.path.insert(0, str(REPO / "lab"))
 import images as images_module  # noqa: E402
+import labctl  # noqa: E402
 import node as labnode  # noqa: E402
 
 NS = "dexauth"
+
+
+# Where kubelet, containerd, runc and the CNI plugins put things by default.
+DEFAULT_PATHS = ["/usr/libexec/kubernetes", "/etc/kubernetes", "/var/lib/kubelet", "/var/log/pods",
+                 "/var/log/containers", "/run/containerd", "/var/lib/containerd", "/etc/containerd",
+                 "/opt/containerd", "/etc/cni", "/opt/cni", "/var/lib/cni", "/run/runc"]
+
+
+def _machine_state():
+    return {
+        "sysctls": {k: Path("/proc/sys", k).read_text() for k in labnode.SYSCTLS},
+        "paths": {p: os.path.exists(p) for p in DEFAULT_PATHS},
+        "registry": labnode.REGISTRY.exists(),
+        "iptables chains": sorted(line.split()[0] for cmd in ("iptables-save", "ip6tables-save")
+                                  for line in subprocess.run([cmd], capture_output=True, text=True).stdout.splitlines()
+                                  if line.startswith(":")),
+        "interfaces": sorted(os.listdir("/sys/class/net")),
+        "network namespaces": sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else [],
+        # Labs mount under their roots in /tmp; nothing may stay mounted anywhere else.
+        "mounts": sorted({line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()
+                          if not line.split()[1].startswith("/tmp/")}),
+    }
+
+
+def _processes_in_cgroup(cgroup):
+    """Pids of the processes in the lab's cgroup root (its pods' containers and sandboxes)."""
+    found = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if cgroup in (p / "cgroup").read_text():
+                    found.append(int(p.name))
+            except OSError:
+                pass
+    return found
+
+
+def _assert_nothing_left(handle, before, root_alive):
+    root = str(handle.root)
+    procs = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if root.encode() in (p / "cmdline").read_bytes():
+                    procs.append(p.name)
+            except OSError:
+                pass
+    assert procs == [], f"processes of the lab still run: {procs}"
+    assert _processes_in_cgroup(handle.lab.node.cgroup) == [], "pod processes still run"
+    busy = {name: port for name, port in (handle.ports or {}).items() if not labctl.port_free(port)}
+    assert busy == {}, f"ports still taken: {busy}"
+    mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()
+              if line.split()[1].startswith(root)]
+    assert mounts == []
+    assert not any(d.exists() for d in handle.lab.node._cgroup_dirs())
+    assert not Path("/sys/class/net", handle.lab.node.bridge).exists()
+    if not root_alive:  # no other real-node lab: the machine is as it was
+        assert _machine_state() == before
+
+
+# The labs of their own first: run alone, this file then compares the machine before and after
+# (the session's lab, a real-node lab too, starts with the first test below that needs it).
+def test_lab_down_after_a_failed_start_leaves_nothing_behind():
+    others = labnode.REGISTRY.exists()
+    before = _machine_state()
+    handle = LabHandle(short_root("dxf-"))
+    # A pillar that cannot render: the lab fails after the node is up (salt's bootstrap state).
+    (handle.root / "pillar").mkdir(parents=True)
+    (handle.root / "pillar" / "lab_overrides.sls").write_text("dexauth: [unclosed\n")
+    r = subprocess.run([sys.executable, str(REPO / "lab" / "labctl.py"), "up", "--root", str(handle.root),
+                        "--random-ports", "--node", "real"], capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0
+    assert "lab.bootstrap failed" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert (handle.root / "node" / "claimed").exists(), "the node was not started before the failure"
+    down = handle.down()
+    assert down.returncode == 0, down.stdout + down.stderr
+    _assert_nothing_left(handle, before, others)
+    handle.remove()
+
+
+def test_lab_down_after_a_full_run_leaves_nothing_behind():
+    """Up, the orchestration (Dex and the account service running as pods), then down: no pod's
+    process, port, mount, cgroup, network namespace, interface or file outside the root stays."""
+    if os.environ.get("LAB_NODE", "real") != "real":
+        pytest.skip("the labs run the node agent (LAB_NODE=agent)")
+    others = labnode.REGISTRY.exists()
+    before = _machine_state()
+    handle = LabHandle(short_root("dxd-")).up()
+    try:
+        ok, states, _ = dexlab.orchestrate(handle)
+        assert ok, dexlab.failures(states)
+        for which in PODS:
+            wait_until(lambda: _ready(handle, which), what=f"{which} pod Ready")
+        pids = {which: handle.pod_pid(f"deploy-{NS}-{PODS[which][0]}") for which in PODS}
+        assert all(pids.values()), pids
+    finally:
+        down = handle.down()
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert [which for which, pid in pids.items() if Path(f"/proc/{pid}").exists()] == []
+    _assert_nothing_left(handle, before, others)
+    handle.remove()
 
 
 @pytest.fixture(scope="module")
@@ -93,59 +195,3 @@ def test_a_container_killed_by_hand_is_restarted_by_kubelet(deployed, which):
     wait_until(lambda: ((_pod(deployed, which) or {}).get("status") or {}).get("containerStatuses", [{}])[0]
                .get("restartCount", 0) > restarts, what=f"{which}'s restartCount going up")
     wait_until(lambda: _deployment_ready(deployed, which), what=f"{which} ready again")
-
-
-# Where kubelet, containerd, runc and the CNI plugins put things by default.
-DEFAULT_PATHS = ["/usr/libexec/kubernetes", "/etc/kubernetes", "/var/lib/kubelet", "/var/log/pods",
-                 "/var/log/containers", "/run/containerd", "/var/lib/containerd", "/etc/containerd",
-                 "/opt/containerd", "/etc/cni", "/opt/cni", "/var/lib/cni", "/run/runc"]
-
-
-def _machine_state():
-    return {
-        "sysctls": {k: Path("/proc/sys", k).read_text() for k in labnode.SYSCTLS},
-        "paths": {p: os.path.exists(p) for p in DEFAULT_PATHS},
-        "registry": labnode.REGISTRY.exists(),
-        "iptables chains": sorted(line.split()[0] for cmd in ("iptables-save", "ip6tables-save")
-                                  for line in subprocess.run([cmd], capture_output=True, text=True).stdout.splitlines()
-                                  if line.startswith(":")),
-        "interfaces": sorted(os.listdir("/sys/class/net")),
-    }
-
-
-def _assert_nothing_left(handle, before, root_alive):
-    root = str(handle.root)
-    procs = []
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                if root.encode() in (p / "cmdline").read_bytes():
-                    procs.append(p.name)
-            except OSError:
-                pass
-    assert procs == [], f"processes of the lab still run: {procs}"
-    mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()
-              if line.split()[1].startswith(root)]
-    assert mounts == []
-    assert not any(d.exists() for d in handle.lab.node._cgroup_dirs())
-    assert not Path("/sys/class/net", handle.lab.node.bridge).exists()
-    if not root_alive:  # no other real-node lab: the machine is as it was
-        assert _machine_state() == before
-
-
-def test_lab_down_after_a_failed_start_leaves_nothing_behind():
-    others = labnode.REGISTRY.exists()
-    before = _machine_state()
-    handle = LabHandle(short_root("dxf-"))
-    # A pillar that cannot render: the lab fails after the node is up (salt's bootstrap state).
-    (handle.root / "pillar").mkdir(parents=True)
-    (handle.root / "pillar" / "lab_overrides.sls").write_text("dexauth: [unclosed\n")
-    r = subprocess.run([sys.executable, str(REPO / "lab" / "labctl.py"), "up", "--root", str(handle.root),
-                        "--random-ports", "--node", "real"], capture_output=True, text=True, timeout=300)
-    assert r.returncode != 0
-    assert "lab.bootstrap failed" in r.stdout + r.stderr, r.stdout + r.stderr
-    assert (handle.root / "node" / "claimed").exists(), "the node was not started before the failure"
-    down = handle.down()
-    assert down.returncode == 0, down.stdout + down.stderr
-    _assert_nothing_left(handle, before, others)
-    handle.remove()
