@@ -53,6 +53,14 @@ public record DeploymentConfig(
 
     public static final String ROOT = "dexauth";
 
+    /**
+     * The service-account issuers kubeadm and most distributions use: an issuer equal to the one
+     * kube-apiserver signs service-account tokens with is refused by kube-apiserver (the node's own
+     * flag is checked again before its configuration is written).
+     */
+    static final java.util.Set<String> SERVICE_ACCOUNT_ISSUERS = java.util.Set.of("https://kubernetes.default.svc",
+            "https://kubernetes.default.svc.cluster.local", "https://kubernetes.default", "https://kubernetes");
+
     /** A pillar value that can never work as given: names the key, says how to fix it. */
     public static Invalid invalid(String key, String problem) {
         return new Invalid(key, "pillar key " + key + ": " + problem);
@@ -80,6 +88,10 @@ public record DeploymentConfig(
         String cluster = r.name("cluster_name");
         String ns = r.name("namespace");
         URI issuer = r.httpsUrl("issuer");
+        if (issuer != null && SERVICE_ACCOUNT_ISSUERS.contains(issuer.toString().toLowerCase(java.util.Locale.ROOT))) {
+            throw invalid(ROOT + ":issuer", "'" + issuer + "' is kube-apiserver's own service-account issuer"
+                    + " (--service-account-issuer); use Dex's public URL, e.g. https://login.example.com/oidc");
+        }
         String certBase = r.path("certificates:base_dir");
         int https = r.port("dex:ports:https");
         int grpc = r.port("dex:ports:grpc");
