@@ -207,14 +207,3 @@ def test_every_init_sls_lists_its_available_states():
                 continue
             name = f"{package}.{sls.stem}"
             assert f"* {name} " in text or f"* {name}," in text, f"{init} does not list {name}"
-
-
-@pytest.mark.parametrize("roles", [["bootstrap", "control-plane"], ["bootstrap"], ["control-plane"]])
-def test_each_node_runs_what_its_roles_call_for(renderer, roles):
-    high, errors, _ = renderer.render("dexauth.node", PILLARS["minimal"], roles=roles)
-
-    assert errors == []
-    ids = [sid for sid in high if not sid.startswith("__")]
-    assert ("Dex chart is deployed" in ids) == ("bootstrap" in roles)
-    assert ("Roles and role bindings match the stored assignments" in ids) == ("bootstrap" in roles)
-    assert ("kube-apiserver trusts Dex" in ids) == ("control-plane" in roles)

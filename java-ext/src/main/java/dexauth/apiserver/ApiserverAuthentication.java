@@ -59,6 +59,21 @@ public final class ApiserverAuthentication {
         return changes;
     }
 
+    /**
+     * Refuses, before anything is written, an issuer that is this node's service-account issuer
+     * (any --service-account-issuer value): kube-apiserver would refuse the configuration.
+     */
+    public static void refuseServiceAccountIssuer(DeploymentConfig cfg) throws IOException {
+        String issuer = cfg.issuer().toString();
+        for (String own : StaticPodManifest.read(cfg.apiserverManifest()).flagValues("--service-account-issuer")) {
+            if (own.equals(issuer)) {
+                throw DeploymentConfig.invalid(DeploymentConfig.ROOT + ":issuer", "'" + issuer + "' is this node's"
+                        + " service-account issuer (--service-account-issuer in " + cfg.apiserverManifest()
+                        + "); use Dex's public URL");
+            }
+        }
+    }
+
     public static Map<String, String> unconfigure(DeploymentConfig cfg, boolean dryRun) throws IOException {
         Map<String, String> changes = new LinkedHashMap<>();
         Path configFile = cfg.authenticationConfig();
