@@ -119,3 +119,73 @@ def test_an_unhealthy_kube_apiserver_gets_its_previous_configuration_back_and_th
     assert kept.read_text() == before
     assert not any(isinstance(s, dict) and s.get("__id__") == "The super-admin exists" and s.get("result")
                    for s in states.values())
+
+
+# ------------------------------------------------------------------ item 1
+
+def apply_as(lab, obj, id_token=None):
+    path = lab.root / f"issuer-path-{obj['kind'].lower()}-{obj['metadata']['name']}.json"
+    path.write_text(json.dumps(obj))
+    return lab.kubectl("apply", "-f", str(path), token=id_token)
+
+
+def ingress(name, ingress_class=None, annotation_class=None):
+    obj = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+           "metadata": {"name": name, "namespace": SOLUTION_NS},
+           "spec": {"rules": [{"http": {"paths": [{"path": "/oidc/keys", "pathType": "Prefix", "backend": {
+               "service": {"name": "shop", "port": {"number": 443}}}}]}}]}}
+    if ingress_class:
+        obj["spec"]["ingressClassName"] = ingress_class
+    if annotation_class:
+        obj["metadata"]["annotations"] = {"kubernetes.io/ingress.class": annotation_class}
+    return obj
+
+
+def service(name, external_ips=None):
+    obj = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": SOLUTION_NS},
+           "spec": {"selector": {"app": name}, "ports": [{"port": 443, "targetPort": 8443}]}}
+    if external_ips:
+        obj["spec"]["externalIPs"] = external_ips
+    return obj
+
+
+@pytest.fixture
+def solution_admin(lab_up):
+    """DEV's token, once DEV is Solution Admin in SOLUTION_NS (a labelled namespace)."""
+    lab = lab_up
+    lab.kubectl("create", "namespace", SOLUTION_NS)
+    assert lab.kubectl("label", "namespace", SOLUTION_NS, "dexauth.io/solution=true", "--overwrite").returncode == 0
+    dev = token(lab, DEV, CHANGED[DEV])
+    wait_until(lambda: lab.kubectl("auth", "can-i", "create", "services", "-n", SOLUTION_NS,
+                                   token=dev).stdout.strip() == "yes",
+               timeout=150, what=f"{DEV} Solution Admin in {SOLUTION_NS}")
+    yield dev
+    lab.kubectl("delete", "namespace", SOLUTION_NS, "--wait=false")
+
+
+def test_solution_admins_cannot_publish_on_the_control_plane_class_nor_take_external_ips(lab_up, solution_admin):
+    lab, dev = lab_up, solution_admin
+    control_plane = kubectl_json(lab, "-n", NS, "get", "ingress", "dex")["spec"]["ingressClassName"]
+
+    for attempt in (ingress("steal-keys", ingress_class=control_plane),
+                    ingress("steal-keys-legacy", annotation_class=control_plane)):
+        r = apply_as(lab, attempt, dev)
+        assert r.returncode != 0, f"{attempt['metadata']['name']} was created"
+        assert "reserved to Cluster Admins" in r.stderr, r.stderr
+    r = apply_as(lab, service("capture", external_ips=["10.0.0.10"]), dev)
+    assert r.returncode != 0 and "externalIPs is reserved to Cluster Admins" in r.stderr, r.stdout + r.stderr
+    endpoints = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "shop", "namespace": SOLUTION_NS},
+                 "subsets": [{"addresses": [{"ip": "10.0.0.11"}], "ports": [{"port": 8443}]}]}
+    r = apply_as(lab, endpoints, dev)
+    assert r.returncode != 0 and "forbidden" in r.stderr.lower(), r.stdout + r.stderr
+    # An existing ordinary Ingress cannot be moved onto the control-plane class either.
+    assert apply_as(lab, ingress("shop", ingress_class="nginx"), dev).returncode == 0
+    r = apply_as(lab, ingress("shop", ingress_class=control_plane), dev)
+    assert r.returncode != 0 and "reserved to Cluster Admins" in r.stderr, r.stderr
+
+    # Their ordinary work still goes through, and tokens still log in.
+    assert apply_as(lab, service("shop"), dev).returncode == 0
+    assert kubectl_json(lab, "-n", SOLUTION_NS, "get", "ingress", "shop")["spec"]["ingressClassName"] == "nginx"
+    assert whoami(lab, token(lab, DEV, CHANGED[DEV])) == "oidc:" + DEV
+    # A Cluster Admin still may (the engine's own identity deploys Dex's Ingress the same way).
+    assert apply_as(lab, ingress("admin-route", ingress_class=control_plane)).returncode == 0

@@ -103,6 +103,8 @@ public final class ApiserverAuthentication {
         ObjectNode jwt = root.putArray("jwt").addObject();
         ObjectNode issuer = jwt.putObject("issuer");
         issuer.put("url", cfg.issuer().toString());
+        // Discovery straight from Dex over its Service: no Ingress (nobody else) answers for it.
+        if (cfg.discoveryUrl() != null) issuer.put("discoveryURL", cfg.discoveryUrl().toString());
         issuer.putArray("audiences").add(cfg.audienceClientId());
         issuer.put("certificateAuthority", caPem);
         ObjectNode claims = jwt.putObject("claimMappings");
