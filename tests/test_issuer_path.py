@@ -123,6 +123,26 @@ def test_an_unhealthy_kube_apiserver_gets_its_previous_configuration_back_and_th
 
 # ------------------------------------------------------------------ item 1
 
+def test_kube_apiserver_fetches_discovery_from_dex_over_its_service(restored):
+    lab = restored
+    service_ip = kubectl_json(lab, "-n", NS, "get", "service", "dex")["spec"]["clusterIP"]
+    issuer = urllib.parse.urlsplit(dexlab.pillar(lab)["issuer"])
+    assert f"discoveryURL: \"https://{service_ip}:{issuer.port}{issuer.path}/.well-known/openid-configuration\"" \
+        in authentication_config(lab)
+    assert whoami(lab, token(lab, VIEWER, CHANGED[VIEWER])) == "oidc:" + VIEWER
+
+    # Dex's Service moved to an address this node cannot reach (the lab's kube-proxy serves only its
+    # loopback range), the issuer itself untouched: kube-apiserver, which fetches discovery over the
+    # Service and nowhere else, cannot use the new configuration, so the node keeps its previous one.
+    before = authentication_config(lab)
+    ok, states, _ = dexlab.orchestrate(lab, "dexauth.orchestrate.deploy", cli_pillar({"dex": {"service_ip": "10.96.0.77"}}))
+
+    assert not ok
+    cause = " ".join(node_comments(step(states, "kube-apiserver trusts Dex on every control-plane node, one node at a time")))
+    assert "previous configuration is restored" in cause, cause
+    assert authentication_config(lab) == before
+
+
 def apply_as(lab, obj, id_token=None):
     path = lab.root / f"issuer-path-{obj['kind'].lower()}-{obj['metadata']['name']}.json"
     path.write_text(json.dumps(obj))
