@@ -74,6 +74,19 @@ public final class ApiserverAuthentication {
         }
     }
 
+    /**
+     * This node's own kube-apiserver, from its manifest: https://<--advertise-address>:<--secure-port>
+     * (an address its serving certificate names); null when the manifest has no advertise address.
+     */
+    public static String nodeUrl(DeploymentConfig cfg) throws IOException {
+        StaticPodManifest manifest = StaticPodManifest.read(cfg.apiserverManifest());
+        List<String> address = manifest.flagValues("--advertise-address");
+        if (address.isEmpty()) return null;
+        List<String> port = manifest.flagValues("--secure-port");
+        String host = address.get(0).contains(":") ? "[" + address.get(0) + "]" : address.get(0);
+        return "https://" + host + ":" + (port.isEmpty() ? "6443" : port.get(0));
+    }
+
     public static Map<String, String> unconfigure(DeploymentConfig cfg, boolean dryRun) throws IOException {
         Map<String, String> changes = new LinkedHashMap<>();
         Path configFile = cfg.authenticationConfig();

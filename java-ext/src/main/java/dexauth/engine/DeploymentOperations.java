@@ -158,7 +158,7 @@ final class DeploymentOperations implements AutoCloseable {
         previous.keep();
         boolean restarted = changes.containsKey(cfg.apiserverManifest().toString());
         String written = cfg.structuredAuthentication() ? Files.readString(cfg.authenticationConfig()) : null;
-        try (KubernetesClient node = Kube.client(cfg.kubeconfig(), localApiserver(req))) {
+        try (KubernetesClient node = Kube.client(cfg.kubeconfig(), ApiserverAuthentication.nodeUrl(cfg))) {
             ApiserverHealth health = new ApiserverHealth(node, cfg);
             java.util.Optional<String> problem = health.await(before, restarted, written, APISERVER_HEALTH);
             if (problem.isPresent()) {
@@ -172,12 +172,6 @@ final class DeploymentOperations implements AutoCloseable {
         }
         if (restarted) Kube.awaitCustomResources(kube(cfg), "dex.coreos.com", APISERVER_RESTART);
         return changes(changes);
-    }
-
-    /** This node's own kube-apiserver (pillar dexauth:kubernetes:apiserver_url), checked after a change. */
-    private static String localApiserver(JsonNode req) {
-        String url = req.path("pillar").path("kubernetes").path("apiserver_url").asText("");
-        return url.isBlank() ? null : url;
     }
 
     /** What the admin UIs' objects are made from, besides the UIs. */

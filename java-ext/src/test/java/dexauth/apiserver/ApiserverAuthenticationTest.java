@@ -312,6 +312,11 @@ class ApiserverAuthenticationTest {
     }
 
     @Test
+    void theNodesOwnApiserverIsItsAdvertiseAddressAndSecurePort() throws IOException {
+        assertEquals("https://10.0.0.10:6443", ApiserverAuthentication.nodeUrl(config("1.36.3")));
+    }
+
+    @Test
     void missingManifestNamesThePillarKey() {
         DeploymentConfig cfg = config("1.36.3");
         Unavailable e = assertThrows(Unavailable.class, () -> {
