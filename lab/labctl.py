@@ -29,6 +29,11 @@ import labkube  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = REPO / ".lab"
+# Cluster IPs the lab's Services may get besides kube-apiserver's own range: loopback addresses, so
+# the node agent (its kube-proxy, service_proxy.py) can make them reachable from this machine.
+SERVICE_CIDR = "127.96.0.0/16"
+# Dex's Service address (pillar dexauth:dex:service_ip): kube-apiserver fetches discovery over it.
+DEX_SERVICE_IP = "127.96.0.56"
 PORT_NAMES = ["etcd_client", "etcd_peer", "apiserver", "salt_publish", "salt_ret", "salt_api",
               "dex_https", "dex_grpc", "dex_telemetry", "account_https"]
 # Ports a `make lab` prefers when free; tests always take random free ports.
@@ -261,7 +266,7 @@ class Lab:
                 "dex": {"listen_address": "127.0.0.1",
                         "ports": {"https": ports["dex_https"], "grpc": ports["dex_grpc"],
                                   "telemetry": ports["dex_telemetry"]},
-                        "grpc_address": f"127.0.0.1:{ports['dex_grpc']}"},
+                        "grpc_address": f"127.0.0.1:{ports['dex_grpc']}", "service_ip": DEX_SERVICE_IP},
                 # The account service (console) as a process on loopback, reaching Dex's gRPC directly.
                 "account": {"listen_address": "127.0.0.1", "port": ports["account_https"],
                             "public_url": f"https://127.0.0.1:{ports['account_https']}/account",
@@ -354,6 +359,14 @@ class Lab:
         kube = labkube.Client.from_lab(self)
         self.wait_for("kube-apiserver /readyz", lambda: kube.get("/readyz", raw=True) == "ok", timeout=120)
 
+    def ensure_service_cidr(self):
+        """The lab's loopback ServiceCIDR (SERVICE_CIDR), beside kube-apiserver's own range."""
+        kube = labkube.Client.from_lab(self)
+        if kube.get_or_none("/apis/networking.k8s.io/v1/servicecidrs/lab-loopback") is None:
+            kube.post("/apis/networking.k8s.io/v1/servicecidrs", {
+                "apiVersion": "networking.k8s.io/v1", "kind": "ServiceCIDR",
+                "metadata": {"name": "lab-loopback"}, "spec": {"cidrs": [SERVICE_CIDR]}})
+
     def write_summary(self, ports):
         summary = json.loads(self.summary_file.read_text()) if self.summary_file.exists() else {}
         summary.update({
@@ -397,6 +410,7 @@ class Lab:
         self.bootstrap_state()
         self.wait_apiserver(ports)
         log(f"kube-apiserver ready ({time.time() - t0:.1f}s)")
+        self.ensure_service_cidr()
         summary = self.write_summary(ports)
         self.wait_for("salt-api", lambda: not port_free(ports["salt_api"]), timeout=60)
         log(f"lab up in {time.time() - t0:.1f}s")

@@ -43,8 +43,43 @@ public final class ChartDeployer {
         this.kubeconfig = kubeconfig;
     }
 
+    /**
+     * SHA-256 of Dex's serving certificate (public; from its Secret): in Dex's pod template, so Dex
+     * restarts and serves a re-issued certificate (new SANs, e.g. its Service's IP) right away.
+     */
+    private java.util.Optional<String> certificateChecksum(String ns) {
+        var secret = kube.secrets().inNamespace(ns).withName(ChartSecrets.HTTPS_SECRET).get();
+        if (secret == null || secret.getData() == null || secret.getData().get("tls.crt") == null) {
+            return java.util.Optional.empty();
+        }
+        try {
+            byte[] digest = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(secret.getData().get("tls.crt").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            return java.util.Optional.of(java.util.HexFormat.of().formatHex(digest));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * A Service's cluster IP cannot change in place: when Dex's Service has another one than
+     * pillar dex:service_ip (a release from before the IP was fixed), it is deleted so the upgrade
+     * makes it again at that address. Dex is unreachable by its Service for that moment only.
+     */
+    private void releaseServiceIp(DeploymentConfig cfg, Map<String, String> changes) {
+        if (cfg.serviceIp() == null) return;
+        String name = ChartValues.fullname(cfg.release());
+        var service = kube.services().inNamespace(cfg.namespace()).withName(name).get();
+        if (service != null && !cfg.serviceIp().equals(service.getSpec().getClusterIP())) {
+            kube.services().inNamespace(cfg.namespace()).withName(name).delete();
+            changes.put("service/" + cfg.namespace() + "/" + name, "re-created at " + cfg.serviceIp() + " (was "
+                    + service.getSpec().getClusterIP() + ")");
+        }
+    }
+
     public Map<String, String> deploy(DeploymentConfig cfg, boolean dryRun) throws IOException {
         Map<String, String> values = ChartValues.of(cfg);
+        certificateChecksum(cfg.namespace()).ifPresent(sum -> values.put("tls.certificateChecksum", sum));
         warnings.clear();
         // No key yet only in a dry run before secrets.ensure: a throw-away one reveals nothing either.
         byte[] key = ChartSecrets.checksumKey(kube, cfg.namespace()).orElseGet(() -> {
@@ -75,6 +110,7 @@ public final class ChartDeployer {
         try {
             Files.writeString(idpFile, idpValues);
             if (exists) {
+                releaseServiceIp(cfg, changes);
                 UpgradeCommand up = new Helm(cfg.chartDir()).upgrade().withName(cfg.release()).withNamespace(ns)
                         .withKubeConfig(kubeconfig).resetValues().withValuesFile(idpFile);
                 values.forEach(up::set);

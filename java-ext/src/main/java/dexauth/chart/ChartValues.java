@@ -62,10 +62,11 @@ public final class ChartValues {
         v.put("expiry.idTokens", cfg.idTokenTtl());
         v.put("expiry.refreshTokens.validIfNotUsedFor", cfg.refreshTokenIdle());
         v.put("expiry.refreshTokens.absoluteLifetime", cfg.refreshTokenLifetime());
+        if (cfg.serviceIp() != null) v.put("serviceIP", cfg.serviceIp());
         v.put("ingress.enabled", Boolean.toString(cfg.ingressEnabled()));
         v.put("ingress.className", cfg.ingressClass());
         v.put("ingress.path", cfg.ingressPath());
-        List<String> hosts = cfg.ingressHosts();
+        List<String> hosts = cfg.dexIngressHosts();
         for (int i = 0; i < hosts.size(); i++) v.put("ingress.hosts[" + i + "]", hosts.get(i));
         if (cfg.productName() != null) v.put("frontend.issuerName", cfg.productName());
         if (cfg.primaryColor() != null) v.put("frontend.primaryColor", cfg.primaryColor());

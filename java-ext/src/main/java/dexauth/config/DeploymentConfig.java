@@ -26,6 +26,7 @@ public record DeploymentConfig(
         String kubectlClientId,
         Path certDir, List<String> ipSans, List<String> dnsSans, int validityDays, int renewBeforeDays,
         String image, String listenAddress, int httpsPort, int grpcPort, int telemetryPort, String grpcAddress,
+        String serviceIp,
         String idTokenTtl, String refreshTokenIdle, String refreshTokenLifetime, boolean ingressEnabled, String ingressClass, String ingressPath, List<String> ingressHosts,
         Path chartDir, String release, String superadminEmail, String superadminUsername,
         int bcryptCost, String kubernetesVersion, Path kubeconfig, Path apiserverManifest, Path authenticationConfig,
@@ -52,6 +53,14 @@ public record DeploymentConfig(
     private static final Pattern COLOR = Pattern.compile("#[0-9a-fA-F]{6}");
 
     public static final String ROOT = "dexauth";
+
+    /**
+     * The service-account issuers kubeadm and most distributions use: an issuer equal to the one
+     * kube-apiserver signs service-account tokens with is refused by kube-apiserver (the node's own
+     * flag is checked again before its configuration is written).
+     */
+    static final java.util.Set<String> SERVICE_ACCOUNT_ISSUERS = java.util.Set.of("https://kubernetes.default.svc",
+            "https://kubernetes.default.svc.cluster.local", "https://kubernetes.default", "https://kubernetes");
 
     /** A pillar value that can never work as given: names the key, says how to fix it. */
     public static Invalid invalid(String key, String problem) {
@@ -80,6 +89,10 @@ public record DeploymentConfig(
         String cluster = r.name("cluster_name");
         String ns = r.name("namespace");
         URI issuer = r.httpsUrl("issuer");
+        if (issuer != null && SERVICE_ACCOUNT_ISSUERS.contains(issuer.toString().toLowerCase(java.util.Locale.ROOT))) {
+            throw invalid(ROOT + ":issuer", "'" + issuer + "' is kube-apiserver's own service-account issuer"
+                    + " (--service-account-issuer); use Dex's public URL, e.g. https://login.example.com/oidc");
+        }
         String certBase = r.path("certificates:base_dir");
         int https = r.port("dex:ports:https");
         int grpc = r.port("dex:ports:grpc");
@@ -117,7 +130,8 @@ public record DeploymentConfig(
                 certBase == null || cluster == null ? null : certDir(Path.of(certBase), cluster), r.ips("certificates:ip_sans"),
                 r.dnsNames("certificates:dns_sans"), validity, renewBefore,
                 Optional.ofNullable(r.optionalText("dex:image")).orElseGet(Versions::dexImage),
-                r.text("dex:listen_address"), https, grpc, telemetry, r.text("dex:grpc_address"), ttl, refreshIdle, refreshLifetime,
+                r.text("dex:listen_address"), https, grpc, telemetry, r.text("dex:grpc_address"), serviceIp(r),
+                ttl, refreshIdle, refreshLifetime,
                 r.bool("ingress:enabled"), r.text("ingress:class"), ingressPath, r.dnsNames("ingress:hosts"),
                 pathOf(r.path("chart:dir")), r.name("chart:release"), email, r.text("superadmin:username"),
                 cost, version == null ? null : version.replaceFirst("^v", ""),
@@ -130,6 +144,32 @@ public record DeploymentConfig(
                     + " authentication keeps their users (oidc:<idp>:<email>) apart from local users (oidc:<email>)");
         }
         return cfg;
+    }
+
+    /**
+     * Pillar {@code dexauth:dex:service_ip}: the cluster IP Dex's Service is given, so kube-apiserver
+     * (host network) reaches Dex over it (kube-proxy makes cluster IPs reachable from the node) and
+     * Dex's certificate names it. Empty: no fixed IP, and kube-apiserver fetches discovery from the issuer.
+     */
+    private static String serviceIp(Reader r) {
+        if (!r.has("dex:service_ip")) return null;
+        String ip = r.node("dex:service_ip").asText("").trim();
+        if (ip.isEmpty()) return null;
+        if (!dexauth.pki.CertificateSpec.isIpLiteral(ip)) {
+            throw invalid(ROOT + ":dex:service_ip", "'" + ip + "' is not an IP address; give a free address of the"
+                    + " cluster's service range (e.g. 10.96.0.56), or \"\" for none");
+        }
+        return ip;
+    }
+
+    /**
+     * Where kube-apiserver fetches Dex's discovery document: over Dex's Service (pillar
+     * dex:service_ip), never through an Ingress; null without a service IP.
+     */
+    public URI discoveryUrl() {
+        if (serviceIp == null) return null;
+        String host = serviceIp.contains(":") ? "[" + serviceIp + "]" : serviceIp;
+        return URI.create("https://" + host + ":" + httpsPort + issuer.getRawPath() + "/.well-known/openid-configuration");
     }
 
     private static Account account(Reader r, URI issuer) {
@@ -228,6 +268,18 @@ public record DeploymentConfig(
 
     /** kube-apiserver takes a structured authentication configuration (1.30 on), not only --oidc-* flags. */
     public boolean structuredAuthentication() { return kubernetesMinor() >= 30; }
+
+    /**
+     * The hosts Dex's Ingress answers for: pillar ingress:hosts, else the issuer's host, so no other
+     * Ingress of the class can take the issuer's paths on another host. An issuer on an IP address
+     * leaves the rule host-less (an Ingress host cannot be an IP address).
+     */
+    public List<String> dexIngressHosts() {
+        if (!ingressHosts.isEmpty() || issuer == null || dexauth.pki.CertificateSpec.isIpLiteral(issuer.getHost())) {
+            return ingressHosts;
+        }
+        return List.of(issuer.getHost());
+    }
 
     /** The issuer's host is an IP SAN or DNS SAN of Dex's certificate, so TLS verification works. */
     public String issuerHost() { return issuer.getHost(); }

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dexauth.adminui.AdminUiObjects;
 import dexauth.apiserver.ApiserverAuthentication;
+import dexauth.apiserver.ApiserverHealth;
+import dexauth.apiserver.ApiserverSnapshot;
 import dexauth.chart.ChartDeployer;
 import dexauth.chart.ChartSecrets;
 import dexauth.chart.ChartValues;
@@ -48,6 +50,11 @@ final class DeploymentOperations implements AutoCloseable {
     static final Duration APISERVER_RESTART = Duration.ofSeconds(120);
     /** How long a control-plane node waits for the bootstrap node to publish Dex's CA. */
     static final Duration CA_WAIT = Duration.ofSeconds(300);
+    /**
+     * How long a node's kube-apiserver may take to be healthy after its authentication changed: it
+     * re-reads its authentication configuration about once a minute.
+     */
+    static final Duration APISERVER_HEALTH = Duration.ofSeconds(150);
 
     /** Clients by kubeconfig (path and content): a session's operations share one, not one each. */
     private final Map<String, KubernetesClient> clients = new HashMap<>();
@@ -98,11 +105,7 @@ final class DeploymentOperations implements AutoCloseable {
             }
             return changes(changes);
         });
-        ops.put("apiserver.configure", (req, dry) -> {
-            DeploymentConfig cfg = config(req);
-            java.time.Instant before = java.time.Instant.now();
-            return afterRestart(cfg, before, ApiserverAuthentication.configure(cfg, dexCa(cfg, dry), dry), dry);
-        });
+        ops.put("apiserver.configure", (req, dry) -> configureApiserver(req, dry));
         ops.put("apiserver.unconfigure", (req, dry) -> {
             DeploymentConfig cfg = config(req);
             java.time.Instant before = java.time.Instant.now();
@@ -135,6 +138,39 @@ final class DeploymentOperations implements AutoCloseable {
             // Dex's storage: a login right after the orchestration must not meet its re-initialisation.
             Kube.awaitCustomResources(kube(cfg), "dex.coreos.com", APISERVER_RESTART);
         }
+        return changes(changes);
+    }
+
+    /**
+     * This node's kube-apiserver trusts Dex: the previous configuration is kept, the new one written,
+     * then the node must be healthy (ApiserverHealth) within {@link #APISERVER_HEALTH}; if not, the
+     * previous configuration is restored and the state fails with the cause, so the orchestration
+     * stops before the next node.
+     */
+    private ObjectNode configureApiserver(JsonNode req, boolean dry) throws IOException, InterruptedException {
+        DeploymentConfig cfg = config(req);
+        String ca = dexCa(cfg, dry);
+        ApiserverAuthentication.refuseServiceAccountIssuer(cfg);
+        ApiserverSnapshot previous = ApiserverSnapshot.take(cfg);
+        java.time.Instant before = java.time.Instant.now();
+        Map<String, String> changes = ApiserverAuthentication.configure(cfg, ca, dry);
+        if (dry || changes.isEmpty()) return changes(changes);
+        previous.keep();
+        boolean restarted = changes.containsKey(cfg.apiserverManifest().toString());
+        String written = cfg.structuredAuthentication() ? Files.readString(cfg.authenticationConfig()) : null;
+        try (KubernetesClient node = Kube.client(cfg.kubeconfig(), ApiserverAuthentication.nodeUrl(cfg))) {
+            ApiserverHealth health = new ApiserverHealth(node, cfg);
+            java.util.Optional<String> problem = health.await(before, restarted, written, APISERVER_HEALTH);
+            if (problem.isPresent()) {
+                previous.restore();
+                boolean back = health.awaitReady(APISERVER_RESTART);
+                throw new Unavailable(Unavailable.Dependency.KUBERNETES, "kube-apiserver on this node was unhealthy after"
+                        + " the change: " + problem.get() + ". Its previous configuration is restored (copy in "
+                        + previous.keptIn() + ")" + (back ? "" : ", but it is not ready yet either") + "; later nodes"
+                        + " were not changed", null);
+            }
+        }
+        if (restarted) Kube.awaitCustomResources(kube(cfg), "dex.coreos.com", APISERVER_RESTART);
         return changes(changes);
     }
 

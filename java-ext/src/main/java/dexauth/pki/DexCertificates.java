@@ -26,6 +26,8 @@ public final class DexCertificates {
         // The issuer's host must be in the certificate or every client fails TLS verification.
         if (CertificateSpec.isIpLiteral(cfg.issuerHost())) ips.add(cfg.issuerHost());
         else dns.add(cfg.issuerHost());
+        // kube-apiserver fetches discovery at the Service's IP (DeploymentConfig.discoveryUrl).
+        if (cfg.serviceIp() != null) ips.add(cfg.serviceIp());
         String grpcHost = cfg.grpcAddress().replaceFirst(":\\d+$", "").replaceAll("[\\[\\]]", "");
         Set<String> grpcIps = new LinkedHashSet<>(ips);
         Set<String> grpcDns = new LinkedHashSet<>(dns);

@@ -77,6 +77,14 @@ class DeploymentConfigTest {
     }
 
     @Test
+    void theServiceAccountIssuerOrAQueryOrFragmentIsRejected() {
+        String msg = rejected("dexauth:issuer", () -> TestPillars.with("issuer", "https://kubernetes.default.svc"));
+        assertTrue(msg.contains("service-account issuer"), msg);
+        rejected("dexauth:issuer", () -> TestPillars.with("issuer", TestPillars.ISSUER + "?tenant=a"));
+        rejected("dexauth:issuer", () -> TestPillars.with("issuer", TestPillars.ISSUER + "#x"));
+    }
+
+    @Test
     void badIpSanNamesItsIndex() {
         String msg = rejected("dexauth:certificates:ip_sans[1]",
                 () -> TestPillars.with("certificates:ip_sans", List.of("127.0.0.1", "10.0.0.300")));
