@@ -1,6 +1,7 @@
 package dexauth.account;
 
 import dexauth.dex.DexApi;
+import dexauth.loginguard.Throttle;
 import dexauth.errors.DomainException;
 import dexauth.errors.Invalid;
 import dexauth.kubectl.LoginSettings;

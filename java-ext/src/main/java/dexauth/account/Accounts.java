@@ -1,6 +1,7 @@
 package dexauth.account;
 
 import dexauth.dex.DexApi;
+import dexauth.loginguard.Throttle;
 import dexauth.dex.PasswordHasher;
 import dexauth.errors.Forbidden;
 import dexauth.errors.Invalid;

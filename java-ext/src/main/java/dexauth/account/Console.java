@@ -504,11 +504,7 @@ final class Console {
 
     /** The client's address: the connection's, or the one a trusted proxy appended to X-Forwarded-For. */
     static String clientAddress(Context ctx, ServiceConfig config) {
-        String remote = ctx.ip();
-        String forwarded = ctx.header("X-Forwarded-For");
-        if (forwarded == null || !config.trustedProxies.contains(remote)) return remote;
-        String[] hops = forwarded.split(",");
-        return hops[hops.length - 1].trim();
+        return dexauth.loginguard.ClientAddress.of(ctx.ip(), ctx.header("X-Forwarded-For"), config.trustedProxies);
     }
 
     private static char[] chars(String s) {
