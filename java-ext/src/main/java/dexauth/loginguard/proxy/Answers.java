@@ -39,7 +39,7 @@ final class Answers {
         headers.put("Content-Type", List.of("text/html; charset=utf-8"));
         return new Answer(429, headers, bytes("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Login refused</title>"
                 + "</head><body data-reason=\"" + reason + "\"><h2>Login refused</h2><p id=\"login-error\">" + message
-                + "</p><p><a href=\"javascript:history.back()\">Back</a></p></body></html>"));
+                + "</p></body></html>"));
     }
 
     static Answer unavailable(PasswordRequests.Kind kind) {
