@@ -19,7 +19,7 @@ public final class LoginGuard {
     public record Refusal(Reason reason, Duration retryAfter) {}
 
     /** Rounds of read-modify-write when other replicas write the same record at once. */
-    private static final int ATTEMPTS = 8;
+    private static final int ATTEMPTS = 32;
 
     private final FailureStore store;
     private final GuardPolicy policy;
