@@ -84,7 +84,7 @@ final class Console {
         r.post("/users/{email}/roles", ctx -> page(ctx, "users", this::changeRole));
         r.post("/users/{email}/reset", ctx -> page(ctx, "users", this::resetPassword));
         r.post("/users/{email}/unlock", ctx -> page(ctx, "users", (c, s, who, view) -> onUser(c, s, who, view,
-                "unlocked the login of", () -> accounts.unlock(who, c.pathParam("email"), null))));
+                "unlocked the login", () -> accounts.unlock(who, c.pathParam("email"), null))));
         r.get("/users/{email}/delete", ctx -> page(ctx, "users", this::confirmDelete));
         r.post("/users/{email}/delete", ctx -> page(ctx, "users", this::deleteUser));
         r.get("/groups", ctx -> page(ctx, "groups", this::groups));
