@@ -7,7 +7,6 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 
 @Command(name = "guard", mixinStandardHelpOptions = true,
         description = {"Run the login guard: the HTTPS endpoint of Dex's pod, in front of Dex (bound to 127.0.0.1).",
@@ -21,13 +20,6 @@ final class GuardCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        GuardProxy guard = GuardProxy.start(GuardConfig.load(config));
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            guard.close();
-            stopped.countDown();
-        }, "login-guard-stop"));
-        stopped.await();
-        return ExitCode.OK.code;
+        return ServeCommand.untilStopped(GuardProxy.start(GuardConfig.load(config)), "login-guard-stop");
     }
 }

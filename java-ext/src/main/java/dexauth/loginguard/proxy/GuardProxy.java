@@ -8,7 +8,6 @@ import dexauth.loginguard.ClientAddress;
 import dexauth.loginguard.KubeFailureStore;
 import dexauth.loginguard.KubeLockoutEvents;
 import dexauth.loginguard.LoginGuard;
-import dexauth.pki.Pem;
 import dexauth.pki.TrustStores;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -23,7 +22,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
 import java.time.Clock;
@@ -98,10 +96,7 @@ public final class GuardProxy implements AutoCloseable {
 
     private static SSLContext serverTls(GuardConfig config) throws IOException {
         try {
-            KeyStore ks = KeyStore.getInstance("PKCS12");
-            ks.load(null, null);
-            ks.setKeyEntry("server", Pem.readPrivateKey(Files.readString(Path.of(config.tls.keyFile))), new char[0],
-                    Pem.readCertificates(Files.readString(Path.of(config.tls.certFile))).toArray(java.security.cert.X509Certificate[]::new));
+            KeyStore ks = TrustStores.keyStore(Path.of(config.tls.certFile), Path.of(config.tls.keyFile));
             KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
             kmf.init(ks, new char[0]);
             SSLContext ctx = SSLContext.getInstance("TLSv1.3");
