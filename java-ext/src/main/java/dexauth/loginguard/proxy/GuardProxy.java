@@ -122,6 +122,8 @@ public final class GuardProxy implements AutoCloseable {
         private final URI dexUrl;
         private final PasswordRequests requests;
         private final List<String> trustedProxies;
+        private final java.util.concurrent.atomic.AtomicLong lastSlowWarning =
+                new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - TimeUnit.MINUTES.toNanos(2));
 
         Handler(LoginGuard guard, HttpClient dex, URI dexUrl, PasswordRequests requests, List<String> trustedProxies) {
             this.guard = guard;
@@ -183,8 +185,14 @@ public final class GuardProxy implements AutoCloseable {
         private void padUntil(long start) {
             long rest = guard.policy().responseTime().toNanos() - (System.nanoTime() - start);
             if (rest <= 0) {
-                System.err.println("login-guard: a password attempt took " + Duration.ofNanos(-rest).plus(guard.policy().responseTime()).toMillis()
-                        + " ms, more than the response time (pillar dexauth:login_guard:response_time): raise it");
+                long now = System.nanoTime();
+                long last = lastSlowWarning.get();
+                // At most one line a minute: under a flood of attempts every one may be slow.
+                if (now - last > TimeUnit.MINUTES.toNanos(1) && lastSlowWarning.compareAndSet(last, now)) {
+                    System.err.println("login-guard: a password attempt took " + Duration.ofNanos(-rest)
+                            .plus(guard.policy().responseTime()).toMillis() + " ms, more than the response time"
+                            + " (pillar dexauth:login_guard:response_time_ms): answers may differ in time; raise it");
+                }
                 return;
             }
             try {
