@@ -3,14 +3,14 @@
 A Deployment is run when its first container's image names a binary the lab has
 (e.g. .../dex:<tag>, .../account-service:<tag>) and it wants at least one replica; each of its
 containers whose image names such a binary runs as a process of its own (Dex and its login
-guard), as a pod's containers would. Each process sees what its container would: its Secret, ConfigMap and emptyDir volumes (all keys,
-or only the `items` listed) and service-account token at the pod spec's mount paths (bind
+guard), as a pod's containers would. Each process sees what its container would: its Secret,
+ConfigMap and emptyDir volumes (all keys, or only the `items` listed) and service-account token at the pod spec's mount paths (bind
 mounts in a private mount namespace, outer paths first so volumes can nest, and the host is
 not touched beyond empty mount-point directories), its env (values and secretKeyRefs), and
 KUBERNETES_SERVICE_HOST/PORT pointing at the lab apiserver.
 
-Rollout status is reported once every container's process passes its readiness probe: HTTP, or HTTPS
-verified with the project's CA (ConfigMap kube-public/dexauth-ca), as a stricter kubelet would.
+Rollout status is reported once every container's process passes its readiness probe: HTTP, or
+HTTPS verified with the project's CA (ConfigMap kube-public/dexauth-ca), as a stricter kubelet would.
 """
 import base64
 import functools
