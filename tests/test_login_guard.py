@@ -118,6 +118,9 @@ def test_unlock_is_decided_by_kubernetes_on_the_callers_identity_and_then_the_pa
         lock(lab, VICTIM, attempts=12)
     assert locked(*grant(lab, VICTIM, PASSWORD[VICTIM]))
 
+    r = ctl(lab, "user", "unlock", "victim-without-domain")
+    assert r.returncode == 2 and "email" in r.stderr, r.stdout + r.stderr
+
     reader = login_as(lab, READER, PASSWORD[READER], "reader-home")
     r = lab.authctl("user", "unlock", VICTIM, env=reader)
     assert r.returncode != 0 and "not allowed" in r.stderr, r.stdout + r.stderr

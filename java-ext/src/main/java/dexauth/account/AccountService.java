@@ -1,10 +1,10 @@
 package dexauth.account;
 
 import dexauth.dex.DexApi;
-import dexauth.loginguard.Throttle;
 import dexauth.errors.DomainException;
 import dexauth.errors.Invalid;
 import dexauth.kubectl.LoginSettings;
+import dexauth.loginguard.Throttle;
 import dexauth.oidc.DexClient;
 import dexauth.users.PasswordPolicy;
 import dexauth.users.UserDirectory;

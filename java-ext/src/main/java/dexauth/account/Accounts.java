@@ -1,15 +1,15 @@
 package dexauth.account;
 
 import dexauth.dex.DexApi;
-import dexauth.loginguard.AccountKey;
-import dexauth.loginguard.KubeFailureStore;
-import dexauth.loginguard.Lockouts;
-import dexauth.loginguard.Throttle;
 import dexauth.dex.PasswordHasher;
 import dexauth.errors.Forbidden;
 import dexauth.errors.Invalid;
 import dexauth.errors.NotFound;
 import dexauth.errors.Unauthenticated;
+import dexauth.loginguard.AccountKey;
+import dexauth.loginguard.KubeFailureStore;
+import dexauth.loginguard.Lockouts;
+import dexauth.loginguard.Throttle;
 import dexauth.rbac.Access;
 import dexauth.rbac.Role;
 import dexauth.users.GroupGrants;
@@ -158,12 +158,9 @@ final class Accounts {
      * Ends the login guard's lockout of an account (and forgets its failures), with the person's own
      * rights: Kubernetes decides ({@code delete leases} in the namespace). False: it was not locked.
      */
-    boolean unlock(Identity who, String email, String idp) {
-        String e = UserService.checkEmail(email);
-        AccountKey account = idp == null || idp.isBlank() ? AccountKey.local(e) : new AccountKey(idp, e);
-        return Lockouts.unlock(who.kube(), namespace, account, who.email);
+    boolean unlock(Identity who, String login, String idp) {
+        return Lockouts.unlock(who.kube(), namespace, AccountKey.named(login, idp), who.email);
     }
-
 
     /** Creates a user; returns the one-time password when the service generated it. */
     Optional<char[]> add(Identity who, String email, String username, Set<Role> roles, char[] typed) {

@@ -166,10 +166,8 @@ final class Session {
     static final String BREAK_GLASS_ACTOR = "root (break-glass)";
 
     /** Ends a lockout with {@code kube}'s identity (root's admin kubeconfig). */
-    boolean unlock(KubernetesClient kube, String email, String idp) {
-        String e = UserService.checkEmail(email);
-        return Lockouts.unlock(kube, cfg().users.namespace,
-                idp == null ? AccountKey.local(e) : new AccountKey(idp, e), BREAK_GLASS_ACTOR);
+    boolean unlock(KubernetesClient kube, String login, String idp) {
+        return Lockouts.unlock(kube, cfg().users.namespace, AccountKey.named(login, idp), BREAK_GLASS_ACTOR);
     }
 
     UserService users(KubernetesClient kube, DexApi dex, String actor) {

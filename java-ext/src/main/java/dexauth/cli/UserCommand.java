@@ -149,15 +149,16 @@ final class UserCommand {
             description = {"End the login guard's lockout of an account (after too many failed logins) and forget its",
                     "failures. Kubernetes decides on your identity (delete leases in the namespace: Cluster Admin)."},
             footer = {"", "Examples:", "  authctl user unlock jane@example.com",
-                    "  authctl user unlock jane@example.com --idp corp    (a user of the LDAP/AD IdP corp)"})
+                    "  authctl user unlock alice --idp corp    (the login name a user of the LDAP/AD IdP corp types)"})
     static final class Unlock implements Callable<Integer> {
         @Mixin Session session;
-        @Parameters(index = "0", description = "The account's email (its login name).") String email;
-        @Option(names = "--idp", description = "The IdP of a directory user (default: a local user).") String idp;
+        @Parameters(index = "0", description = "A local user's email, or with --idp the login name typed at that IdP.")
+        String email;
+        @Option(names = "--idp", description = "The LDAP or AD IdP of a directory user (default: a local user).") String idp;
 
         @Override
         public Integer call() {
-            UserService.checkEmail(email);
+            dexauth.loginguard.AccountKey.named(email, idp); // bad input refused before any login or call
             boolean was = run(session, s -> s.unlock(email, idp));
             System.out.println(was ? "unlocked " + email + "; its failed logins are forgotten"
                     : email + " was not locked (no failed logins recorded)");

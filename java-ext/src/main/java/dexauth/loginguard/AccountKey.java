@@ -27,6 +27,19 @@ public record AccountKey(String connector, String login) {
         return new AccountKey(LOCAL, email);
     }
 
+    /**
+     * The account an administrator names: a local user's email ({@code idp} null), or a login
+     * name at an LDAP or AD IdP (what its users type, not always an email).
+     */
+    public static AccountKey named(String login, String idp) {
+        if (idp == null || idp.isBlank()) return local(dexauth.users.UserService.checkEmail(login));
+        if (login == null || login.isBlank() || login.length() > MAX_LOGIN) {
+            throw new dexauth.errors.Invalid("login", "give the login name the user types at " + idp
+                    + " (1 to " + MAX_LOGIN + " characters)");
+        }
+        return new AccountKey(idp.trim(), login);
+    }
+
     /** The counter object's name: {@code dexauth-login-} and 40 hex digits of SHA-256(connector, login). */
     public String objectName() {
         try {

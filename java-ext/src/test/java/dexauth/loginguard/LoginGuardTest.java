@@ -11,6 +11,7 @@ import java.util.Optional;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class LoginGuardTest {
@@ -128,5 +129,8 @@ class LoginGuardTest {
         assertEquals(name, AccountKey.local(" jane@example.com ").objectName());
         assertTrue(name.matches("dexauth-login-[0-9a-f]{40}"), name);
         assertFalse(name.equals(new AccountKey("ldap", "jane@example.com").objectName()), "per connector");
+        assertEquals(new AccountKey("corp", "alice"), AccountKey.named("Alice", "corp"), "directory logins need no @");
+        assertThrows(dexauth.errors.Invalid.class, () -> AccountKey.named("alice", null), "a local user is an email");
+        assertThrows(dexauth.errors.Invalid.class, () -> AccountKey.named(" ", "corp"));
     }
 }
