@@ -3,9 +3,11 @@
 The login guard is the only HTTPS endpoint of Dex's pod: 50 wrong passwords lock the account
 (the right one is refused too, by the password grant and by the login form), a Warning Event
 names the lockout, `authctl user unlock` (allowed by Kubernetes for a Cluster Admin, refused for
-Read Only) ends it, known and unknown emails are answered in the same time, the lockout survives
-a restart of the guard, and `authctl admin reset --break-glass` works while the super-admin is
-locked. The lab's defaults: 10 failures in 15 minutes lock for 15 minutes; answers after 500 ms.
+Read Only) ends it, the console shows the lock and unlocks, known and unknown emails are answered
+in the same time, a client address is limited across accounts, the lockout survives a restart of
+the guard, Dex is reachable only through the guard, and `authctl admin reset --break-glass` works
+while the super-admin is locked. The lab's defaults: 10 failures in 15 minutes lock for 15
+minutes; answers after 500 ms.
 """
 import base64
 import json
@@ -174,6 +176,27 @@ def test_known_and_unknown_emails_are_answered_in_the_same_time(guarded):
     print(f"login guard timing: known median {k:.3f} s, unknown median {u:.3f} s")
     assert abs(k - u) <= 0.2 * max(k, u), f"known {k:.3f} s, unknown {u:.3f} s (samples {known} / {unknown})"
     lab.authctl("user", "unlock", KNOWN, "--break-glass")
+
+
+def test_a_client_address_is_limited_across_accounts(guarded):
+    """Pillar dexauth:login_guard:address_max_failures (5 here, for this test): failures for many
+    accounts from one address, then even a right password from it is refused, until the limit is raised."""
+    lab = guarded
+    dexlab.set_overrides(lab, {"dexauth": {"login_guard": {"address_max_failures": 5}}})
+    try:
+        ok, states, _ = dexlab.orchestrate(lab)
+        assert ok, dexlab.failures(states)
+        for i in range(5):
+            assert grant(lab, f"spray-{i}-{_tag}@guard.test", "Spring2026!")[0] == 401
+        status, body = grant(lab, KNOWN, PASSWORD[KNOWN])
+        assert status == 429 and body.get("dexauth_reason") == "address_limited", (status, body)
+    finally:
+        dexlab.set_overrides(lab, {})
+        ok, states, _ = dexlab.orchestrate(lab)
+        assert ok, dexlab.failures(states)
+    status, body = wait_until(lambda: (lambda a: a if a[0] in (200, 401, 429) else None)(
+        grant(lab, KNOWN, PASSWORD[KNOWN])), timeout=120, what="the guard answers with the lab's limits")
+    assert status == 200, (status, body)
 
 
 def test_the_lockout_survives_a_restart_of_the_guard(guarded):
