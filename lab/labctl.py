@@ -35,11 +35,11 @@ SERVICE_CIDR = "127.96.0.0/16"
 # Dex's Service address (pillar dexauth:dex:service_ip): kube-apiserver fetches discovery over it.
 DEX_SERVICE_IP = "127.96.0.56"
 PORT_NAMES = ["etcd_client", "etcd_peer", "apiserver", "salt_publish", "salt_ret", "salt_api",
-              "dex_https", "dex_grpc", "dex_telemetry", "account_https"]
+              "dex_https", "dex_grpc", "dex_telemetry", "account_https", "dex_upstream"]
 # Ports a `make lab` prefers when free; tests always take random free ports.
 PREFERRED = {"etcd_client": 2379, "etcd_peer": 2380, "apiserver": 6443, "salt_publish": 4505,
              "salt_ret": 4506, "salt_api": 8000, "dex_https": 5556, "dex_grpc": 5557, "dex_telemetry": 5558,
-             "account_https": 5559}
+             "account_https": 5559, "dex_upstream": 5554}
 
 
 def lab_tool(operation, request):
@@ -271,6 +271,10 @@ class Lab:
                 "account": {"listen_address": "127.0.0.1", "port": ports["account_https"],
                             "public_url": f"https://127.0.0.1:{ports['account_https']}/account",
                             "dex_grpc_address": f"127.0.0.1:{ports['dex_grpc']}"},
+                # Dex's own HTTPS (127.0.0.1 only); dex_https is the login guard's. The lab's tests all come from
+                # 127.0.0.1: the per-address limit is high, and answers wait less than production's second.
+                "login_guard": {"dex_port": ports["dex_upstream"], "address_max_failures": 100000,
+                                "response_time_ms": 500},
                 "chart": {"dir": str(REPO / "charts" / "dex")},
                 "superadmin": {"email": "admin@lab.local", "username": "admin"},
                 # The lab favours speed; production keeps the default cost (12).

@@ -78,6 +78,12 @@ final class Api {
             ctx.status(HttpStatus.NO_CONTENT);
         });
         r.post(PREFIX + "/users/{email}/password", this::reset);
+        r.delete(PREFIX + "/users/{email}/lockout", ctx -> {
+            String email = ctx.pathParam("email");
+            boolean was = accounts.unlock(who(ctx), email, ctx.queryParam("idp"));
+            Console.log("unlocked " + email + " (API)", who(ctx).email);
+            ctx.json(Map.of("email", email, "wasLocked", was));
+        });
         r.put(PREFIX + "/users/{email}/roles/{role}", ctx -> role(ctx, false));
         r.delete(PREFIX + "/users/{email}/roles/{role}", ctx -> role(ctx, true));
         r.get(PREFIX + "/groups", ctx -> ctx.json(accounts.groups(who(ctx))));

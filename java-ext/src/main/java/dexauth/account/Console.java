@@ -83,6 +83,8 @@ final class Console {
         r.get("/users/{email}", ctx -> page(ctx, "users", this::user));
         r.post("/users/{email}/roles", ctx -> page(ctx, "users", this::changeRole));
         r.post("/users/{email}/reset", ctx -> page(ctx, "users", this::resetPassword));
+        r.post("/users/{email}/unlock", ctx -> page(ctx, "users", (c, s, who, view) -> onUser(c, s, who, view,
+                "unlocked the login", () -> accounts.unlock(who, c.pathParam("email"), null))));
         r.get("/users/{email}/delete", ctx -> page(ctx, "users", this::confirmDelete));
         r.post("/users/{email}/delete", ctx -> page(ctx, "users", this::deleteUser));
         r.get("/groups", ctx -> page(ctx, "groups", this::groups));
@@ -394,7 +396,7 @@ final class Console {
         try {
             Accounts.UserView u = accounts.user(who, ctx.pathParam("email"));
             render(ctx, "user.jte", params("view", view, "user", u.record(), "events", u.events(),
-                    "canManage", accounts.canManage(who)));
+                    "lockedUntil", u.lockedUntil().map(Object::toString).orElse(""), "canManage", accounts.canManage(who)));
         } catch (DomainException e) {
             refuse(ctx, HttpStatus.forStatus(status(e)), "Cannot show this user", e.getMessage());
         }
@@ -418,7 +420,8 @@ final class Console {
         try {
             Accounts.UserView u = accounts.user(who, email);
             render(ctx, "user.jte", params("view", view.withError(e.getMessage()), "user", u.record(),
-                    "events", u.events(), "canManage", accounts.canManage(who)));
+                    "events", u.events(), "lockedUntil", u.lockedUntil().map(Object::toString).orElse(""),
+                    "canManage", accounts.canManage(who)));
         } catch (DomainException unreadable) {
             refuse(ctx, HttpStatus.forStatus(status(e)), "Not done", e.getMessage());
         }
@@ -504,11 +507,7 @@ final class Console {
 
     /** The client's address: the connection's, or the one a trusted proxy appended to X-Forwarded-For. */
     static String clientAddress(Context ctx, ServiceConfig config) {
-        String remote = ctx.ip();
-        String forwarded = ctx.header("X-Forwarded-For");
-        if (forwarded == null || !config.trustedProxies.contains(remote)) return remote;
-        String[] hops = forwarded.split(",");
-        return hops[hops.length - 1].trim();
+        return dexauth.loginguard.ClientAddress.of(ctx.ip(), ctx.header("X-Forwarded-For"), config.trustedProxies);
     }
 
     private static char[] chars(String s) {

@@ -71,6 +71,7 @@ public final class ChartValues {
         if (cfg.productName() != null) v.put("frontend.issuerName", cfg.productName());
         if (cfg.primaryColor() != null) v.put("frontend.primaryColor", cfg.primaryColor());
         if (cfg.account() != null) account(cfg, cfg.account(), v);
+        if (cfg.loginGuard() != null) loginGuard(cfg.loginGuard(), v);
         adminUiClients(cfg, v);
         return v;
     }
@@ -86,6 +87,18 @@ public final class ChartValues {
             v.put(key + "secretKey", ui.clientId());
             for (int j = 0; j < ui.redirectUris().size(); j++) v.put(key + "redirectURIs[" + j + "]", ui.redirectUris().get(j));
         }
+    }
+
+    /** The login guard beside Dex (the account service's image: the same jar). */
+    private static void loginGuard(DeploymentConfig.LoginGuard g, Map<String, String> v) {
+        v.put("account.image.tag", Versions.authctl());
+        v.put("loginGuard.dexPort", Integer.toString(g.dexPort()));
+        v.put("loginGuard.maxFailures", Integer.toString(g.maxFailures()));
+        v.put("loginGuard.windowSeconds", Long.toString(g.windowSeconds()));
+        v.put("loginGuard.lockoutSeconds", Long.toString(g.lockoutSeconds()));
+        v.put("loginGuard.addressMaxFailures", Integer.toString(g.addressMaxFailures()));
+        v.put("loginGuard.addressWindowSeconds", Long.toString(g.addressWindowSeconds()));
+        v.put("loginGuard.responseMillis", Integer.toString(g.responseTimeMs()));
     }
 
     /** The account service's values: its Deployment, its console client in Dex, its service.yaml. */

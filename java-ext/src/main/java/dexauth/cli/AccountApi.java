@@ -109,6 +109,12 @@ final class AccountApi implements UserOps {
     }
 
     @Override
+    public boolean unlock(String email, String idp) {
+        String query = idp == null ? "" : "?idp=" + URLEncoder.encode(idp, StandardCharsets.UTF_8);
+        return call("DELETE", "/users/" + path(email) + "/lockout" + query, null).path("wasLocked").asBoolean();
+    }
+
+    @Override
     public void grant(String email, Role role, boolean revoke) {
         call(revoke ? "DELETE" : "PUT", "/users/" + path(email) + "/roles/" + role.id(), null);
     }

@@ -31,7 +31,14 @@ public record DeploymentConfig(
         Path chartDir, String release, String superadminEmail, String superadminUsername,
         int bcryptCost, String kubernetesVersion, Path kubeconfig, Path apiserverManifest, Path authenticationConfig,
         Map<String, IdpSpec> idps, String productName, String primaryColor, Account account,
-        List<AdminUi> adminUis) {
+        List<AdminUi> adminUis, LoginGuard loginGuard) {
+
+    /**
+     * The login guard in front of Dex (pillar {@code dexauth:login_guard}); null when a partial
+     * pillar leaves the section out. Durations in seconds.
+     */
+    public record LoginGuard(int maxFailures, long windowSeconds, long lockoutSeconds, int addressMaxFailures,
+                             long addressWindowSeconds, int responseTimeMs, int dexPort) {}
 
     /**
      * The account service (pillar {@code dexauth:account}), deployed by the chart beside Dex; null
@@ -138,7 +145,7 @@ public record DeploymentConfig(
                 pathOf(r.path("kubernetes:kubeconfig")), pathOf(r.path("kubernetes:apiserver_manifest")),
                 pathOf(r.path("kubernetes:authentication_config")), idps(pillar.get("idps")),
                 productName(r), color(r, "branding:primary_color"),
-                account, adminUis);
+                account, adminUis, partial && !r.has("login_guard") ? null : loginGuard(r, https, grpc, telemetry));
         if (!cfg.idps().isEmpty() && version != null && !cfg.structuredAuthentication()) {
             throw invalid(ROOT + ":idps", "upstream IdPs need Kubernetes 1.30 or later: only its structured"
                     + " authentication keeps their users (oidc:<idp>:<email>) apart from local users (oidc:<email>)");
@@ -170,6 +177,17 @@ public record DeploymentConfig(
         if (serviceIp == null) return null;
         String host = serviceIp.contains(":") ? "[" + serviceIp + "]" : serviceIp;
         return URI.create("https://" + host + ":" + httpsPort + issuer.getRawPath() + "/.well-known/openid-configuration");
+    }
+
+    private static LoginGuard loginGuard(Reader r, int https, int grpc, int telemetry) {
+        int dexPort = r.port("login_guard:dex_port");
+        if (r.has("login_guard:dex_port") && (dexPort == https || dexPort == grpc || dexPort == telemetry)) {
+            throw invalid(ROOT + ":login_guard:dex_port", dexPort + " is already one of dex:ports (the guard serves"
+                    + " dex:ports:https; Dex's own listener needs a port of its own)");
+        }
+        return new LoginGuard(r.intIn("login_guard:max_failures", 1, 1000), r.seconds("login_guard:window"),
+                r.seconds("login_guard:lockout"), r.intIn("login_guard:address_max_failures", 1, 1_000_000),
+                r.seconds("login_guard:address_window"), r.intIn("login_guard:response_time_ms", 0, 10_000), dexPort);
     }
 
     private static Account account(Reader r, URI issuer) {
@@ -327,6 +345,23 @@ public record DeploymentConfig(
                 throw invalid(ROOT + ":" + key, "'" + v + "' is not a duration like 10m, 1h or 168h");
             }
             return v;
+        }
+
+        /** A duration like 15m or 1h30m, in seconds (at least one). */
+        long seconds(String key) {
+            String v = duration(key);
+            if (v == null) return 0;
+            long total = 0;
+            java.util.regex.Matcher m = Pattern.compile("(\\d+)([hms])").matcher(v);
+            while (m.find()) {
+                total += Long.parseLong(m.group(1)) * switch (m.group(2)) {
+                    case "h" -> 3600;
+                    case "m" -> 60;
+                    default -> 1;
+                };
+            }
+            if (total < 1) throw invalid(ROOT + ":" + key, "'" + v + "' must be at least 1s");
+            return total;
         }
 
         String name(String key) {

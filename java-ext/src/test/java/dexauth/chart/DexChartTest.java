@@ -173,6 +173,27 @@ class DexChartTest {
   }
 
   @Test
+  void dexIsReachedOnlyThroughTheLoginGuardInItsPod() throws Exception {
+    List<JsonNode> docs = render(t -> t.set("loginGuard.dexPort", "6001").set("loginGuard.maxFailures", "7"));
+    assertEquals("127.0.0.1:6001", dexConfig(docs).at("/web/https").asText());
+    JsonNode pod = only(docs, "Deployment").at("/spec/template/spec");
+    Map<String, JsonNode> containers = byName(pod.path("containers"));
+    assertFalse(containers.get("dex").path("ports").findValuesAsText("name").contains("https"), "Dex has no pod port for HTTPS");
+    JsonNode guard = containers.get("login-guard");
+    assertEquals(List.of("https"), guard.path("ports").findValuesAsText("name"));
+    assertEquals(List.of("authctl", "guard", "--config", "/etc/dexauth/guard/guard.yaml"), texts(guard.path("command")));
+    assertTrue(guard.at("/securityContext/readOnlyRootFilesystem").asBoolean());
+    assertEquals("https", only(docs, "Service").at("/spec/ports/0/targetPort").asText());
+    JsonNode guardConfig = YAML.readTree(kinds(docs, "ConfigMap").stream()
+        .filter(c -> c.path("data").has("guard.yaml")).findFirst().orElseThrow().at("/data/guard.yaml").asText());
+    assertEquals("https://127.0.0.1:6001", guardConfig.at("/dex/url").asText());
+    assertEquals(7, guardConfig.at("/policy/maxFailures").asInt());
+    assertEquals(dexConfig(docs).at("/oauth2/passwordConnector").asText(), guardConfig.path("passwordConnector").asText());
+    String rules = only(docs, "Role").toString();
+    assertTrue(rules.contains("leases") && !rules.contains("configmaps"), "the guard's counters, and no user record");
+  }
+
+  @Test
   void rendersTheAccountServiceBesideDex() throws Exception {
     List<JsonNode> docs = render(t -> t
         .set("account.image.tag", "0.1.0")

@@ -114,6 +114,19 @@ class DeploymentConfigTest {
     }
 
     @Test
+    void loginGuardDurationsAreSecondsAndItsDexPortIsItsOwn() {
+        DeploymentConfig.LoginGuard g = TestPillars.with("login_guard:window", "1h30m").loginGuard();
+        assertEquals(5400, g.windowSeconds());
+        assertEquals(900, g.lockoutSeconds());
+        assertEquals(10, g.maxFailures());
+        String msg = rejected("dexauth:login_guard:lockout", () -> TestPillars.with("login_guard:lockout", "15 minutes"));
+        assertTrue(msg.contains("15 minutes"), msg);
+        msg = rejected("dexauth:login_guard:dex_port", () -> TestPillars.with("login_guard:dex_port", 5556));
+        assertTrue(msg.contains("dex:ports"), msg);
+        rejected("dexauth:login_guard:max_failures", () -> TestPillars.with("login_guard:max_failures", 0));
+    }
+
+    @Test
     void uppercaseNamespaceIsRejected() {
         String msg = rejected("dexauth:namespace", () -> TestPillars.with("namespace", "DexAuth"));
         assertTrue(msg.contains("DNS-1123"), msg);
