@@ -252,11 +252,11 @@ def ldap(env):
     with dexlab.ldap_idp(env) as slapd:
         SEEN["passwords"] |= {u["password"] for u in slapd.users.values()} | {slapd.bind_password}
         try:
-            r = env.authctl("role", "grant", "--group", "developers", "read-only", "--break-glass")
+            r = env.authctl("role", "grant", "--group", "developers", "--idp", "corp", "read-only", "--break-glass")
             assert r.returncode == 0, r.stdout + r.stderr
             yield slapd
         finally:
-            env.authctl("role", "revoke", "--group", "developers", "read-only", "--break-glass")
+            env.authctl("role", "revoke", "--group", "developers", "--idp", "corp", "read-only", "--break-glass")
 
 
 # --------------------------------------------------------------------------- tests

@@ -24,7 +24,7 @@ interface UserOps extends AutoCloseable {
 
     void grant(String email, Role role, boolean revoke);
 
-    void grantGroup(String group, Role role, boolean revoke);
+    void grantGroup(String idp, String group, Role role, boolean revoke);
 
     @Override
     void close();
@@ -40,8 +40,8 @@ interface UserOps extends AutoCloseable {
             @Override public void resetPassword(String email, char[] password) { users.resetPassword(email, password); }
             @Override public void delete(String email) { users.delete(email); }
             @Override public void grant(String email, Role role, boolean revoke) { users.grant(email, role, revoke); }
-            @Override public void grantGroup(String group, Role role, boolean revoke) {
-                users.grantGroup(group, role, revoke);
+            @Override public void grantGroup(String idp, String group, Role role, boolean revoke) {
+                users.grantGroup(idp, group, role, revoke);
             }
             @Override public void close() {
                 for (AutoCloseable r : resources) {

@@ -45,7 +45,7 @@ public final class RoleAssignments {
 
     private RoleAssignments() {}
 
-    /** Role holders: {@code users} are emails, {@code groups} are IdP group names (both unprefixed). */
+    /** Role holders: {@code users} are emails, {@code groups} are {@code <idp>:<group>} (both without {@code oidc:}). */
     public record Holders(Map<Role, Set<String>> users, Map<Role, Set<String>> groups) {
         public static Holders empty() {
             Map<Role, Set<String>> u = new EnumMap<>(Role.class);
@@ -56,6 +56,29 @@ public final class RoleAssignments {
             }
             return new Holders(u, g);
         }
+    }
+
+    /**
+     * The roles dexauth's ClusterRoleBindings actually give each local user (by email): what
+     * {@code user list} compares with the stored roles to show drift.
+     */
+    public static Map<String, Set<Role>> boundUsers(KubernetesClient kube) {
+        Map<String, Role> byBinding = Map.of(BINDING_PREFIX + "role:" + Role.CLUSTER_ADMIN.id(), Role.CLUSTER_ADMIN,
+                BINDING_PREFIX + "role:" + Role.READ_ONLY.id(), Role.READ_ONLY,
+                BINDING_PREFIX + "role:" + Role.SOLUTION_ADMIN.id() + "-cluster", Role.SOLUTION_ADMIN);
+        Map<String, Set<Role>> out = new java.util.TreeMap<>();
+        for (ClusterRoleBinding b : kube.rbac().clusterRoleBindings().withLabel(RoleBindings.MANAGED_BY, "dexauth")
+                .list().getItems()) {
+            Role role = byBinding.get(b.getMetadata().getName());
+            if (role == null || b.getSubjects() == null) continue;
+            for (Subject s : b.getSubjects()) {
+                if ("User".equals(s.getKind()) && s.getName().startsWith(RoleBindings.PREFIX)) {
+                    out.computeIfAbsent(s.getName().substring(RoleBindings.PREFIX.length()),
+                            e -> java.util.EnumSet.noneOf(Role.class)).add(role);
+                }
+            }
+        }
+        return out;
     }
 
     static List<Subject> subjects(Holders h, Role role) {
