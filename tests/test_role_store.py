@@ -262,9 +262,9 @@ def test_a_revoke_whose_binding_removal_failed_shows_as_drift_and_the_next_recon
     path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [policy, binding]}))
     assert lab.kubectl("apply", "-f", str(path)).returncode == 0
     try:
-        wait_until(lambda: "injected failure" in lab.kubectl(
-            "label", "--overwrite", "clusterrolebinding", "dexauth:role:read-only", "probe=1").stderr,
-            timeout=60, what="the injected admission policy in force")
+        wait_until(lambda: "injected failure" in lab.kubectl(  # a new value each time: never a no-op update
+            "label", "--overwrite", "clusterrolebinding", "dexauth:role:read-only", "probe=" + os.urandom(4).hex()
+        ).stderr, timeout=60, what="the injected admission policy in force")
         r = ctl(lab, "role", "revoke", VIEWER, "read-only")
         assert r.returncode != 0 and "injected failure" in r.stderr, r.stdout + r.stderr
         assert "next reconcile" in r.stderr, r.stderr
