@@ -81,7 +81,8 @@ public final class ApiserverAuthentication {
     static final String USERNAME_EXPRESSION = "claims.federated_claims.connector_id == '" + DexApi.LOCAL_CONNECTOR
             + "' ? 'oidc:' + claims.email : 'oidc:' + claims.federated_claims.connector_id + ':' + claims.email";
 
-    static final String GROUPS_EXPRESSION = "has(claims.groups) ? claims.groups.map(g, 'oidc:'"
+    /** claims is a map of any: dyn() makes its groups a list CEL may map over (checked by kube-apiserver 1.36). */
+    static final String GROUPS_EXPRESSION = "has(claims.groups) ? dyn(claims.groups).map(g, 'oidc:'"
             + " + claims.federated_claims.connector_id + ':' + g) : []";
 
     static String structuredConfig(DeploymentConfig cfg, String caPem) throws IOException {
