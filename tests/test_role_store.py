@@ -1,6 +1,7 @@
 """End to end, issue 13 items 2 and 5: groups are per IdP, and the role store can be neither
 poisoned nor raced (real slapd directories, real Dex tokens, real kube-apiserver RBAC).
 """
+import contextlib
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -36,13 +37,24 @@ def whoami(lab, tok):
 
 
 def apply_roles_state(lab):
-    """What the schedule runs: the roles state; returns its one dexauth.roles_managed result."""
-    r = lab.salt_call("state.apply", "dexauth.roles")
+    """What the schedule runs: the roles state (after a scheduled run in progress); its roles_managed result."""
+    r = lab.salt_call("state.apply", "dexauth.roles", "queue=True")
     assert r.returncode == 0, r.stdout + r.stderr
     states = json.loads(r.stdout)["local"]
     managed = [s for s in states.values() if s["__id__"] == "Roles and role bindings match the stored assignments"]
     assert managed and managed[0]["result"] is True, json.dumps(states)[-2000:]
     return managed[0]
+
+
+@contextlib.contextmanager
+def schedule_paused(lab):
+    """The minion's scheduled reconcile held back, so that the test's own runs are the ones that act."""
+    r = lab.salt_call("schedule.disable")
+    assert r.returncode == 0 and json.loads(r.stdout)["local"]["result"], r.stdout + r.stderr
+    try:
+        yield
+    finally:
+        lab.salt_call("schedule.enable")
 
 
 def stored_grants(lab):
@@ -106,9 +118,9 @@ def test_group_grants_stored_without_idp_are_migrated_once_by_the_states(lab_up)
                       "data": {"grants.json": json.dumps({"ops": ["read-only"]})}}
             path = lab.root / "legacy-grants.json"
             path.write_text(json.dumps(legacy))
-            assert lab.kubectl("replace", "--force", "-f", str(path)).returncode == 0
-
-            first = apply_roles_state(lab)
+            with schedule_paused(lab):
+                assert lab.kubectl("replace", "--force", "-f", str(path)).returncode == 0
+                first = apply_roles_state(lab)
             assert "corp" in json.dumps(first["changes"]) and "somegitlab" in first["comment"], first
             data = stored_grants(lab)
             assert "grants.json" not in data

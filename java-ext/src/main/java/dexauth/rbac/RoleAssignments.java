@@ -1,6 +1,5 @@
 package dexauth.rbac;
 
-import io.fabric8.kubernetes.api.model.EventBuilder;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBindingBuilder;
@@ -10,7 +9,6 @@ import io.fabric8.kubernetes.api.model.rbac.Subject;
 import io.fabric8.kubernetes.api.model.rbac.SubjectBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.EnumMap;
@@ -189,15 +187,8 @@ public final class RoleAssignments {
                     + " namespace: " + reason + "; Solution Admins get no binding there (remove the label)";
             changes.put("namespace/" + ns, "refused as a solution namespace: " + reason);
             if (dryRun) return;
-            String now = Instant.now().toString();
-            kube.v1().events().inNamespace(authNamespace).resource(new EventBuilder().withNewMetadata()
-                    .withName(eventName).withNamespace(authNamespace).addToLabels(RoleBindings.MANAGED_BY, "dexauth")
-                    .addToAnnotations(REFUSED_NAMESPACE, ns).endMetadata()
-                    .withNewInvolvedObject().withApiVersion("v1").withKind("ConfigMap").withNamespace(authNamespace)
-                    .withName(SolutionPolicy.CONFIGMAP).endInvolvedObject()
-                    .withType("Warning").withReason("SolutionNamespaceRefused").withMessage(message)
-                    .withFirstTimestamp(now).withLastTimestamp(now).withCount(1)
-                    .withNewSource().withComponent("dexauth").endSource().build()).createOr(e -> e.update());
+            WarningEvent.once(kube, authNamespace, eventName, SolutionPolicy.CONFIGMAP, "SolutionNamespaceRefused",
+                    message, Map.of(REFUSED_NAMESPACE, ns));
         } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
             changes.put("namespace/" + ns, "refused as a solution namespace: " + reason + " (warning Event not recorded: "
                     + e.getMessage() + ")");

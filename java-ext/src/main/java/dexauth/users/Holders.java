@@ -2,11 +2,10 @@ package dexauth.users;
 
 import dexauth.rbac.RoleAssignments;
 import dexauth.rbac.SolutionPolicy;
-import io.fabric8.kubernetes.api.model.EventBuilder;
+import dexauth.rbac.WarningEvent;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -85,19 +84,10 @@ public final class Holders {
      * Event that cannot be written never stops the reconcile.
      */
     private static void warn(KubernetesClient kube, String namespace, UserStore.Rejected r) {
-        String name = "dexauth-invalid-user-record." + r.object();
         try {
-            if (kube.v1().events().inNamespace(namespace).withName(name).get() != null) return;
-            String now = Instant.now().toString();
-            kube.v1().events().inNamespace(namespace).resource(new EventBuilder().withNewMetadata().withName(name)
-                    .withNamespace(namespace).addToLabels("app.kubernetes.io/managed-by", "dexauth").endMetadata()
-                    .withNewInvolvedObject().withApiVersion("v1").withKind("ConfigMap").withNamespace(namespace)
-                    .withName(r.object()).endInvolvedObject()
-                    .withType("Warning").withReason(INVALID_RECORD)
-                    .withMessage("user record " + r.object() + " skipped: " + r.reason() + "; it grants nothing (delete"
-                            + " it, or re-create the user with `authctl user add`)")
-                    .withFirstTimestamp(now).withLastTimestamp(now).withCount(1)
-                    .withNewSource().withComponent("dexauth").endSource().build()).createOr(e -> e.update());
+            WarningEvent.once(kube, namespace, "dexauth-invalid-user-record." + r.object(), r.object(), INVALID_RECORD,
+                    "user record " + r.object() + " skipped: " + r.reason() + "; it grants nothing (delete it, or"
+                            + " re-create the user with `authctl user add`)", Map.of());
         } catch (KubernetesClientException e) {
             System.err.println("dexauth: warning: " + r.object() + " skipped; its warning Event not recorded: "
                     + e.getMessage());
