@@ -149,7 +149,7 @@ def test_a_directory_user_claiming_a_local_email_does_not_get_its_rights(env):
 def test_idp_test_of_the_saved_idp_uses_the_stored_secret(env):
     r = idp(env, "test", "corp", "--user", "bob")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "ok   Bind" in r.stdout and "oidc:developers" in r.stdout
+    assert "ok   Bind" in r.stdout and "oidc:corp:developers" in r.stdout
     r = idp(env, "test", "corp", "--user", "nobody")
     assert r.returncode == 10 and "no entry matches" in r.stdout
     r = idp(env, "show", "corp")
