@@ -41,8 +41,10 @@ def apply_roles_state(lab):
     r = lab.salt_call("state.apply", "dexauth.roles", "queue=True")
     assert r.returncode == 0, r.stdout + r.stderr
     states = json.loads(r.stdout)["local"]
-    managed = [s for s in states.values() if s["__id__"] == "Roles and role bindings match the stored assignments"]
-    assert managed and managed[0]["result"] is True, json.dumps(states)[-2000:]
+    assert isinstance(states, dict), r.stdout[-2000:]
+    managed = [s for s in states.values()
+               if isinstance(s, dict) and s.get("__id__") == "Roles and role bindings match the stored assignments"]
+    assert managed and managed[0]["result"] is True, r.stdout[-3000:]
     return managed[0]
 
 
