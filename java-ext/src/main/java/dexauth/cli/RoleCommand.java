@@ -35,11 +35,11 @@ final class RoleCommand {
             throw new UserError("--idp names the IdP of a --group; a local user is given by EMAIL alone");
         }
         if (target.group != null) {
+            dexauth.users.UserService.checkGroup(target.group); // a name that can never be granted is said first
             if (target.idp == null) {
                 throw new UserError("give the IdP of group " + target.group + " with --idp NAME (see `authctl idp list`):"
                         + " groups are per IdP, a grant never reaches a group of the same name from another IdP");
             }
-            dexauth.users.UserService.checkGroup(target.group);
             dexauth.users.UserService.checkIdp(target.idp);
         }
         UserCommand.run(session, s -> {
