@@ -226,12 +226,15 @@ public final class UserService {
             UserStore store = new UserStore(kube, namespace);
             // Without a listing given, Dex's own "already exists" answer below catches a Dex-only user
             // (listing every password per add made imports quadratic).
-            if (store.get(target).isPresent() || (knownInDex != null && knownInDex.contains(target))) {
-                throw new Conflict("user " + target + " already exists");
-            }
+            if (knownInDex != null && knownInDex.contains(target)) throw new Conflict("user " + target + " already exists");
             UserRecord user = new UserRecord(target, username == null || username.isBlank() ? target.split("@")[0] : username,
                     roles, true, actor, Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
-            store.create(user, pending);
+            try {
+                store.create(user, pending); // the create itself says whether the record exists: no read first
+            } catch (KubernetesClientException e) {
+                if (e.getCode() == 409) throw new Conflict("user " + target + " already exists");
+                throw e;
+            }
             try {
                 createInDex(target, user.username(), hash);
             } catch (RuntimeException e) {
