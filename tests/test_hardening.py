@@ -185,7 +185,8 @@ def strings(node):
 def test_read_only_reads_no_value_derived_from_any_secret_in_the_auth_namespace(lab_up):
     lab = lab_up
     r = ctl(lab, "idp", "add", "gitlab", "corp-gitlab", "--base-url", f"https://127.0.0.1:{free_port()}",
-            "--client-id", "k8s", "--client-secret-stdin", "--force", stdin="Gitlab-Secret-" + os.urandom(4).hex() + "\n")
+            "--client-id", "k8s", "--client-secret-stdin", "--force", "--group", "corp",
+            stdin="Gitlab-Secret-" + os.urandom(4).hex() + "\n")
     assert r.returncode == 0, r.stdout + r.stderr
     try:
         secrets = kubectl_json(lab, "-n", NS, "get", "secrets")["items"]
@@ -231,7 +232,7 @@ def test_numeric_looking_client_ids_reach_dex_as_text(lab_up):
     added = []
     try:
         for kind, name, client_id, extra in (("github", "gh-numeric", "12345", ["--org", "acme"]),
-                                             ("gitlab", "gl-clock", "12:30", ["--base-url",
+                                             ("gitlab", "gl-clock", "12:30", ["--group", "ops", "--base-url",
                                                                              f"https://127.0.0.1:{free_port()}"])):
             r = ctl(lab, "idp", "add", kind, name, "--client-id", client_id, "--client-secret-stdin", "--force",
                     *extra, stdin="client-secret-" + os.urandom(4).hex() + "\n")

@@ -76,7 +76,7 @@ def test_each_engine_state_gets_only_the_pillar_keys_it_needs(renderer, case):
         if sid != "Roles and role bindings match the stored assignments":
             assert "roles" not in config, (sid, sorted(config))
     roles = seen["Roles and role bindings match the stored assignments"]
-    assert set(roles) == {"namespace", "kubernetes", "roles"}
+    assert set(roles) == {"namespace", "kubernetes", "roles", "idps"}  # idps: to migrate grants without an IdP
     assert roles["roles"] == {"denied_namespaces": []}  # not the schedule's period
     assert seen["Roles and role bindings match the stored assignments"]["kubernetes"] == {
         "kubeconfig": "/etc/kubernetes/admin.conf"}

@@ -195,11 +195,11 @@ final class Accounts {
         as(who).grant(email, role, revoke);
     }
 
-    void grantGroup(Identity who, String group, Role role, boolean revoke) {
-        as(who).grantGroup(group, role, revoke);
+    void grantGroup(Identity who, String idp, String group, Role role, boolean revoke) {
+        as(who).grantGroup(idp, group, role, revoke);
     }
 
-    Map<String, Set<Role>> groups(Identity who) {
+    Map<GroupGrants.Group, Set<Role>> groups(Identity who) {
         requireDirectory(who);
         return new GroupGrants(serviceKube, namespace).all();
     }

@@ -487,10 +487,11 @@ final class Console {
     private void changeGroup(Context ctx, Sessions.Session s, Identity who, View view) {
         boolean revoke = "revoke".equals(ctx.formParam("action"));
         String group = ctx.formParam("group");
+        String idp = ctx.formParam("idp");
         try {
-            accounts.grantGroup(who, group, Role.parse(ctx.formParam("role")), revoke);
-            log((revoke ? "revoked a role of group " : "granted a role to group ") + group, who.email);
-            s.flash = (revoke ? "Role revoked from " : "Role granted to ") + "group " + group + ".";
+            accounts.grantGroup(who, idp, group, Role.parse(ctx.formParam("role")), revoke);
+            log((revoke ? "revoked a role of group " : "granted a role to group ") + group + " of IdP " + idp, who.email);
+            s.flash = (revoke ? "Role revoked from " : "Role granted to ") + "group " + group + " of IdP " + idp + ".";
             throw new Redirect(base + "/groups");
         } catch (DomainException e) {
             ctx.status(status(e));

@@ -109,6 +109,10 @@ public final class ApiserverAuthentication {
     static final String USERNAME_EXPRESSION = "claims.federated_claims.connector_id == '" + DexApi.LOCAL_CONNECTOR
             + "' ? 'oidc:' + claims.email : 'oidc:' + claims.federated_claims.connector_id + ':' + claims.email";
 
+    /** claims is a map of any: dyn() makes its groups a list CEL may map over (checked by kube-apiserver 1.36). */
+    static final String GROUPS_EXPRESSION = "has(claims.groups) ? dyn(claims.groups).map(g, 'oidc:'"
+            + " + claims.federated_claims.connector_id + ':' + g) : []";
+
     static String structuredConfig(DeploymentConfig cfg, String caPem) throws IOException {
         ObjectNode root = YAML.createObjectNode();
         root.put("apiVersion", "apiserver.config.k8s.io/v1");
@@ -124,7 +128,9 @@ public final class ApiserverAuthentication {
         // Local users are oidc:<email>; users of an upstream IdP are oidc:<idp>:<email>, so an
         // IdP asserting a local user's email (say the super-admin's) never gets that user's rights.
         claims.putObject("username").put("expression", USERNAME_EXPRESSION);
-        claims.putObject("groups").put("claim", "groups").put("prefix", "oidc:");
+        // Groups likewise are oidc:<idp>:<group>: a grant to a directory's "ops" never reaches an "ops"
+        // group of another IdP (anyone can create one on a public GitLab).
+        claims.putObject("groups").put("expression", GROUPS_EXPRESSION);
         ArrayNode rules = jwt.putArray("claimValidationRules");
         rules.addObject().put("expression", "has(claims.federated_claims)")
                 .put("message", "the token names no connector: request the federated:id scope");

@@ -120,8 +120,8 @@ final class AccountApi implements UserOps {
     }
 
     @Override
-    public void grantGroup(String group, Role role, boolean revoke) {
-        call(revoke ? "DELETE" : "PUT", "/groups/" + path(group) + "/roles/" + role.id(), null);
+    public void grantGroup(String idp, String group, Role role, boolean revoke) {
+        call(revoke ? "DELETE" : "PUT", "/idps/" + path(idp) + "/groups/" + path(group) + "/roles/" + role.id(), null);
     }
 
     /** The person's own password: the current one proven to Dex by the service. */

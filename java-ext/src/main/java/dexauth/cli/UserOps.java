@@ -27,7 +27,7 @@ interface UserOps extends AutoCloseable {
     /** Ends the login guard's lockout of an account ({@code idp} null: a local user); false if it was not locked. */
     boolean unlock(String email, String idp);
 
-    void grantGroup(String group, Role role, boolean revoke);
+    void grantGroup(String idp, String group, Role role, boolean revoke);
 
     @Override
     void close();
@@ -49,8 +49,8 @@ interface UserOps extends AutoCloseable {
             @Override public void delete(String email) { users.delete(email); }
             @Override public void grant(String email, Role role, boolean revoke) { users.grant(email, role, revoke); }
             @Override public boolean unlock(String email, String idp) { return unlock.unlock(email, idp); }
-            @Override public void grantGroup(String group, Role role, boolean revoke) {
-                users.grantGroup(group, role, revoke);
+            @Override public void grantGroup(String idp, String group, Role role, boolean revoke) {
+                users.grantGroup(idp, group, role, revoke);
             }
             @Override public void close() {
                 for (AutoCloseable r : resources) {

@@ -21,6 +21,7 @@ import dexauth.rbac.RoleAssignments;
 import dexauth.rbac.RoleBindings;
 import dexauth.rbac.RoleDefinitions;
 import dexauth.rbac.SolutionPolicy;
+import dexauth.users.GroupGrants;
 import dexauth.users.Holders;
 import dexauth.users.PasswordPolicy;
 import dexauth.users.UserService;
@@ -34,6 +35,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -97,13 +99,19 @@ final class DeploymentOperations implements AutoCloseable {
             DeploymentConfig cfg = config(req);
             KubernetesClient kube = kube(cfg);
             Map<String, String> changes = new java.util.LinkedHashMap<>(RoleDefinitions.ensure(kube, dry));
+            List<String> warnings = new java.util.ArrayList<>();
             if (kube.namespaces().withName(cfg.namespace()).get() != null) {
                 SolutionPolicy policy = new SolutionPolicy(cfg.namespace(),
                         DeploymentConfig.deniedNamespaces(req.get("pillar")));
                 changes.putAll(policy.store(kube, dry));
-                changes.putAll(RoleAssignments.reconcile(kube, Holders.fromCluster(kube, cfg.namespace()), policy, dry));
+                changes.putAll(migrateGroupGrants(kube, cfg, warnings, dry));
+                Holders.Outcome outcome = Holders.reconcile(kube, cfg.namespace(), policy, dry);
+                changes.putAll(outcome.changes());
+                warnings.addAll(outcome.warnings());
             }
-            return changes(changes);
+            ObjectNode reply = changes(changes);
+            warnings.forEach(reply.withArray("warnings")::add);
+            return reply;
         });
         ops.put("apiserver.configure", (req, dry) -> configureApiserver(req, dry));
         ops.put("apiserver.unconfigure", (req, dry) -> {
@@ -125,6 +133,25 @@ final class DeploymentOperations implements AutoCloseable {
             return changes(UserData.purge(kube(cfg), cfg, dry));
         });
         return ops;
+    }
+
+    /**
+     * Group grants of an earlier release (stored without an IdP) become grants of the IdPs whose groups
+     * the organisation controls (directories, OIDC providers), never of a GitLab or GitHub, where anyone
+     * can create a group of that name; once (a second run finds nothing to migrate).
+     */
+    private static Map<String, String> migrateGroupGrants(KubernetesClient kube, DeploymentConfig cfg,
+                                                          List<String> warnings, boolean dry) {
+        List<String> targets = new java.util.ArrayList<>();
+        List<String> open = new java.util.ArrayList<>();
+        cfg.idps().forEach((name, spec) -> (spec.kind().groupsOpenToAnyone() ? open : targets).add(name));
+        Map<String, String> changes = new GroupGrants(kube, cfg.namespace()).migrate(targets, warnings, dry);
+        if (!changes.isEmpty() && !open.isEmpty()) {
+            warnings.add("group grants stored without an IdP were not given to " + String.join(", ", open)
+                    + " (anyone can create a group of that name there); grant them explicitly with"
+                    + " `authctl role grant --group GROUP --idp NAME ROLE` if intended");
+        }
+        return changes;
     }
 
     /**

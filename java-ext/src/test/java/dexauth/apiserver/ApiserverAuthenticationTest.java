@@ -146,8 +146,8 @@ class ApiserverAuthenticationTest {
                 jwt.at("/issuer/discoveryURL").asText());
         assertEquals(ApiserverAuthentication.USERNAME_EXPRESSION, jwt.at("/claimMappings/username/expression").asText());
         assertEquals("has(claims.federated_claims)", jwt.at("/claimValidationRules/0/expression").asText());
-        assertEquals("groups", jwt.at("/claimMappings/groups/claim").asText());
-        assertEquals("oidc:", jwt.at("/claimMappings/groups/prefix").asText());
+        assertEquals(ApiserverAuthentication.GROUPS_EXPRESSION, jwt.at("/claimMappings/groups/expression").asText());
+        assertTrue(jwt.at("/claimMappings/groups/prefix").isMissingNode()); // an expression takes no prefix
     }
 
     @Test
