@@ -44,21 +44,17 @@ public final class ChartDeployer {
     }
 
     /**
-     * SHA-256 of Dex's serving certificate (public; from its Secret): in Dex's pod template, so Dex
-     * restarts and serves a re-issued certificate (new SANs, e.g. its Service's IP) right away.
+     * A digest of Dex's serving certificate, in Dex's pod template, so Dex restarts and serves a
+     * re-issued certificate (new SANs, e.g. its Service's IP) right away. Keyed like the IdP
+     * secrets' digest: the certificate is public, but it lives in a Secret, and nothing Read Only
+     * reads is derived from a Secret.
      */
-    private java.util.Optional<String> certificateChecksum(String ns) {
+    private java.util.Optional<String> certificateChecksum(String ns, byte[] key) {
         var secret = kube.secrets().inNamespace(ns).withName(ChartSecrets.HTTPS_SECRET).get();
         if (secret == null || secret.getData() == null || secret.getData().get("tls.crt") == null) {
             return java.util.Optional.empty();
         }
-        try {
-            byte[] digest = java.security.MessageDigest.getInstance("SHA-256")
-                    .digest(secret.getData().get("tls.crt").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-            return java.util.Optional.of(java.util.HexFormat.of().formatHex(digest));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return java.util.Optional.of(dexauth.pki.Digests.keyed(key, secret.getData().get("tls.crt")));
     }
 
     /**
@@ -79,7 +75,6 @@ public final class ChartDeployer {
 
     public Map<String, String> deploy(DeploymentConfig cfg, boolean dryRun) throws IOException {
         Map<String, String> values = ChartValues.of(cfg);
-        certificateChecksum(cfg.namespace()).ifPresent(sum -> values.put("tls.certificateChecksum", sum));
         warnings.clear();
         // No key yet only in a dry run before secrets.ensure: a throw-away one reveals nothing either.
         byte[] key = ChartSecrets.checksumKey(kube, cfg.namespace()).orElseGet(() -> {
@@ -87,6 +82,7 @@ public final class ChartDeployer {
             new java.security.SecureRandom().nextBytes(k);
             return k;
         });
+        certificateChecksum(cfg.namespace(), key).ifPresent(sum -> values.put("tls.certificateChecksum", sum));
         String idpValues = ChartValues.idps(cfg, new IdpSecrets(kube, cfg.namespace()).checksum(cfg.idps().values(),
                 warnings, key)).toString();
         Map<String, String> hashed = new LinkedHashMap<>(values);
