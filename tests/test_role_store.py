@@ -37,10 +37,24 @@ def whoami(lab, tok):
 
 
 def apply_roles_state(lab):
-    """What the schedule runs: the roles state (after a scheduled run in progress); its roles_managed result."""
-    r = lab.salt_call("state.apply", "dexauth.roles", "queue=True")
+    """What the schedule runs: the roles state, once no other state run (e.g. a scheduled one) holds
+    the minion's state lock; its roles_managed result. (Salt 3008's queue=True returns at once with
+    "Job queued", so the test waits for the lock itself.)"""
+    ran = {}
+
+    def applied():
+        r = lab.salt_call("state.apply", "dexauth.roles")
+        try:
+            states = json.loads(r.stdout)["local"]
+        except (ValueError, KeyError):
+            return False
+        if isinstance(states, list) and any("is running as PID" in str(s) for s in states):
+            return False  # another state run holds the lock: try again once it ended
+        ran.update(r=r, states=states)
+        return True
+    wait_until(applied, timeout=300, what="the roles state applied after any state run in progress")
+    r, states = ran["r"], ran["states"]
     assert r.returncode == 0, r.stdout + r.stderr
-    states = json.loads(r.stdout)["local"]
     assert isinstance(states, dict), r.stdout[-2000:]
     managed = [s for s in states.values()
                if isinstance(s, dict) and s.get("__id__") == "Roles and role bindings match the stored assignments"]
