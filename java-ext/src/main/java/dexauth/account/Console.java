@@ -168,6 +168,12 @@ final class Console {
                 "linkHref", base + "/"));
     }
 
+    /** When a lockout ends, as people read it: to the second, in UTC. */
+    static String untilText(java.time.Instant until) {
+        return java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss 'UTC'")
+                .withZone(java.time.ZoneOffset.UTC).format(until);
+    }
+
     private static Map<String, Object> params(Object... kv) {
         Map<String, Object> m = new LinkedHashMap<>();
         for (int i = 0; i < kv.length; i += 2) m.put((String) kv[i], kv[i + 1]);
@@ -396,7 +402,7 @@ final class Console {
         try {
             Accounts.UserView u = accounts.user(who, ctx.pathParam("email"));
             render(ctx, "user.jte", params("view", view, "user", u.record(), "events", u.events(),
-                    "lockedUntil", u.lockedUntil().map(Object::toString).orElse(""), "canManage", accounts.canManage(who)));
+                    "lockedUntil", u.lockedUntil().map(Console::untilText).orElse(""), "canManage", accounts.canManage(who)));
         } catch (DomainException e) {
             refuse(ctx, HttpStatus.forStatus(status(e)), "Cannot show this user", e.getMessage());
         }
@@ -420,7 +426,7 @@ final class Console {
         try {
             Accounts.UserView u = accounts.user(who, email);
             render(ctx, "user.jte", params("view", view.withError(e.getMessage()), "user", u.record(),
-                    "events", u.events(), "lockedUntil", u.lockedUntil().map(Object::toString).orElse(""),
+                    "events", u.events(), "lockedUntil", u.lockedUntil().map(Console::untilText).orElse(""),
                     "canManage", accounts.canManage(who)));
         } catch (DomainException unreadable) {
             refuse(ctx, HttpStatus.forStatus(status(e)), "Not done", e.getMessage());
