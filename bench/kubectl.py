@@ -63,7 +63,7 @@ def main(runs=20):
         ok, _, _ = main_job.run_orchestration(lab.lab)
         assert ok, "orchestration failed"
         email, password = dexlab.pillar(lab)["superadmin"]["email"], dexlab.superadmin_password(lab)
-        home = Path(tempfile.mkdtemp(prefix="dxk-home-"))
+        home = Path(tempfile.mkdtemp(prefix="home-", dir=lab.root))  # removed with the lab
         env = {**os.environ, "HOME": str(home), "AUTHCTL_CONFIG": str(lab.root / "authctl.yaml")}
         kc = home / "kubeconfig"
         r = subprocess.run([str(REPO / "bin" / "authctl"), "kubeconfig", "--username", email, "--login", "password",
@@ -110,7 +110,7 @@ def main(runs=20):
         print(f"  refresh of a due token (plugin run)      {median_ms(refreshes)}")
 
         fails = []
-        empty = Path(tempfile.mkdtemp(prefix="dxk-empty-"))
+        empty = Path(tempfile.mkdtemp(prefix="empty-", dir=lab.root))
         for _ in range(5):
             secs, r = timed(plugin, {**env, "HOME": str(empty), "KUBERNETES_EXEC_INFO": NON_INTERACTIVE})
             assert r.returncode == 7, r.stderr

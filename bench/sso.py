@@ -46,7 +46,7 @@ def main():
         dexlab.set_overrides(lab, {"dexauth": {"account": {"public_url": f"https://127.0.0.1:{port}/account"}}})
         ok, states, _ = main_job.run_orchestration(lab.lab)
         assert ok, dexlab.failures(states)
-        tmp = Path(tempfile.mkdtemp(prefix="dxo-ca-", dir="/tmp"))
+        tmp = Path(tempfile.mkdtemp(prefix="ca-", dir=lab.root))  # removed with the lab
         ca = TestCA(tmp, "admin-host")
         ui = HeaderEchoUi("bench-ui")
         nginx = Nginx(lab.ports["account_https"], dexlab.ca_file(lab), "dex-account.dexauth.svc", "/account",

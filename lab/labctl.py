@@ -34,10 +34,15 @@ import node as labnode  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = REPO / ".lab"
+# Cluster IPs the lab's Services may get besides kube-apiserver's own range: loopback addresses, so
+# the lab's kube-proxy stand-in (service_proxy.py) can make them reachable from this machine.
+SERVICE_CIDR = "127.96.0.0/16"
+# Dex's Service address (pillar dexauth:dex:service_ip): kube-apiserver fetches discovery over it.
+DEX_SERVICE_IP = "127.96.0.56"
 # Ports a `make lab` prefers when free; tests always take random free ports.
 PREFERRED = {"etcd_client": 2379, "etcd_peer": 2380, "apiserver": 6443, "salt_publish": 4505,
              "salt_ret": 4506, "salt_api": 8000, "dex_https": 5556, "dex_grpc": 5557, "dex_telemetry": 5558,
-             "account_https": 5559, **labnode.PORTS}
+             "account_https": 5559, "dex_upstream": 5554, **labnode.PORTS}
 PORT_NAMES = list(PREFERRED)
 NODE_KINDS = ("real", "agent")
 
@@ -173,38 +178,66 @@ class Lab:
                 pass
         f.unlink(missing_ok=True)
 
-    def _pod_matcher(self, name):
-        """(namespace, pod name) -> True for the pods of ``kube-apiserver`` (the static pod) or
-        ``deploy-<ns>-<name>`` (a Deployment's pods), on the real node."""
+    def _container_matcher(self, name):
+        """(namespace, pod name, container name) -> True for the container the node agent would
+        call ``name``: ``kube-apiserver`` (the static pod), ``deploy-<ns>-<deployment>`` (the first
+        container of the Deployment's pods) or ``deploy-<ns>-<deployment>-<container>`` (another
+        container of them, e.g. deploy-dexauth-dex-login-guard), on the real node."""
         import re
-        if name.startswith("deploy-"):
-            ns, deploy = name[len("deploy-"):].split("-", 1)
-            pod = re.compile(rf"{re.escape(deploy)}-[a-z0-9]+-[a-z0-9]{{5}}")
-            return lambda pod_ns, pod_name: pod_ns == ns and bool(pod.fullmatch(pod_name or ""))
-        return lambda pod_ns, pod_name: pod_ns == "kube-system" and pod_name == f"{name}-{self.node.name}"
+        if not name.startswith("deploy-"):
+            return lambda ns, pod, container: ns == "kube-system" and pod == f"{name}-{self.node.name}"
+        ns, rest = name[len("deploy-"):].split("-", 1)
+        pods = labkube.Client.from_lab(self).get(f"/api/v1/namespaces/{ns}/pods")["items"]
+        wanted = set()  # (pod name, container name)
+        for p in pods:
+            pod_name, containers = p["metadata"]["name"], [c["name"] for c in p["spec"]["containers"]]
+            deploy = re.fullmatch(r"(.+)-[a-z0-9]+-[a-z0-9]{5}", pod_name)
+            if not deploy:
+                continue
+            if deploy.group(1) == rest:
+                wanted.add((pod_name, containers[0]))
+            wanted.update((pod_name, c) for c in containers[1:] if f"{deploy.group(1)}-{c}" == rest)
+        return lambda pod_ns, pod, container: pod_ns == ns and (pod, container) in wanted
 
     def pod_pid(self, name):
-        """The pid of a pod's process: ``kube-apiserver`` (the static pod) or ``deploy-<ns>-<name>``
-        (a Deployment's first running pod); None when it does not run."""
+        """The pid of a pod's process: ``kube-apiserver`` (the static pod), ``deploy-<ns>-<name>``
+        (a Deployment's first running pod) or ``deploy-<ns>-<name>-<container>`` (another of its
+        containers); None when it does not run."""
         if self.node_kind == "agent":
             try:
                 return int((self.run / f"pod-{name}.pid").read_text())
             except (FileNotFoundError, ValueError):  # not running, or being written
                 return None
-        match = self._pod_matcher(name)
-        pids = sorted(pid for key, pid in self.node.container_pids().items() if match(key[0], key[1]))
+        try:
+            match = self._container_matcher(name)
+        except OSError:  # kube-apiserver restarting: as good as not running for the caller
+            return None
+        pids = sorted(pid for key, pid in self.node.container_pids().items() if match(*key))
         return pids[0] if pids else None
 
     def pod_logs(self, name):
-        """Every log file of pod ``name`` (named as for pod_pid), all its pods, containers and
-        restarts so far: the node agent's one file, or kubelet's <logs>/pods/<ns>_<pod>_<uid>/."""
+        """Every log file of pod ``name`` (named as for pod_pid), all its pods and restarts so far:
+        the node agent's one file, or kubelet's <logs>/pods/<ns>_<pod>_<uid>/<container>/."""
         if self.node_kind == "agent":
             f = self.logs / f"pod-{name}.log"
             return [f] if f.exists() else []
-        match = self._pod_matcher(name)
         pods = self.logs / "pods"
-        dirs = [d for d in pods.iterdir() if match(*d.name.split("_")[:2])] if pods.is_dir() else []
-        return sorted(f for d in dirs for f in d.rglob("*.log") if f.is_file())
+        if not pods.is_dir():
+            return []
+        if not name.startswith("deploy-"):
+            return sorted(f for d in pods.glob(f"kube-system_{name}-{self.node.name}_*") for f in d.rglob("*.log"))
+        # Pods already deleted are not in the API any more: match their directories by name.
+        import re
+        ns, rest = name[len("deploy-"):].split("-", 1)
+        out = []
+        for d in pods.glob(f"{ns}_*"):
+            deploy = re.fullmatch(r"(.+)-[a-z0-9]+-[a-z0-9]{5}", d.name.split("_")[1])
+            if not deploy:
+                continue
+            for c in (c for c in d.iterdir() if c.is_dir()):
+                if deploy.group(1) == rest or f"{deploy.group(1)}-{c.name}" == rest:
+                    out += [f for f in c.rglob("*.log") if f.is_file()]
+        return sorted(out)
 
     def wait_for(self, what, check, timeout=90):
         deadline = time.time() + timeout
@@ -337,11 +370,15 @@ class Lab:
                         "apiserver_address": f"127.0.0.1:{ports['apiserver']}",
                         "ports": {"https": ports["dex_https"], "grpc": ports["dex_grpc"],
                                   "telemetry": ports["dex_telemetry"]},
-                        "grpc_address": f"127.0.0.1:{ports['dex_grpc']}"},
+                        "grpc_address": f"127.0.0.1:{ports['dex_grpc']}", "service_ip": DEX_SERVICE_IP},
                 # The account service (console) as a process on loopback, reaching Dex's gRPC directly.
                 "account": {"listen_address": "127.0.0.1", "port": ports["account_https"],
                             "public_url": f"https://127.0.0.1:{ports['account_https']}/account",
                             "dex_grpc_address": f"127.0.0.1:{ports['dex_grpc']}"},
+                # Dex's own HTTPS (127.0.0.1 only); dex_https is the login guard's. The lab's tests all come from
+                # 127.0.0.1: the per-address limit is high, and answers wait less than production's second.
+                "login_guard": {"dex_port": ports["dex_upstream"], "address_max_failures": 100000,
+                                "response_time_ms": 500},
                 "chart": {"dir": str(REPO / "charts" / "dex")},
                 "superadmin": {"email": "admin@lab.local", "username": "admin"},
                 # The lab favours speed; production keeps the default cost (12).
@@ -426,9 +463,21 @@ class Lab:
     def start_node_agent(self):
         self.spawn("node-agent", [sys.executable, str(REPO / "lab" / "node_agent.py"), "--root", str(self.root)])
 
+    def start_service_proxy(self):
+        """The kube-proxy stand-in beside the real node (the node agent runs its own)."""
+        self.spawn("service-proxy", [sys.executable, str(REPO / "lab" / "service_proxy.py"), "--root", str(self.root)])
+
     def wait_apiserver(self, ports):
         kube = labkube.Client.from_lab(self)
         self.wait_for("kube-apiserver /readyz", lambda: kube.get("/readyz", raw=True) == "ok", timeout=120)
+
+    def ensure_service_cidr(self):
+        """The lab's loopback ServiceCIDR (SERVICE_CIDR), beside kube-apiserver's own range."""
+        kube = labkube.Client.from_lab(self)
+        if kube.get_or_none("/apis/networking.k8s.io/v1/servicecidrs/lab-loopback") is None:
+            kube.post("/apis/networking.k8s.io/v1/servicecidrs", {
+                "apiVersion": "networking.k8s.io/v1", "kind": "ServiceCIDR",
+                "metadata": {"name": "lab-loopback"}, "spec": {"cidrs": [SERVICE_CIDR]}})
 
     def write_summary(self, ports):
         summary = json.loads(self.summary_file.read_text()) if self.summary_file.exists() else {}
@@ -482,8 +531,10 @@ class Lab:
         self.bootstrap_state()
         self.wait_apiserver(ports)
         log(f"kube-apiserver ready ({time.time() - t0:.1f}s)")
+        self.ensure_service_cidr()
         if self.node_kind == "real":
             self.node.start_controllers(ports)
+            self.start_service_proxy()
             self.node.wait_ready(labkube.Client.from_lab(self))
             log(f"node {self.node.name} Ready ({time.time() - t0:.1f}s)")
         summary = self.write_summary(ports)
@@ -494,7 +545,7 @@ class Lab:
     def down(self):
         # The node first: its kubelet would restart what the others' stop leaves.
         left = self.node.stop()
-        for name in ["salt-api", "salt-minion", "salt-master", "node-agent", "etcd"]:
+        for name in ["salt-api", "salt-minion", "salt-master", "service-proxy", "node-agent", "etcd"]:
             self.stop_process(name)
         # The node agent's children (kube-apiserver, dex) live in their own groups.
         for f in self.run.glob("pod-*.pid") if self.run.exists() else []:
@@ -515,7 +566,7 @@ class Lab:
         summary = json.loads(self.summary_file.read_text()) if self.summary_file.exists() else {}
         print(json.dumps(summary, indent=2))
         procs = ["etcd", "salt-master", "salt-minion", "salt-api"]
-        procs += labnode.COMPONENTS if self.node_kind == "real" else ["node-agent"]
+        procs += labnode.COMPONENTS + ["service-proxy"] if self.node_kind == "real" else ["node-agent"]
         procs += sorted(f.stem for f in self.run.glob("pod-*.pid")) if self.run.exists() else []
         healthy = True
         for name in procs:

@@ -7,6 +7,8 @@ It has no container runtime. It runs the lab's pods as plain processes:
   process (the container's command and args, with the binary taken from the
   toolchain), and restarted when the manifest's pod spec changes or the process dies,
   as kubelet does for static pods;
+* Services (see service_proxy.py): cluster IPs of the lab's pods reachable from the node, as
+  kube-proxy makes them;
 * Deployments (see pods.py): Deployments whose container image is a binary the
   lab has (dex; account-service, which is the repository's bin/authctl) run as one
   process each, with their volumes and service account token mounted at the paths
@@ -30,6 +32,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import labctl  # noqa: E402
 import pods  # noqa: E402
+import service_proxy  # noqa: E402
 
 BINARIES = {"kube-apiserver": "KUBE_APISERVER_BIN", "etcd": "ETCD_BIN", "dex": "DEX_BIN"}
 # Images whose binary is this repository's own launcher: the account service is `authctl serve`
@@ -98,6 +101,7 @@ class Agent:
         self.lab = labctl.Lab(root)
         self.processes = {}
         self.stopping = False
+        self.services = service_proxy.ServiceProxy(self.lab, log)
 
     def binary_for(self, command):
         name = os.path.basename(command)
@@ -180,6 +184,7 @@ class Agent:
                 except Exception as e:  # noqa: BLE001 - an Event is a courtesy; the restart goes on
                     log(f"{name}: cannot report the exit: {e}")
             proc.start(launch, digest)
+        self.services.reconcile()
         self.write_status()
 
     def write_status(self):
@@ -199,6 +204,7 @@ class Agent:
                 if self.stopping:
                     break
                 time.sleep(0.1)
+        self.services.close()
         for proc in self.processes.values():
             proc.stop()
         log("stopped")

@@ -1,15 +1,16 @@
 """Deployments the lab node agent runs as processes (its stand-in for a container runtime).
 
 A Deployment is run when its first container's image names a binary the lab has
-(e.g. .../dex:<tag>, .../account-service:<tag>) and it wants at least one replica. The
-process sees what a container would: its Secret, ConfigMap and emptyDir volumes (all keys,
-or only the `items` listed) and service-account token at the pod spec's mount paths (bind
+(e.g. .../dex:<tag>, .../account-service:<tag>) and it wants at least one replica; each of its
+containers whose image names such a binary runs as a process of its own (Dex and its login
+guard), as a pod's containers would. Each process sees what its container would: its Secret,
+ConfigMap and emptyDir volumes (all keys, or only the `items` listed) and service-account token at the pod spec's mount paths (bind
 mounts in a private mount namespace, outer paths first so volumes can nest, and the host is
 not touched beyond empty mount-point directories), its env (values and secretKeyRefs), and
 KUBERNETES_SERVICE_HOST/PORT pointing at the lab apiserver.
 
-Rollout status is reported once the process passes its readiness probe: HTTP, or HTTPS
-verified with the project's CA (ConfigMap kube-public/dexauth-ca), as a stricter kubelet would.
+Rollout status is reported once every container's process passes its readiness probe: HTTP, or
+HTTPS verified with the project's CA (ConfigMap kube-public/dexauth-ca), as a stricter kubelet would.
 """
 import base64
 import functools
@@ -55,19 +56,26 @@ def deployment_pods(lab, binary_for, env_for=lambda binary: {}):
         containers = template["spec"].get("containers", [])
         if not containers or d["spec"].get("replicas", 1) == 0:
             continue
-        try:
-            binary = binary_for(_image_binary(containers[0]["image"]))
-        except ValueError:
+        runnable = []
+        for index, container in enumerate(containers):
+            try:
+                runnable.append((index, binary_for(_image_binary(container["image"]))))
+            except ValueError:
+                continue
+        if not runnable or runnable[0][0] != 0:
             continue
         ns, name = d["metadata"]["namespace"], d["metadata"]["name"]
-        key = f"deploy-{ns}-{name}"
         digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()
         version = (d["metadata"]["uid"], d["metadata"]["generation"])
+        # The first container's process is the Deployment's key (pod-deploy-<ns>-<name>.pid); others add their name.
         ready = functools.partial(_report_rollout, kube, ns, name, version, d["spec"].get("replicas", 1),
-                                  _readiness_url(containers[0]))
-        wanted[key] = (functools.partial(_prepare, lab, kube, ns, template, binary, ports, key, env_for(binary)),
-                       digest, ready)
-        _deployments[key] = (ns, name, containers[0].get("name", "main"))
+                                  [u for u in (_readiness_url(containers[i]) for i, _ in runnable) if u])
+        for index, binary in runnable:
+            cname = containers[index].get("name", "main")
+            key = f"deploy-{ns}-{name}" + ("" if index == 0 else f"-{cname}")
+            wanted[key] = (functools.partial(_prepare, lab, kube, ns, template, index, binary, ports, key,
+                                             env_for(binary)), digest, ready if index == 0 else None)
+            _deployments[key] = (ns, name, cname)
     return wanted
 
 
@@ -118,12 +126,12 @@ def _probe_context(kube, url):
     return ssl.create_default_context(cadata=ca)
 
 
-def _report_rollout(kube, ns, name, version, replicas, ready_url):
-    """The Deployment controller's part: once the process of this generation runs and passes its
-    readiness probe, the Deployment's status says it is rolled out (what `rollout status` waits for)."""
+def _report_rollout(kube, ns, name, version, replicas, ready_urls):
+    """The Deployment controller's part: once the processes of this generation run and pass their
+    readiness probes, the Deployment's status says it is rolled out (what `rollout status` waits for)."""
     if _rolled_out.get((ns, name)) == version:  # a re-created Deployment starts again at generation 1
         return
-    if ready_url:
+    for ready_url in ready_urls:
         try:
             with urllib.request.urlopen(ready_url, timeout=1, context=_probe_context(kube, ready_url)) as resp:
                 if resp.status != 200:
@@ -178,9 +186,9 @@ def mount_plan(mounts, needed):
     return kept, [m for m in mounts if hides(m[1])]
 
 
-def _prepare(lab, kube, ns, template, binary, ports, key, host_env):
+def _prepare(lab, kube, ns, template, index, binary, ports, key, host_env):
     spec = template["spec"]
-    c = spec["containers"][0]
+    c = spec["containers"][index]
     pod_dir = lab.root / "var" / "pods" / key
     shutil.rmtree(pod_dir, ignore_errors=True)
     pod_dir.mkdir(parents=True)

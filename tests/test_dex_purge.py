@@ -39,7 +39,7 @@ def purged():
         # A solution namespace with a Solution Admin binding (a group needs no password change).
         assert lab.kubectl("create", "namespace", "shop").returncode == 0
         assert lab.kubectl("label", "namespace", "shop", "dexauth.io/solution=true").returncode == 0
-        r = lab.authctl("role", "grant", "--group", "shop-team", "solution-admin", "--break-glass")
+        r = lab.authctl("role", "grant", "--group", "shop-team", "--idp", "corp", "solution-admin", "--break-glass")
         assert r.returncode == 0, r.stderr
         wait_until(lambda: lab.kubectl("-n", "shop", "get", "rolebinding", "-l", MANAGED, "-o", "name").stdout,
                     what="the Solution Admin RoleBinding in the solution namespace")

@@ -115,7 +115,7 @@ def test_ldap_user_logs_in_with_directory_groups_and_gets_the_group_role(env):
 
     # Before any grant, the directory user has no rights; a group grant gives the role.
     assert env.kubectl("get", "pods", "-n", "dexauth", token=alice).returncode != 0
-    r = env.authctl("role", "grant", "--group", "developers", "read-only", "--break-glass")
+    r = env.authctl("role", "grant", "--group", "developers", "--idp", "corp", "read-only", "--break-glass")
     assert r.returncode == 0, r.stderr
     wait_until(lambda: env.kubectl("get", "pods", "-n", "dexauth", token=alice).returncode == 0,
                timeout=30, what="read-only through group developers")
@@ -149,7 +149,7 @@ def test_a_directory_user_claiming_a_local_email_does_not_get_its_rights(env):
 def test_idp_test_of_the_saved_idp_uses_the_stored_secret(env):
     r = idp(env, "test", "corp", "--user", "bob")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "ok   Bind" in r.stdout and "oidc:developers" in r.stdout
+    assert "ok   Bind" in r.stdout and "oidc:corp:developers" in r.stdout
     r = idp(env, "test", "corp", "--user", "nobody")
     assert r.returncode == 10 and "no entry matches" in r.stdout
     r = idp(env, "show", "corp")
@@ -228,10 +228,10 @@ def test_only_cluster_admins_manage_idps(env):
 
 def test_gitlab_idp_is_offered_on_the_login_page(env):
     r = idp(env, "add", "gitlab", "gitlab", "--base-url", f"https://127.0.0.1:{free_port()}", "--client-id", "k8s",
-            "--client-secret-stdin", stdin="gitlab-secret-" + os.urandom(4).hex() + "\n")
+            "--allow-any-account", "--client-secret-stdin", stdin="gitlab-secret-" + os.urandom(4).hex() + "\n")
     assert r.returncode == 10 and "FAIL TCP" in r.stdout  # not reachable from here: refused without --force
     r = idp(env, "add", "gitlab", "gitlab", "--base-url", f"https://127.0.0.1:{free_port()}", "--client-id", "k8s",
-            "--client-secret-stdin", "--force", "--display-name", "GitLab", stdin="gitlab-secret\n")
+            "--allow-any-account", "--client-secret-stdin", "--force", "--display-name", "GitLab", stdin="gitlab-secret\n")
     assert r.returncode == 0, r.stdout + r.stderr
     page = login_page(issuer(env), str(dexlab.ca_file(env)), "authctl", CLI_REDIRECT)
     assert "gitlab" in page["connectors"]

@@ -252,11 +252,11 @@ def ldap(env):
     with dexlab.ldap_idp(env) as slapd:
         SEEN["passwords"] |= {u["password"] for u in slapd.users.values()} | {slapd.bind_password}
         try:
-            r = env.authctl("role", "grant", "--group", "developers", "read-only", "--break-glass")
+            r = env.authctl("role", "grant", "--group", "developers", "--idp", "corp", "read-only", "--break-glass")
             assert r.returncode == 0, r.stdout + r.stderr
             yield slapd
         finally:
-            env.authctl("role", "revoke", "--group", "developers", "read-only", "--break-glass")
+            env.authctl("role", "revoke", "--group", "developers", "--idp", "corp", "read-only", "--break-glass")
 
 
 # --------------------------------------------------------------------------- tests
@@ -467,7 +467,7 @@ def test_ldap_user_logs_in_with_the_device_flow_then_the_browser_flow(env, ldap,
     lines = dict(line.split(":", 1) for line in r.stdout.splitlines() if ":" in line and not line.startswith(" "))
     assert lines.get("username", "").strip() == "oidc:corp:" + alice["email"], r.stdout
     groups = {g.strip() for g in lines.get("groups", "").split(",")}
-    assert {"oidc:developers", "oidc:ops"} <= groups, r.stdout
+    assert {"oidc:corp:developers", "oidc:corp:ops"} <= groups, r.stdout
 
     # Logout forgets every cached login.
     r = authctl_ws(home, "logout")

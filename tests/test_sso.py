@@ -117,7 +117,7 @@ def site(lab):
     ok, states, _ = dexlab.orchestrate(lab)
     assert ok, dexlab.failures(states)
     grafana_ini = kube_json(lab, "-n", UI_NS, "get", "configmap", "dexauth-grafana-grafana")["data"]["grafana.ini"]
-    tmp = Path(tempfile.mkdtemp(prefix="dxs-", dir="/tmp"))
+    tmp = Path(tempfile.mkdtemp(prefix="sso-", dir=lab.root))  # removed with the lab
     ui_a = grafana = oauth_ui = nginx = None
     try:
         ui_a = HeaderEchoUi("ui-a")

@@ -12,8 +12,6 @@
 # * dexauth.apiserver   -> kube-apiserver trusts Dex (on each control-plane node; not included here)
 # * dexauth.clean       -> undo this state (each part's .clean, in reverse order); user data,
 #                          certificates and authctl's file only with dexauth:remove:purge
-# * dexauth.node        -> what one node runs in a deploy, by its dexauth_roles grain
-#                          (bootstrap: this state; control-plane: dexauth.apiserver)
 # * dexauth.synced      -> the dexauth Salt modules are on the minion
 #
 # Run everything from the bootstrap node with:

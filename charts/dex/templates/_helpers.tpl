@@ -79,6 +79,31 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- toYaml $cfg -}}
 {{- end -}}
 
+{{/* The connector of Dex's password grant: Dex's config and the login guard (which counts its failures) agree. */}}
+{{- define "dex.passwordConnector" -}}local{{- end -}}
+
+{{/* The login guard's guard.yaml (no secret). */}}
+{{- define "dex.guardConfig" -}}
+{{- $v := .Values -}}
+{{- $g := $v.loginGuard -}}
+{{- $cfg := dict
+      "listen" (dict "address" $v.listenAddress "port" (int $v.ports.https))
+      "tls" (dict "certFile" "/etc/dex/tls/https/tls.crt" "keyFile" "/etc/dex/tls/https/tls.key")
+      "dex" (dict "url" (printf "https://127.0.0.1:%d" (int $g.dexPort)) "caFile" "/etc/dex/tls/https/ca.crt")
+      "issuerPath" (urlParse $v.issuer).path
+      "passwordConnector" (include "dex.passwordConnector" .)
+      "namespace" .Release.Namespace
+      "trustedProxies" $v.account.trustedProxies
+      "policy" (dict
+        "maxFailures" (int $g.maxFailures)
+        "windowSeconds" (int $g.windowSeconds)
+        "lockoutSeconds" (int $g.lockoutSeconds)
+        "addressMaxFailures" (int $g.addressMaxFailures)
+        "addressWindowSeconds" (int $g.addressWindowSeconds)
+        "responseMillis" (int $g.responseMillis)) -}}
+{{- toYaml $cfg -}}
+{{- end -}}
+
 {{/*
 Environment variable carrying a client secret, from its key in clientSecrets.secretName:
 "grafana-admin" and "grafanaAdmin" both give DEX_CLIENT_SECRET_GRAFANA_ADMIN.
@@ -135,7 +160,7 @@ items, which put each key back at its path, must agree, hence one helper.
       "issuer" $v.issuer
       "storage" (dict "type" "kubernetes" "config" (dict "inCluster" true))
       "web" (dict
-        "https" (printf "%s:%d" $host (int $v.ports.https))
+        "https" (printf "127.0.0.1:%d" (int $v.loginGuard.dexPort))
         "tlsCert" "/etc/dex/tls/https/tls.crt"
         "tlsKey" "/etc/dex/tls/https/tls.key")
       "grpc" (dict
@@ -147,7 +172,7 @@ items, which put each key back at its path, must agree, hence one helper.
       "telemetry" (dict "http" (printf "%s:%d" $host (int $v.ports.telemetry)))
       "enablePasswordDB" true
       "oauth2" (dict
-        "passwordConnector" "local"
+        "passwordConnector" (include "dex.passwordConnector" .)
         "skipApprovalScreen" true
         "responseTypes" (list "code")
         "grantTypes" (list "authorization_code" "refresh_token" "password" "urn:ietf:params:oauth:grant-type:device_code"))

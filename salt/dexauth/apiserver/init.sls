@@ -11,4 +11,4 @@
 kube-apiserver trusts Dex:
   dexauth.apiserver_configured:
     - config: {{ engine_config(["cluster_name", "issuer", "clients:audience_id", "certificates:base_dir",
-                                "kubernetes"]) }}
+                                "dex:ports", "dex:service_ip", "kubernetes"]) }}

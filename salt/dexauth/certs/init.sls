@@ -13,4 +13,4 @@
 Dex certificates are issued and valid:
   dexauth.certificates_managed:
     - config: {{ engine_config(["cluster_name", "namespace", "issuer", "certificates", "ingress:hosts",
-                                "dex:grpc_address", "chart:release", "account"]) }}
+                                "dex:grpc_address", "dex:service_ip", "chart:release", "account"]) }}

@@ -11,12 +11,13 @@ The dexauth pillar is valid:
   dexauth.pillar_valid:
     - config: {{ dexauth | json }}
     - failhard: True
-{#- One state run per node (dexauth.node): the bootstrap node deploys Dex, then configures its
-    kube-apiserver if it is a control-plane node too; the other control-plane nodes configure
-    theirs at the same time, with Dex's CA from the ConfigMap the bootstrap node publishes. #}
-{{ node_step("Dex is deployed and kube-apiserver trusts it on every control-plane node",
-             ["bootstrap", "control-plane"], ["dexauth.node"],
+{#- Dex first (bootstrap node), then kube-apiserver one control-plane node at a time: each node is
+    changed, then checked healthy (readyz, its new configuration loaded, Dex's keys fetched) before
+    the next; an unhealthy node gets its previous configuration back and the run stops there. #}
+{{ node_step("Dex is deployed", ["bootstrap"], ["dexauth"], {"dexauth": dexauth},
              require="dexauth: The dexauth pillar is valid") }}
+{{ node_step("kube-apiserver trusts Dex on every control-plane node, one node at a time", ["control-plane"],
+             ["dexauth.apiserver"], {"dexauth": dexauth}, batch=1, require="salt: Dex is deployed") }}
 
 # Last, so the one-time password is the final thing the operator sees.
 The super-admin exists:
@@ -24,4 +25,4 @@ The super-admin exists:
     - config: {{ engine_config(["cluster_name", "namespace", "issuer", "superadmin", "password:bcrypt_cost",
                                 "certificates:base_dir", "dex:grpc_address", "kubernetes:kubeconfig"]) }}
     - require:
-      - salt: Dex is deployed and kube-apiserver trusts it on every control-plane node
+      - salt: kube-apiserver trusts Dex on every control-plane node, one node at a time

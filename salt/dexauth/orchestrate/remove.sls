@@ -6,7 +6,7 @@
 #   salt-run state.orchestrate dexauth.orchestrate.remove pillar='{"dexauth": {"remove": {"purge": true}}}'
 {%- from "dexauth/map.jinja" import dexauth with context %}
 {%- from "dexauth/orchestrate/macros.jinja" import node_step %}
-{%- set purge = {"dexauth": {"remove": {"purge": dexauth.remove.purge}}} %}
-{{ node_step("kube-apiserver no longer trusts Dex", ["control-plane"], ["dexauth.apiserver.clean"], failhard=False) }}
-{{ node_step("Dex is removed", ["bootstrap"], ["dexauth.clean"], pillar=purge, failhard=False,
+{{ node_step("kube-apiserver no longer trusts Dex", ["control-plane"], ["dexauth.apiserver.clean"], {"dexauth": dexauth},
+             failhard=False) }}
+{{ node_step("Dex is removed", ["bootstrap"], ["dexauth.clean"], {"dexauth": dexauth}, failhard=False,
              require="salt: kube-apiserver no longer trusts Dex") }}

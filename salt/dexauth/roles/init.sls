@@ -13,7 +13,7 @@
 
 Roles and role bindings match the stored assignments:
   dexauth.roles_managed:
-    - config: {{ engine_config(["namespace", "kubernetes:kubeconfig", "roles:denied_namespaces"]) }}
+    - config: {{ engine_config(["namespace", "kubernetes:kubeconfig", "roles:denied_namespaces", "idps"]) }}
 {%- if grafana_oidc_uis %}
 
 # Grafana's role expression (generic OAuth) lists the holders of each role: regenerated with them.

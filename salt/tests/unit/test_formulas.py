@@ -76,7 +76,7 @@ def test_each_engine_state_gets_only_the_pillar_keys_it_needs(renderer, case):
         if sid != "Roles and role bindings match the stored assignments":
             assert "roles" not in config, (sid, sorted(config))
     roles = seen["Roles and role bindings match the stored assignments"]
-    assert set(roles) == {"namespace", "kubernetes", "roles"}
+    assert set(roles) == {"namespace", "kubernetes", "roles", "idps"}  # idps: to migrate grants without an IdP
     assert roles["roles"] == {"denied_namespaces": []}  # not the schedule's period
     assert seen["Roles and role bindings match the stored assignments"]["kubernetes"] == {
         "kubeconfig": "/etc/kubernetes/admin.conf"}
@@ -160,7 +160,31 @@ def test_removal_passes_purge_to_the_bootstrap_node(renderer):
         high, _, _ = renderer.render("dexauth.orchestrate.remove", pillar)
         step = next(kw for sid, module, fun, kw in _states(high) if sid == "Dex is removed")
         assert step["sls"] == ["dexauth.synced", "dexauth.clean"]
-        assert step["pillar"] == {"dexauth": {"remove": {"purge": purge}}}
+        assert step["pillar"]["dexauth"]["remove"] == {"purge": purge}
+
+
+def test_every_step_applies_the_pillar_the_orchestration_validated(renderer):
+    for sls in ("dexauth.orchestrate.deploy", "dexauth.orchestrate.remove"):
+        high, _, _ = renderer.render(sls, PILLARS["minimal"])
+        states = _states(high)
+        steps = [kw for sid, module, fun, kw in states if module == "salt"]
+        assert steps, sls
+        validated = next((kw["config"] for sid, module, fun, kw in states if fun == "pillar_valid"), None)
+        for kwargs in steps:
+            assert kwargs["pillar"]["dexauth"]["issuer"] == formulas.ISSUER, sls
+            if validated is not None:
+                assert kwargs["pillar"] == {"dexauth": validated}, sls
+
+
+def test_kube_apiserver_changes_one_control_plane_node_at_a_time_after_dex(renderer):
+    high, _, _ = renderer.render("dexauth.orchestrate.deploy", PILLARS["minimal"])
+    steps = {sid: kw for sid, module, fun, kw in _states(high) if module == "salt"}
+    dex = steps["Dex is deployed"]
+    assert dex["sls"] == ["dexauth.synced", "dexauth"] and dex["tgt"] == "G@dexauth_roles:bootstrap"
+    nodes = steps["kube-apiserver trusts Dex on every control-plane node, one node at a time"]
+    assert nodes["sls"] == ["dexauth.synced", "dexauth.apiserver"] and nodes["tgt"] == "G@dexauth_roles:control-plane"
+    assert nodes["batch"] == 1 and nodes["failhard"] is True
+    assert nodes["require"] == [{"salt": "Dex is deployed"}]
 
 
 def test_a_removal_without_purge_keeps_user_data_certificates_and_authctl_config(renderer):
@@ -207,14 +231,3 @@ def test_every_init_sls_lists_its_available_states():
                 continue
             name = f"{package}.{sls.stem}"
             assert f"* {name} " in text or f"* {name}," in text, f"{init} does not list {name}"
-
-
-@pytest.mark.parametrize("roles", [["bootstrap", "control-plane"], ["bootstrap"], ["control-plane"]])
-def test_each_node_runs_what_its_roles_call_for(renderer, roles):
-    high, errors, _ = renderer.render("dexauth.node", PILLARS["minimal"], roles=roles)
-
-    assert errors == []
-    ids = [sid for sid in high if not sid.startswith("__")]
-    assert ("Dex chart is deployed" in ids) == ("bootstrap" in roles)
-    assert ("Roles and role bindings match the stored assignments" in ids) == ("bootstrap" in roles)
-    assert ("kube-apiserver trusts Dex" in ids) == ("control-plane" in roles)

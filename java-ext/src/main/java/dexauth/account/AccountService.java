@@ -4,8 +4,8 @@ import dexauth.dex.DexApi;
 import dexauth.errors.DomainException;
 import dexauth.errors.Invalid;
 import dexauth.kubectl.LoginSettings;
+import dexauth.loginguard.Throttle;
 import dexauth.oidc.DexClient;
-import dexauth.pki.Pem;
 import dexauth.users.PasswordPolicy;
 import dexauth.users.UserDirectory;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -22,11 +22,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
-import java.security.PrivateKey;
-import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.List;
 import java.util.Set;
 import java.util.function.Supplier;
 
@@ -138,12 +135,7 @@ public final class AccountService implements AutoCloseable {
 
     private static KeyStore keyStore(ServiceConfig config) {
         try {
-            List<X509Certificate> chain = Pem.readCertificates(Files.readString(Path.of(config.tls.certFile)));
-            PrivateKey key = Pem.readPrivateKey(Files.readString(Path.of(config.tls.keyFile)));
-            KeyStore ks = KeyStore.getInstance("PKCS12");
-            ks.load(null, null);
-            ks.setKeyEntry("server", key, new char[0], chain.toArray(X509Certificate[]::new));
-            return ks;
+            return dexauth.pki.TrustStores.keyStore(Path.of(config.tls.certFile), Path.of(config.tls.keyFile));
         } catch (IOException | java.security.GeneralSecurityException e) {
             throw new Invalid("tls", "cannot load the serving certificate " + config.tls.certFile + ": " + e.getMessage());
         }

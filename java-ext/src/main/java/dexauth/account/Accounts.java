@@ -6,6 +6,10 @@ import dexauth.errors.Forbidden;
 import dexauth.errors.Invalid;
 import dexauth.errors.NotFound;
 import dexauth.errors.Unauthenticated;
+import dexauth.loginguard.AccountKey;
+import dexauth.loginguard.KubeFailureStore;
+import dexauth.loginguard.Lockouts;
+import dexauth.loginguard.Throttle;
 import dexauth.rbac.Access;
 import dexauth.rbac.Role;
 import dexauth.users.GroupGrants;
@@ -36,7 +40,7 @@ import java.util.Set;
 final class Accounts {
 
     /** One user as the directory and the cluster's audit Events show them. */
-    record UserView(UserRecord record, List<AuditEntry> events) {}
+    record UserView(UserRecord record, List<AuditEntry> events, Optional<java.time.Instant> lockedUntil) {}
 
     /** The person's own account. */
     record Me(String email, String name, Set<Role> roles, List<String> groups, boolean mustChange, boolean local,
@@ -136,7 +140,26 @@ final class Accounts {
         requireDirectory(who);
         String e = UserService.checkEmail(email);
         UserRecord r = directory.get(e).orElseThrow(() -> new NotFound("no user " + e));
-        return new UserView(r, events(who.kube(), e));
+        return new UserView(r, events(who.kube(), e), lockedUntil(who, e));
+    }
+
+    /** Until when the login guard refuses the user's logins, as far as the person may read it. */
+    private Optional<java.time.Instant> lockedUntil(Identity who, String email) {
+        try {
+            java.time.Instant now = java.time.Instant.now();
+            return new KubeFailureStore(who.kube(), namespace).get(AccountKey.local(email))
+                    .filter(r -> r.lockedAt(now)).map(dexauth.loginguard.FailureRecord::lockedUntil);
+        } catch (KubernetesClientException e) {
+            return Optional.empty(); // no right to read the guard's records: the page shows no lock
+        }
+    }
+
+    /**
+     * Ends the login guard's lockout of an account (and forgets its failures), with the person's own
+     * rights: Kubernetes decides ({@code delete leases} in the namespace). False: it was not locked.
+     */
+    boolean unlock(Identity who, String login, String idp) {
+        return Lockouts.unlock(who.kube(), namespace, AccountKey.named(login, idp), who.email);
     }
 
     /** Creates a user; returns the one-time password when the service generated it. */
@@ -172,11 +195,11 @@ final class Accounts {
         as(who).grant(email, role, revoke);
     }
 
-    void grantGroup(Identity who, String group, Role role, boolean revoke) {
-        as(who).grantGroup(group, role, revoke);
+    void grantGroup(Identity who, String idp, String group, Role role, boolean revoke) {
+        as(who).grantGroup(idp, group, role, revoke);
     }
 
-    Map<String, Set<Role>> groups(Identity who) {
+    Map<GroupGrants.Group, Set<Role>> groups(Identity who) {
         requireDirectory(who);
         return new GroupGrants(serviceKube, namespace).all();
     }

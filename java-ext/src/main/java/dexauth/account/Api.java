@@ -78,11 +78,17 @@ final class Api {
             ctx.status(HttpStatus.NO_CONTENT);
         });
         r.post(PREFIX + "/users/{email}/password", this::reset);
+        r.delete(PREFIX + "/users/{email}/lockout", ctx -> {
+            String email = ctx.pathParam("email");
+            boolean was = accounts.unlock(who(ctx), email, ctx.queryParam("idp"));
+            Console.log("unlocked " + email + " (API)", who(ctx).email);
+            ctx.json(Map.of("email", email, "wasLocked", was));
+        });
         r.put(PREFIX + "/users/{email}/roles/{role}", ctx -> role(ctx, false));
         r.delete(PREFIX + "/users/{email}/roles/{role}", ctx -> role(ctx, true));
-        r.get(PREFIX + "/groups", ctx -> ctx.json(accounts.groups(who(ctx))));
-        r.put(PREFIX + "/groups/{group}/roles/{role}", ctx -> groupRole(ctx, false));
-        r.delete(PREFIX + "/groups/{group}/roles/{role}", ctx -> groupRole(ctx, true));
+        r.get(PREFIX + "/groups", ctx -> ctx.json(groups(accounts.groups(who(ctx)))));
+        r.put(PREFIX + "/idps/{idp}/groups/{group}/roles/{role}", ctx -> groupRole(ctx, false));
+        r.delete(PREFIX + "/idps/{idp}/groups/{group}/roles/{role}", ctx -> groupRole(ctx, true));
     }
 
     static boolean handles(Context ctx, String base) {
@@ -217,8 +223,22 @@ final class Api {
     }
 
     private void groupRole(Context ctx, boolean revoke) {
-        accounts.grantGroup(who(ctx), ctx.pathParam("group"), Role.parse(ctx.pathParam("role")), revoke);
+        accounts.grantGroup(who(ctx), ctx.pathParam("idp"), ctx.pathParam("group"), Role.parse(ctx.pathParam("role")),
+                revoke);
         ctx.status(HttpStatus.NO_CONTENT);
+    }
+
+    /** Group grants as a list of {idp, group, roles}. */
+    static java.util.List<Map<String, Object>> groups(Map<dexauth.users.GroupGrants.Group, java.util.Set<Role>> grants) {
+        java.util.List<Map<String, Object>> out = new java.util.ArrayList<>();
+        grants.forEach((g, roles) -> {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("idp", g.idp());
+            m.put("group", g.name());
+            m.put("roles", roles.stream().map(Role::id).sorted().toList());
+            out.add(m);
+        });
+        return out;
     }
 
     static Map<String, Object> user(UserRecord u) {

@@ -83,6 +83,8 @@ final class Console {
         r.get("/users/{email}", ctx -> page(ctx, "users", this::user));
         r.post("/users/{email}/roles", ctx -> page(ctx, "users", this::changeRole));
         r.post("/users/{email}/reset", ctx -> page(ctx, "users", this::resetPassword));
+        r.post("/users/{email}/unlock", ctx -> page(ctx, "users", (c, s, who, view) -> onUser(c, s, who, view,
+                "unlocked the login", () -> accounts.unlock(who, c.pathParam("email"), null))));
         r.get("/users/{email}/delete", ctx -> page(ctx, "users", this::confirmDelete));
         r.post("/users/{email}/delete", ctx -> page(ctx, "users", this::deleteUser));
         r.get("/groups", ctx -> page(ctx, "groups", this::groups));
@@ -164,6 +166,12 @@ final class Console {
         ctx.status(status);
         render(ctx, "message.jte", params("view", view, "title", title, "text", text, "linkText", "Go to the console",
                 "linkHref", base + "/"));
+    }
+
+    /** When a lockout ends, as people read it: to the second, in UTC. */
+    static String untilText(java.time.Instant until) {
+        return java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss 'UTC'")
+                .withZone(java.time.ZoneOffset.UTC).format(until);
     }
 
     private static Map<String, Object> params(Object... kv) {
@@ -394,7 +402,7 @@ final class Console {
         try {
             Accounts.UserView u = accounts.user(who, ctx.pathParam("email"));
             render(ctx, "user.jte", params("view", view, "user", u.record(), "events", u.events(),
-                    "canManage", accounts.canManage(who)));
+                    "lockedUntil", u.lockedUntil().map(Console::untilText).orElse(""), "canManage", accounts.canManage(who)));
         } catch (DomainException e) {
             refuse(ctx, HttpStatus.forStatus(status(e)), "Cannot show this user", e.getMessage());
         }
@@ -418,7 +426,8 @@ final class Console {
         try {
             Accounts.UserView u = accounts.user(who, email);
             render(ctx, "user.jte", params("view", view.withError(e.getMessage()), "user", u.record(),
-                    "events", u.events(), "canManage", accounts.canManage(who)));
+                    "events", u.events(), "lockedUntil", u.lockedUntil().map(Console::untilText).orElse(""),
+                    "canManage", accounts.canManage(who)));
         } catch (DomainException unreadable) {
             refuse(ctx, HttpStatus.forStatus(status(e)), "Not done", e.getMessage());
         }
@@ -484,10 +493,11 @@ final class Console {
     private void changeGroup(Context ctx, Sessions.Session s, Identity who, View view) {
         boolean revoke = "revoke".equals(ctx.formParam("action"));
         String group = ctx.formParam("group");
+        String idp = ctx.formParam("idp");
         try {
-            accounts.grantGroup(who, group, Role.parse(ctx.formParam("role")), revoke);
-            log((revoke ? "revoked a role of group " : "granted a role to group ") + group, who.email);
-            s.flash = (revoke ? "Role revoked from " : "Role granted to ") + "group " + group + ".";
+            accounts.grantGroup(who, idp, group, Role.parse(ctx.formParam("role")), revoke);
+            log((revoke ? "revoked a role of group " : "granted a role to group ") + group + " of IdP " + idp, who.email);
+            s.flash = (revoke ? "Role revoked from " : "Role granted to ") + "group " + group + " of IdP " + idp + ".";
             throw new Redirect(base + "/groups");
         } catch (DomainException e) {
             ctx.status(status(e));
@@ -504,11 +514,7 @@ final class Console {
 
     /** The client's address: the connection's, or the one a trusted proxy appended to X-Forwarded-For. */
     static String clientAddress(Context ctx, ServiceConfig config) {
-        String remote = ctx.ip();
-        String forwarded = ctx.header("X-Forwarded-For");
-        if (forwarded == null || !config.trustedProxies.contains(remote)) return remote;
-        String[] hops = forwarded.split(",");
-        return hops[hops.length - 1].trim();
+        return dexauth.loginguard.ClientAddress.of(ctx.ip(), ctx.header("X-Forwarded-For"), config.trustedProxies);
     }
 
     private static char[] chars(String s) {

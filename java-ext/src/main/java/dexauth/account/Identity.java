@@ -42,8 +42,19 @@ final class Identity implements AutoCloseable {
         this.email = tokens.email().toLowerCase(java.util.Locale.ROOT);
         String n = tokens.claims().getStringClaim("name");
         this.name = n == null ? email : n;
-        List<String> g = tokens.claims().getStringListClaim("groups");
-        this.groups = g == null ? List.of() : List.copyOf(g);
+        this.groups = groupsOf(tokens.claims());
+    }
+
+    /**
+     * The token's groups as {@code <idp>:<group>}, as Kubernetes names them (without {@code oidc:}):
+     * a UI given them never takes one IdP's "ops" for another's. None without the connector's name.
+     */
+    static List<String> groupsOf(com.nimbusds.openid.connect.sdk.claims.IDTokenClaimsSet claims) {
+        List<String> g = claims.getStringListClaim("groups");
+        Object federated = claims.getClaim("federated_claims");
+        Object connector = federated instanceof java.util.Map<?, ?> m ? m.get("connector_id") : null;
+        if (g == null || !(connector instanceof String idp) || idp.isEmpty()) return List.of();
+        return g.stream().map(group -> idp + ":" + group).toList();
     }
 
     synchronized Instant expiresAt() { return tokens.expiresAt(); }

@@ -59,6 +59,34 @@ public final class ApiserverAuthentication {
         return changes;
     }
 
+    /**
+     * Refuses, before anything is written, an issuer that is this node's service-account issuer
+     * (any --service-account-issuer value): kube-apiserver would refuse the configuration.
+     */
+    public static void refuseServiceAccountIssuer(DeploymentConfig cfg) throws IOException {
+        String issuer = cfg.issuer().toString();
+        for (String own : StaticPodManifest.read(cfg.apiserverManifest()).flagValues("--service-account-issuer")) {
+            if (own.equals(issuer)) {
+                throw DeploymentConfig.invalid(DeploymentConfig.ROOT + ":issuer", "'" + issuer + "' is this node's"
+                        + " service-account issuer (--service-account-issuer in " + cfg.apiserverManifest()
+                        + "); use Dex's public URL");
+            }
+        }
+    }
+
+    /**
+     * This node's own kube-apiserver, from its manifest: https://<--advertise-address>:<--secure-port>
+     * (an address its serving certificate names); null when the manifest has no advertise address.
+     */
+    public static String nodeUrl(DeploymentConfig cfg) throws IOException {
+        StaticPodManifest manifest = StaticPodManifest.read(cfg.apiserverManifest());
+        List<String> address = manifest.flagValues("--advertise-address");
+        if (address.isEmpty()) return null;
+        List<String> port = manifest.flagValues("--secure-port");
+        String host = address.get(0).contains(":") ? "[" + address.get(0) + "]" : address.get(0);
+        return "https://" + host + ":" + (port.isEmpty() ? "6443" : port.get(0));
+    }
+
     public static Map<String, String> unconfigure(DeploymentConfig cfg, boolean dryRun) throws IOException {
         Map<String, String> changes = new LinkedHashMap<>();
         Path configFile = cfg.authenticationConfig();
@@ -81,6 +109,10 @@ public final class ApiserverAuthentication {
     static final String USERNAME_EXPRESSION = "claims.federated_claims.connector_id == '" + DexApi.LOCAL_CONNECTOR
             + "' ? 'oidc:' + claims.email : 'oidc:' + claims.federated_claims.connector_id + ':' + claims.email";
 
+    /** claims is a map of any: dyn() makes its groups a list CEL may map over (checked by kube-apiserver 1.36). */
+    static final String GROUPS_EXPRESSION = "has(claims.groups) ? dyn(claims.groups).map(g, 'oidc:'"
+            + " + claims.federated_claims.connector_id + ':' + g) : []";
+
     static String structuredConfig(DeploymentConfig cfg, String caPem) throws IOException {
         ObjectNode root = YAML.createObjectNode();
         root.put("apiVersion", "apiserver.config.k8s.io/v1");
@@ -88,13 +120,17 @@ public final class ApiserverAuthentication {
         ObjectNode jwt = root.putArray("jwt").addObject();
         ObjectNode issuer = jwt.putObject("issuer");
         issuer.put("url", cfg.issuer().toString());
+        // Discovery straight from Dex over its Service: no Ingress (nobody else) answers for it.
+        if (cfg.discoveryUrl() != null) issuer.put("discoveryURL", cfg.discoveryUrl().toString());
         issuer.putArray("audiences").add(cfg.audienceClientId());
         issuer.put("certificateAuthority", caPem);
         ObjectNode claims = jwt.putObject("claimMappings");
         // Local users are oidc:<email>; users of an upstream IdP are oidc:<idp>:<email>, so an
         // IdP asserting a local user's email (say the super-admin's) never gets that user's rights.
         claims.putObject("username").put("expression", USERNAME_EXPRESSION);
-        claims.putObject("groups").put("claim", "groups").put("prefix", "oidc:");
+        // Groups likewise are oidc:<idp>:<group>: a grant to a directory's "ops" never reaches an "ops"
+        // group of another IdP (anyone can create one on a public GitLab).
+        claims.putObject("groups").put("expression", GROUPS_EXPRESSION);
         ArrayNode rules = jwt.putArray("claimValidationRules");
         rules.addObject().put("expression", "has(claims.federated_claims)")
                 .put("message", "the token names no connector: request the federated:id scope");

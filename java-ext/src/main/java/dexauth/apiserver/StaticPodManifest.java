@@ -80,6 +80,18 @@ final class StaticPodManifest {
         return changed;
     }
 
+    /** The values of {@code flag} (e.g. "--service-account-issuer") in command and args, in order. */
+    List<String> flagValues(String flag) throws IOException {
+        ObjectNode c = container();
+        List<String> out = new ArrayList<>();
+        for (String field : new String[]{"command", "args"}) {
+            for (JsonNode n : c.path(field)) {
+                if (n.asText().startsWith(flag + "=")) out.add(n.asText().substring(flag.length() + 1));
+            }
+        }
+        return out;
+    }
+
     /** True when a hostPath volume {@code name} for {@code dir} exists and is mounted at {@code dir}. */
     boolean hasHostPathMount(String name, String dir) throws IOException {
         boolean volume = false;

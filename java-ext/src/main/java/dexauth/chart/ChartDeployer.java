@@ -43,6 +43,36 @@ public final class ChartDeployer {
         this.kubeconfig = kubeconfig;
     }
 
+    /**
+     * A digest of Dex's serving certificate, in Dex's pod template, so Dex restarts and serves a
+     * re-issued certificate (new SANs, e.g. its Service's IP) right away. Keyed like the IdP
+     * secrets' digest: the certificate is public, but it lives in a Secret, and nothing Read Only
+     * reads is derived from a Secret.
+     */
+    private java.util.Optional<String> certificateChecksum(String ns, byte[] key) {
+        var secret = kube.secrets().inNamespace(ns).withName(ChartSecrets.HTTPS_SECRET).get();
+        if (secret == null || secret.getData() == null || secret.getData().get("tls.crt") == null) {
+            return java.util.Optional.empty();
+        }
+        return java.util.Optional.of(dexauth.pki.Digests.keyed(key, secret.getData().get("tls.crt")));
+    }
+
+    /**
+     * A Service's cluster IP cannot change in place: when Dex's Service has another one than
+     * pillar dex:service_ip (a release from before the IP was fixed), it is deleted so the upgrade
+     * makes it again at that address. Dex is unreachable by its Service for that moment only.
+     */
+    private void releaseServiceIp(DeploymentConfig cfg, Map<String, String> changes) {
+        if (cfg.serviceIp() == null) return;
+        String name = ChartValues.fullname(cfg.release());
+        var service = kube.services().inNamespace(cfg.namespace()).withName(name).get();
+        if (service != null && !cfg.serviceIp().equals(service.getSpec().getClusterIP())) {
+            kube.services().inNamespace(cfg.namespace()).withName(name).delete();
+            changes.put("service/" + cfg.namespace() + "/" + name, "re-created at " + cfg.serviceIp() + " (was "
+                    + service.getSpec().getClusterIP() + ")");
+        }
+    }
+
     public Map<String, String> deploy(DeploymentConfig cfg, boolean dryRun) throws IOException {
         Map<String, String> values = ChartValues.of(cfg);
         warnings.clear();
@@ -52,6 +82,7 @@ public final class ChartDeployer {
             new java.security.SecureRandom().nextBytes(k);
             return k;
         });
+        certificateChecksum(cfg.namespace(), key).ifPresent(sum -> values.put("tls.certificateChecksum", sum));
         String idpValues = ChartValues.idps(cfg, new IdpSecrets(kube, cfg.namespace()).checksum(cfg.idps().values(),
                 warnings, key)).toString();
         Map<String, String> hashed = new LinkedHashMap<>(values);
@@ -75,6 +106,7 @@ public final class ChartDeployer {
         try {
             Files.writeString(idpFile, idpValues);
             if (exists) {
+                releaseServiceIp(cfg, changes);
                 UpgradeCommand up = new Helm(cfg.chartDir()).upgrade().withName(cfg.release()).withNamespace(ns)
                         .withKubeConfig(kubeconfig).resetValues().withValuesFile(idpFile);
                 values.forEach(up::set);

@@ -68,14 +68,16 @@ public final class ChartValues {
         v.put("expiry.idTokens", cfg.idTokenTtl());
         v.put("expiry.refreshTokens.validIfNotUsedFor", cfg.refreshTokenIdle());
         v.put("expiry.refreshTokens.absoluteLifetime", cfg.refreshTokenLifetime());
+        if (cfg.serviceIp() != null) v.put("serviceIP", cfg.serviceIp());
         v.put("ingress.enabled", Boolean.toString(cfg.ingressEnabled()));
         v.put("ingress.className", cfg.ingressClass());
         v.put("ingress.path", cfg.ingressPath());
-        List<String> hosts = cfg.ingressHosts();
+        List<String> hosts = cfg.dexIngressHosts();
         for (int i = 0; i < hosts.size(); i++) v.put("ingress.hosts[" + i + "]", hosts.get(i));
         if (cfg.productName() != null) v.put("frontend.issuerName", cfg.productName());
         if (cfg.primaryColor() != null) v.put("frontend.primaryColor", cfg.primaryColor());
         if (cfg.account() != null) account(cfg, cfg.account(), v);
+        if (cfg.loginGuard() != null) loginGuard(cfg.loginGuard(), v);
         adminUiClients(cfg, v);
         return v;
     }
@@ -91,6 +93,18 @@ public final class ChartValues {
             v.put(key + "secretKey", ui.clientId());
             for (int j = 0; j < ui.redirectUris().size(); j++) v.put(key + "redirectURIs[" + j + "]", ui.redirectUris().get(j));
         }
+    }
+
+    /** The login guard beside Dex (the account service's image: the same jar). */
+    private static void loginGuard(DeploymentConfig.LoginGuard g, Map<String, String> v) {
+        v.put("account.image.tag", Versions.authctl());
+        v.put("loginGuard.dexPort", Integer.toString(g.dexPort()));
+        v.put("loginGuard.maxFailures", Integer.toString(g.maxFailures()));
+        v.put("loginGuard.windowSeconds", Long.toString(g.windowSeconds()));
+        v.put("loginGuard.lockoutSeconds", Long.toString(g.lockoutSeconds()));
+        v.put("loginGuard.addressMaxFailures", Integer.toString(g.addressMaxFailures()));
+        v.put("loginGuard.addressWindowSeconds", Long.toString(g.addressWindowSeconds()));
+        v.put("loginGuard.responseMillis", Integer.toString(g.responseTimeMs()));
     }
 
     /** The account service's values: its Deployment, its console client in Dex, its service.yaml. */

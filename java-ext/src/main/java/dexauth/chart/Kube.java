@@ -20,11 +20,20 @@ public final class Kube {
     private Kube() {}
 
     public static KubernetesClient client(Path kubeconfig) {
+        return client(kubeconfig, null);
+    }
+
+    /**
+     * A client with the kubeconfig's credentials that talks to {@code apiserverUrl} (one node's own
+     * kube-apiserver), not to the kubeconfig's server (often a load balancer in front of all of them).
+     */
+    public static KubernetesClient client(Path kubeconfig, String apiserverUrl) {
         if (!Files.isReadable(kubeconfig)) {
             throw new Unavailable(Unavailable.Dependency.FILESYSTEM, "kubeconfig " + kubeconfig + " is missing or unreadable", null);
         }
         try {
             Config config = Config.fromKubeconfig(Files.readString(kubeconfig));
+            if (apiserverUrl != null) config.setMasterUrl(apiserverUrl);
             config.setRequestTimeout(30_000);
             config.setConnectionTimeout(5_000);
             return new KubernetesClientBuilder().withConfig(config).build();

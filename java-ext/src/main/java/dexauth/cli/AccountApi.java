@@ -109,13 +109,19 @@ final class AccountApi implements UserOps {
     }
 
     @Override
+    public boolean unlock(String email, String idp) {
+        String query = idp == null ? "" : "?idp=" + URLEncoder.encode(idp, StandardCharsets.UTF_8);
+        return call("DELETE", "/users/" + path(email) + "/lockout" + query, null).path("wasLocked").asBoolean();
+    }
+
+    @Override
     public void grant(String email, Role role, boolean revoke) {
         call(revoke ? "DELETE" : "PUT", "/users/" + path(email) + "/roles/" + role.id(), null);
     }
 
     @Override
-    public void grantGroup(String group, Role role, boolean revoke) {
-        call(revoke ? "DELETE" : "PUT", "/groups/" + path(group) + "/roles/" + role.id(), null);
+    public void grantGroup(String idp, String group, Role role, boolean revoke) {
+        call(revoke ? "DELETE" : "PUT", "/idps/" + path(idp) + "/groups/" + path(group) + "/roles/" + role.id(), null);
     }
 
     /** The person's own password: the current one proven to Dex by the service. */

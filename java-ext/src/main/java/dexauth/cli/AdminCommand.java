@@ -42,8 +42,10 @@ final class AdminCommand {
             }
             String email = superadminEmail(session);
             try (KubernetesClient kube = session.adminKube(); DexApi dex = session.dex()) {
-                UserService users = session.users(kube, dex, "root (break-glass)");
+                UserService users = session.users(kube, dex, Session.BREAK_GLASS_ACTOR);
                 char[] password = users.resetSuperAdmin(email, null);
+                // The login guard's lockout of the super-admin ends too: the new password works at once.
+                session.unlock(kube, email, null);
                 try {
                     users.superAdminShown(email);
                     System.out.println("New one-time password of the super-admin " + email + " (shown once):");

@@ -267,12 +267,15 @@ final class IdpCommand {
         @Mixin OAuthOptions oauth;
         @Option(names = "--base-url", defaultValue = Gitlab.DEFAULT_URL, description = "GitLab URL (default: ${DEFAULT-VALUE}).")
         String baseUrl;
-        @Option(names = "--group", split = ",", description = "Only members of these GitLab groups may log in.")
+        @Option(names = "--group", split = ",", description = "Only members of these GitLab groups may log in (required,"
+                + " unless --allow-any-account).")
         List<String> groups;
+        @Option(names = "--allow-any-account", description = "Let every account of the GitLab log in (no --group).")
+        boolean allowAnyAccount;
 
         @Override
         public Integer call() throws IOException {
-            return oauth.add(add, new Gitlab.Settings(baseUrl, oauth.clientId, groups, oauth.caPem()));
+            return oauth.add(add, new Gitlab.Settings(baseUrl, oauth.clientId, groups, oauth.caPem(), allowAnyAccount));
         }
     }
 
@@ -281,14 +284,17 @@ final class IdpCommand {
     static final class AddGithub implements Callable<Integer> {
         @Mixin AddOptions add;
         @Mixin OAuthOptions oauth;
-        @Option(names = "--org", split = ",", description = "Only members of these organisations may log in.")
+        @Option(names = "--org", split = ",", description = "Only members of these organisations may log in (required,"
+                + " unless --allow-any-account).")
         List<String> orgs;
+        @Option(names = "--allow-any-account", description = "Let every GitHub account log in (no --org).")
+        boolean allowAnyAccount;
         @Option(names = "--host-name", description = "GitHub Enterprise host name (default: github.com).")
         String hostName;
 
         @Override
         public Integer call() throws IOException {
-            return oauth.add(add, new Github.Settings(oauth.clientId, orgs, hostName, oauth.caPem()));
+            return oauth.add(add, new Github.Settings(oauth.clientId, orgs, hostName, oauth.caPem(), allowAnyAccount));
         }
     }
 

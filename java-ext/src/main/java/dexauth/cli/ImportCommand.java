@@ -61,7 +61,7 @@ final class ImportCommand implements Callable<Integer> {
         if (Files.exists(passwordsOut)) throw new UserError(passwordsOut + " exists; refusing to overwrite it");
         if (session.breakGlass) {
             try (KubernetesClient kube = session.adminKube(); DexApi dex = session.dex()) {
-                UserService service = session.users(kube, dex, "root (break-glass)");
+                UserService service = session.users(kube, dex, Session.BREAK_GLASS_ACTOR);
                 Set<String> inDex = service.dexEmails();
                 return importAll(entries, e -> {
                     char[] pw = PasswordHasher.randomPassword(UserService.ONE_TIME_PASSWORD_LENGTH);

@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
         },
         subcommands = {VersionCommand.class, LoginCommand.class, PasswdCommand.class, UserCommand.class,
                 RoleCommand.class, IdpCommand.class, AdminCommand.class, TokenCommand.class,
-                KubeconfigCommand.class, CredentialCommand.class, WhoamiCommand.class, LogoutCommand.class, ServeCommand.class,
+                KubeconfigCommand.class, CredentialCommand.class, WhoamiCommand.class, LogoutCommand.class, ServeCommand.class, GuardCommand.class,
                 SaltCommand.class, EngineCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", "Examples:",

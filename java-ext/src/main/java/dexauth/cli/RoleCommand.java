@@ -19,28 +19,42 @@ final class RoleCommand {
     static final class Target {
         @Parameters(index = "0", arity = "0..1", paramLabel = "EMAIL", description = "A local user's email.")
         String email;
-        @Option(names = "--group", description = "An external IdP group (LDAP/AD/OIDC), instead of a user.")
+        @Option(names = "--group", description = "A group of an upstream IdP, instead of a user (needs --idp).")
         String group;
+        @Option(names = "--idp", paramLabel = "NAME",
+                description = "The IdP whose group it is (see `authctl idp list`): a grant never reaches a group of"
+                        + " the same name from another IdP.")
+        String idp;
     }
 
     static int change(Session session, Target target, Role role, boolean revoke) {
         if ((target.email == null) == (target.group == null)) {
             throw new UserError("give either a user's EMAIL or --group GROUP");
         }
-        if (target.group != null) dexauth.users.UserService.checkGroup(target.group);
+        if (target.group == null && target.idp != null) {
+            throw new UserError("--idp names the IdP of a --group; a local user is given by EMAIL alone");
+        }
+        if (target.group != null) {
+            dexauth.users.UserService.checkGroup(target.group); // a name that can never be granted is said first
+            if (target.idp == null) {
+                throw new UserError("give the IdP of group " + target.group + " with --idp NAME (see `authctl idp list`):"
+                        + " groups are per IdP, a grant never reaches a group of the same name from another IdP");
+            }
+            dexauth.users.UserService.checkIdp(target.idp);
+        }
         UserCommand.run(session, s -> {
-            if (target.group != null) s.grantGroup(target.group, role, revoke);
+            if (target.group != null) s.grantGroup(target.idp, target.group, role, revoke);
             else s.grant(target.email, role, revoke);
             return null;
         });
         System.out.println((revoke ? "revoked " : "granted ") + role.title() + (revoke ? " from " : " to ")
-                + (target.group != null ? "group " + target.group : target.email));
+                + (target.group != null ? "group " + target.group + " of IdP " + target.idp : target.email));
         return ExitCode.OK.code;
     }
 
     @Command(name = "grant", mixinStandardHelpOptions = true, description = "Grant a role.",
             footer = {"", "Examples:", "  authctl role grant jane@example.com solution-admin",
-                    "  authctl role grant --group ops-team read-only"})
+                    "  authctl role grant --group ops-team --idp corp-ldap read-only"})
     static final class Grant implements Callable<Integer> {
         @Mixin Session session;
         @Mixin Target target;

@@ -20,12 +20,20 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        AccountService service = AccountService.start(ServiceConfig.load(config));
+        return untilStopped(AccountService.start(ServiceConfig.load(config)), "account-service-stop");
+    }
+
+    /** Keeps a long-running service (the account service, the login guard) until SIGTERM, then closes it. */
+    static int untilStopped(AutoCloseable service, String stopThread) throws InterruptedException {
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            service.close();
+            try {
+                service.close();
+            } catch (Exception e) {
+                System.err.println(stopThread + ": " + e.getClass().getSimpleName());
+            }
             stopped.countDown();
-        }, "account-service-stop"));
+        }, stopThread));
         stopped.await();
         return ExitCode.OK.code;
     }

@@ -8,6 +8,8 @@ import dexauth.kubectl.TokenCache;
 import dexauth.kubectl.UserHome;
 import dexauth.kubectl.WorkstationLogin;
 import dexauth.dex.DexApi;
+import dexauth.loginguard.AccountKey;
+import dexauth.loginguard.Lockouts;
 import dexauth.users.PasswordPolicy;
 import dexauth.users.UserService;
 import io.fabric8.kubernetes.client.Config;
@@ -149,7 +151,7 @@ final class Session {
         if (breakGlass) {
             KubernetesClient kube = adminKube();
             DexApi dex = dex();
-            return UserOps.direct(users(kube, dex, "root (break-glass)"), dex, kube);
+            return UserOps.direct(users(kube, dex, BREAK_GLASS_ACTOR), (email, idp) -> unlock(kube, email, idp), dex, kube);
         }
         return accountApi(login().idToken());
     }
@@ -158,6 +160,14 @@ final class Session {
         CliConfig c = cfg();
         if (c.dex.caFile == null) throw new UserError("dex.caFile must be set in the configuration file");
         return new AccountApi(AccountApi.baseUrl(c), Path.of(c.dex.caFile), idToken);
+    }
+
+    /** The audit actor of root's commands on the bootstrap node. */
+    static final String BREAK_GLASS_ACTOR = "root (break-glass)";
+
+    /** Ends a lockout with {@code kube}'s identity (root's admin kubeconfig). */
+    boolean unlock(KubernetesClient kube, String login, String idp) {
+        return Lockouts.unlock(kube, cfg().users.namespace, AccountKey.named(login, idp), BREAK_GLASS_ACTOR);
     }
 
     UserService users(KubernetesClient kube, DexApi dex, String actor) {

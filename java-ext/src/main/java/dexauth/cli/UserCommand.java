@@ -28,7 +28,7 @@ import java.util.function.Function;
                 "Commands act with your own rights (authctl login); root on the bootstrap node may",
                 "use --break-glass."},
         subcommands = {UserCommand.Add.class, UserCommand.ListUsers.class, UserCommand.Show.class,
-                UserCommand.Passwd.class, UserCommand.Delete.class, ImportCommand.class})
+                UserCommand.Passwd.class, UserCommand.Unlock.class, UserCommand.Delete.class, ImportCommand.class})
 final class UserCommand {
 
     /**
@@ -142,6 +142,27 @@ final class UserCommand {
             } finally {
                 PasswordHasher.wipe(pw);
             }
+        }
+    }
+
+    @Command(name = "unlock", mixinStandardHelpOptions = true,
+            description = {"End the login guard's lockout of an account (after too many failed logins) and forget its",
+                    "failures. Kubernetes decides on your identity (delete leases in the namespace: Cluster Admin)."},
+            footer = {"", "Examples:", "  authctl user unlock jane@example.com",
+                    "  authctl user unlock alice --idp corp    (the login name a user of the LDAP/AD IdP corp types)"})
+    static final class Unlock implements Callable<Integer> {
+        @Mixin Session session;
+        @Parameters(index = "0", description = "A local user's email, or with --idp the login name typed at that IdP.")
+        String email;
+        @Option(names = "--idp", description = "The LDAP or AD IdP of a directory user (default: a local user).") String idp;
+
+        @Override
+        public Integer call() {
+            dexauth.loginguard.AccountKey.named(email, idp); // bad input refused before any login or call
+            boolean was = run(session, s -> s.unlock(email, idp));
+            System.out.println(was ? "unlocked " + email + "; its failed logins are forgotten"
+                    : email + " was not locked (no failed logins recorded)");
+            return ExitCode.OK.code;
         }
     }
 

@@ -24,13 +24,21 @@ interface UserOps extends AutoCloseable {
 
     void grant(String email, Role role, boolean revoke);
 
-    void grantGroup(String group, Role role, boolean revoke);
+    /** Ends the login guard's lockout of an account ({@code idp} null: a local user); false if it was not locked. */
+    boolean unlock(String email, String idp);
+
+    void grantGroup(String idp, String group, Role role, boolean revoke);
 
     @Override
     void close();
 
+    /** The unlock of the direct mode (the admin kubeconfig). */
+    interface Unlock {
+        boolean unlock(String email, String idp);
+    }
+
     /** Root on the bootstrap node: the use-cases with the admin kubeconfig and Dex's gRPC key. */
-    static UserOps direct(UserService users, AutoCloseable... resources) {
+    static UserOps direct(UserService users, Unlock unlock, AutoCloseable... resources) {
         return new UserOps() {
             @Override public void add(String email, String username, Set<Role> roles, char[] password) {
                 users.add(email, username, roles, password);
@@ -40,8 +48,9 @@ interface UserOps extends AutoCloseable {
             @Override public void resetPassword(String email, char[] password) { users.resetPassword(email, password); }
             @Override public void delete(String email) { users.delete(email); }
             @Override public void grant(String email, Role role, boolean revoke) { users.grant(email, role, revoke); }
-            @Override public void grantGroup(String group, Role role, boolean revoke) {
-                users.grantGroup(group, role, revoke);
+            @Override public boolean unlock(String email, String idp) { return unlock.unlock(email, idp); }
+            @Override public void grantGroup(String idp, String group, Role role, boolean revoke) {
+                users.grantGroup(idp, group, role, revoke);
             }
             @Override public void close() {
                 for (AutoCloseable r : resources) {

@@ -26,11 +26,19 @@ public record DeploymentConfig(
         String kubectlClientId,
         Path certDir, List<String> ipSans, List<String> dnsSans, int validityDays, int renewBeforeDays,
         String image, String listenAddress, int httpsPort, int grpcPort, int telemetryPort, String grpcAddress,
+        String serviceIp,
         String idTokenTtl, String refreshTokenIdle, String refreshTokenLifetime, boolean ingressEnabled, String ingressClass, String ingressPath, List<String> ingressHosts,
         Path chartDir, String release, String superadminEmail, String superadminUsername,
         int bcryptCost, String kubernetesVersion, Path kubeconfig, Path apiserverManifest, Path authenticationConfig,
         Map<String, IdpSpec> idps, String productName, String primaryColor, Account account,
-        List<AdminUi> adminUis, boolean hostNetwork, String apiserverAddress) {
+        List<AdminUi> adminUis, boolean hostNetwork, String apiserverAddress, LoginGuard loginGuard) {
+
+    /**
+     * The login guard in front of Dex (pillar {@code dexauth:login_guard}); null when a partial
+     * pillar leaves the section out. Durations in seconds.
+     */
+    public record LoginGuard(int maxFailures, long windowSeconds, long lockoutSeconds, int addressMaxFailures,
+                             long addressWindowSeconds, int responseTimeMs, int dexPort) {}
 
     /**
      * The account service (pillar {@code dexauth:account}), deployed by the chart beside Dex; null
@@ -53,6 +61,14 @@ public record DeploymentConfig(
     private static final Pattern HOST_PORT = Pattern.compile("[A-Za-z0-9.\\-]+:\\d{1,5}");
 
     public static final String ROOT = "dexauth";
+
+    /**
+     * The service-account issuers kubeadm and most distributions use: an issuer equal to the one
+     * kube-apiserver signs service-account tokens with is refused by kube-apiserver (the node's own
+     * flag is checked again before its configuration is written).
+     */
+    static final java.util.Set<String> SERVICE_ACCOUNT_ISSUERS = java.util.Set.of("https://kubernetes.default.svc",
+            "https://kubernetes.default.svc.cluster.local", "https://kubernetes.default", "https://kubernetes");
 
     /** A pillar value that can never work as given: names the key, says how to fix it. */
     public static Invalid invalid(String key, String problem) {
@@ -81,6 +97,10 @@ public record DeploymentConfig(
         String cluster = r.name("cluster_name");
         String ns = r.name("namespace");
         URI issuer = r.httpsUrl("issuer");
+        if (issuer != null && SERVICE_ACCOUNT_ISSUERS.contains(issuer.toString().toLowerCase(java.util.Locale.ROOT))) {
+            throw invalid(ROOT + ":issuer", "'" + issuer + "' is kube-apiserver's own service-account issuer"
+                    + " (--service-account-issuer); use Dex's public URL, e.g. https://login.example.com/oidc");
+        }
         String certBase = r.path("certificates:base_dir");
         int https = r.port("dex:ports:https");
         int grpc = r.port("dex:ports:grpc");
@@ -118,19 +138,58 @@ public record DeploymentConfig(
                 certBase == null || cluster == null ? null : certDir(Path.of(certBase), cluster), r.ips("certificates:ip_sans"),
                 r.dnsNames("certificates:dns_sans"), validity, renewBefore,
                 Optional.ofNullable(r.optionalText("dex:image")).orElseGet(Versions::dexImage),
-                r.text("dex:listen_address"), https, grpc, telemetry, r.text("dex:grpc_address"), ttl, refreshIdle, refreshLifetime,
+                r.text("dex:listen_address"), https, grpc, telemetry, r.text("dex:grpc_address"), serviceIp(r),
+                ttl, refreshIdle, refreshLifetime,
                 r.bool("ingress:enabled"), r.text("ingress:class"), ingressPath, r.dnsNames("ingress:hosts"),
                 pathOf(r.path("chart:dir")), r.name("chart:release"), email, r.text("superadmin:username"),
                 cost, version == null ? null : version.replaceFirst("^v", ""),
                 pathOf(r.path("kubernetes:kubeconfig")), pathOf(r.path("kubernetes:apiserver_manifest")),
                 pathOf(r.path("kubernetes:authentication_config")), idps(pillar.get("idps")),
                 productName(r), color(r, "branding:primary_color"),
-                account, adminUis, r.has("dex:host_network") && r.bool("dex:host_network"), apiserverAddress(r));
+                account, adminUis, r.has("dex:host_network") && r.bool("dex:host_network"), apiserverAddress(r),
+                partial && !r.has("login_guard") ? null : loginGuard(r, https, grpc, telemetry));
         if (!cfg.idps().isEmpty() && version != null && !cfg.structuredAuthentication()) {
             throw invalid(ROOT + ":idps", "upstream IdPs need Kubernetes 1.30 or later: only its structured"
                     + " authentication keeps their users (oidc:<idp>:<email>) apart from local users (oidc:<email>)");
         }
         return cfg;
+    }
+
+    /**
+     * Pillar {@code dexauth:dex:service_ip}: the cluster IP Dex's Service is given, so kube-apiserver
+     * (host network) reaches Dex over it (kube-proxy makes cluster IPs reachable from the node) and
+     * Dex's certificate names it. Empty: no fixed IP, and kube-apiserver fetches discovery from the issuer.
+     */
+    private static String serviceIp(Reader r) {
+        if (!r.has("dex:service_ip")) return null;
+        String ip = r.node("dex:service_ip").asText("").trim();
+        if (ip.isEmpty()) return null;
+        if (!dexauth.pki.CertificateSpec.isIpLiteral(ip)) {
+            throw invalid(ROOT + ":dex:service_ip", "'" + ip + "' is not an IP address; give a free address of the"
+                    + " cluster's service range (e.g. 10.96.0.56), or \"\" for none");
+        }
+        return ip;
+    }
+
+    /**
+     * Where kube-apiserver fetches Dex's discovery document: over Dex's Service (pillar
+     * dex:service_ip), never through an Ingress; null without a service IP.
+     */
+    public URI discoveryUrl() {
+        if (serviceIp == null) return null;
+        String host = serviceIp.contains(":") ? "[" + serviceIp + "]" : serviceIp;
+        return URI.create("https://" + host + ":" + httpsPort + issuer.getRawPath() + "/.well-known/openid-configuration");
+    }
+
+    private static LoginGuard loginGuard(Reader r, int https, int grpc, int telemetry) {
+        int dexPort = r.port("login_guard:dex_port");
+        if (r.has("login_guard:dex_port") && (dexPort == https || dexPort == grpc || dexPort == telemetry)) {
+            throw invalid(ROOT + ":login_guard:dex_port", dexPort + " is already one of dex:ports (the guard serves"
+                    + " dex:ports:https; Dex's own listener needs a port of its own)");
+        }
+        return new LoginGuard(r.intIn("login_guard:max_failures", 1, 1000), r.seconds("login_guard:window"),
+                r.seconds("login_guard:lockout"), r.intIn("login_guard:address_max_failures", 1, 1_000_000),
+                r.seconds("login_guard:address_window"), r.intIn("login_guard:response_time_ms", 0, 10_000), dexPort);
     }
 
     private static Account account(Reader r, URI issuer) {
@@ -239,6 +298,18 @@ public record DeploymentConfig(
     /** kube-apiserver takes a structured authentication configuration (1.30 on), not only --oidc-* flags. */
     public boolean structuredAuthentication() { return kubernetesMinor() >= 30; }
 
+    /**
+     * The hosts Dex's Ingress answers for: pillar ingress:hosts, else the issuer's host, so no other
+     * Ingress of the class can take the issuer's paths on another host. An issuer on an IP address
+     * leaves the rule host-less (an Ingress host cannot be an IP address).
+     */
+    public List<String> dexIngressHosts() {
+        if (!ingressHosts.isEmpty() || issuer == null || dexauth.pki.CertificateSpec.isIpLiteral(issuer.getHost())) {
+            return ingressHosts;
+        }
+        return List.of(issuer.getHost());
+    }
+
     /** The issuer's host is an IP SAN or DNS SAN of Dex's certificate, so TLS verification works. */
     public String issuerHost() { return issuer.getHost(); }
 
@@ -285,6 +356,23 @@ public record DeploymentConfig(
                 throw invalid(ROOT + ":" + key, "'" + v + "' is not a duration like 10m, 1h or 168h");
             }
             return v;
+        }
+
+        /** A duration like 15m or 1h30m, in seconds (at least one). */
+        long seconds(String key) {
+            String v = duration(key);
+            if (v == null) return 0;
+            long total = 0;
+            java.util.regex.Matcher m = Pattern.compile("(\\d+)([hms])").matcher(v);
+            while (m.find()) {
+                total += Long.parseLong(m.group(1)) * switch (m.group(2)) {
+                    case "h" -> 3600;
+                    case "m" -> 60;
+                    default -> 1;
+                };
+            }
+            if (total < 1) throw invalid(ROOT + ":" + key, "'" + v + "' must be at least 1s");
+            return total;
         }
 
         String name(String key) {

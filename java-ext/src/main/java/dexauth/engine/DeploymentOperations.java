@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dexauth.adminui.AdminUiObjects;
 import dexauth.apiserver.ApiserverAuthentication;
+import dexauth.apiserver.ApiserverHealth;
+import dexauth.apiserver.ApiserverSnapshot;
 import dexauth.chart.ChartDeployer;
 import dexauth.chart.ChartSecrets;
 import dexauth.chart.ChartValues;
@@ -19,6 +21,7 @@ import dexauth.rbac.RoleAssignments;
 import dexauth.rbac.RoleBindings;
 import dexauth.rbac.RoleDefinitions;
 import dexauth.rbac.SolutionPolicy;
+import dexauth.users.GroupGrants;
 import dexauth.users.Holders;
 import dexauth.users.PasswordPolicy;
 import dexauth.users.UserService;
@@ -32,6 +35,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -48,6 +52,11 @@ final class DeploymentOperations implements AutoCloseable {
     static final Duration APISERVER_RESTART = Duration.ofSeconds(120);
     /** How long a control-plane node waits for the bootstrap node to publish Dex's CA. */
     static final Duration CA_WAIT = Duration.ofSeconds(300);
+    /**
+     * How long a node's kube-apiserver may take to be healthy after its authentication changed: it
+     * re-reads its authentication configuration about once a minute.
+     */
+    static final Duration APISERVER_HEALTH = Duration.ofSeconds(150);
 
     /** Clients by kubeconfig (path and content): a session's operations share one, not one each. */
     private final Map<String, KubernetesClient> clients = new HashMap<>();
@@ -90,19 +99,21 @@ final class DeploymentOperations implements AutoCloseable {
             DeploymentConfig cfg = config(req);
             KubernetesClient kube = kube(cfg);
             Map<String, String> changes = new java.util.LinkedHashMap<>(RoleDefinitions.ensure(kube, dry));
+            List<String> warnings = new java.util.ArrayList<>();
             if (kube.namespaces().withName(cfg.namespace()).get() != null) {
                 SolutionPolicy policy = new SolutionPolicy(cfg.namespace(),
                         DeploymentConfig.deniedNamespaces(req.get("pillar")));
                 changes.putAll(policy.store(kube, dry));
-                changes.putAll(RoleAssignments.reconcile(kube, Holders.fromCluster(kube, cfg.namespace()), policy, dry));
+                changes.putAll(migrateGroupGrants(kube, cfg, warnings, dry));
+                Holders.Outcome outcome = Holders.reconcile(kube, cfg.namespace(), policy, dry);
+                changes.putAll(outcome.changes());
+                warnings.addAll(outcome.warnings());
             }
-            return changes(changes);
+            ObjectNode reply = changes(changes);
+            warnings.forEach(reply.withArray("warnings")::add);
+            return reply;
         });
-        ops.put("apiserver.configure", (req, dry) -> {
-            DeploymentConfig cfg = config(req);
-            java.time.Instant before = java.time.Instant.now();
-            return afterRestart(cfg, before, ApiserverAuthentication.configure(cfg, dexCa(cfg, dry), dry), dry);
-        });
+        ops.put("apiserver.configure", (req, dry) -> configureApiserver(req, dry));
         ops.put("apiserver.unconfigure", (req, dry) -> {
             DeploymentConfig cfg = config(req);
             java.time.Instant before = java.time.Instant.now();
@@ -125,6 +136,25 @@ final class DeploymentOperations implements AutoCloseable {
     }
 
     /**
+     * Group grants of an earlier release (stored without an IdP) become grants of the IdPs whose groups
+     * the organisation controls (directories, OIDC providers), never of a GitLab or GitHub, where anyone
+     * can create a group of that name; once (a second run finds nothing to migrate).
+     */
+    private static Map<String, String> migrateGroupGrants(KubernetesClient kube, DeploymentConfig cfg,
+                                                          List<String> warnings, boolean dry) {
+        List<String> targets = new java.util.ArrayList<>();
+        List<String> open = new java.util.ArrayList<>();
+        cfg.idps().forEach((name, spec) -> (spec.kind().groupsOpenToAnyone() ? open : targets).add(name));
+        Map<String, String> changes = new GroupGrants(kube, cfg.namespace()).migrate(targets, warnings, dry);
+        if (!changes.isEmpty() && !open.isEmpty()) {
+            warnings.add("group grants stored without an IdP were not given to " + String.join(", ", open)
+                    + " (anyone can create a group of that name there); grant them explicitly with"
+                    + " `authctl role grant --group GROUP --idp NAME ROLE` if intended");
+        }
+        return changes;
+    }
+
+    /**
      * A changed static-pod manifest restarts kube-apiserver: the next steps (chart removal, the
      * super-admin) must find it back, not in the middle of its restart.
      */
@@ -135,6 +165,39 @@ final class DeploymentOperations implements AutoCloseable {
             // Dex's storage: a login right after the orchestration must not meet its re-initialisation.
             Kube.awaitCustomResources(kube(cfg), "dex.coreos.com", APISERVER_RESTART);
         }
+        return changes(changes);
+    }
+
+    /**
+     * This node's kube-apiserver trusts Dex: the previous configuration is kept, the new one written,
+     * then the node must be healthy (ApiserverHealth) within {@link #APISERVER_HEALTH}; if not, the
+     * previous configuration is restored and the state fails with the cause, so the orchestration
+     * stops before the next node.
+     */
+    private ObjectNode configureApiserver(JsonNode req, boolean dry) throws IOException, InterruptedException {
+        DeploymentConfig cfg = config(req);
+        String ca = dexCa(cfg, dry);
+        ApiserverAuthentication.refuseServiceAccountIssuer(cfg);
+        ApiserverSnapshot previous = ApiserverSnapshot.take(cfg);
+        java.time.Instant before = java.time.Instant.now();
+        Map<String, String> changes = ApiserverAuthentication.configure(cfg, ca, dry);
+        if (dry || changes.isEmpty()) return changes(changes);
+        previous.keep();
+        boolean restarted = changes.containsKey(cfg.apiserverManifest().toString());
+        String written = cfg.structuredAuthentication() ? Files.readString(cfg.authenticationConfig()) : null;
+        try (KubernetesClient node = Kube.client(cfg.kubeconfig(), ApiserverAuthentication.nodeUrl(cfg))) {
+            ApiserverHealth health = new ApiserverHealth(node, cfg);
+            java.util.Optional<String> problem = health.await(before, restarted, written, APISERVER_HEALTH);
+            if (problem.isPresent()) {
+                previous.restore();
+                boolean back = health.awaitReady(APISERVER_RESTART);
+                throw new Unavailable(Unavailable.Dependency.KUBERNETES, "kube-apiserver on this node was unhealthy after"
+                        + " the change: " + problem.get() + ". Its previous configuration is restored (copy in "
+                        + previous.keptIn() + ")" + (back ? "" : ", but it is not ready yet either") + "; later nodes"
+                        + " were not changed", null);
+            }
+        }
+        if (restarted) Kube.awaitCustomResources(kube(cfg), "dex.coreos.com", APISERVER_RESTART);
         return changes(changes);
     }
 

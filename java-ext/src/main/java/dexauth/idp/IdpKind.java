@@ -43,6 +43,12 @@ public interface IdpKind {
      */
     ProbeReport check(IdpSpec spec, Supplier<char[]> secret, String user);
 
+    /**
+     * Whether anyone with an account may create a group of any name there (GitLab, GitHub): such
+     * an IdP's groups never inherit a grant made for a group name alone (see GroupGrants' migration).
+     */
+    default boolean groupsOpenToAnyone() { return false; }
+
     /** Where the IdP is, for a listing: a URL or {@code ldaps://host:port}. */
     String server(JsonNode config);
 }

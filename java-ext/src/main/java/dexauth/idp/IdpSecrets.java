@@ -10,12 +10,9 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
 
-import javax.crypto.Mac;
-import javax.crypto.spec.SecretKeySpec;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.Collection;
-import java.util.HexFormat;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -103,13 +100,8 @@ public final class IdpSecrets {
             }
             data.put(spec.secretEnv(), v);
         }
-        try {
-            Mac mac = Mac.getInstance("HmacSHA256");
-            mac.init(new SecretKeySpec(key, "HmacSHA256"));
-            data.forEach((k, v) -> mac.update((k + "=" + v + "\n").getBytes(StandardCharsets.UTF_8)));
-            return HexFormat.of().formatHex(mac.doFinal());
-        } catch (java.security.GeneralSecurityException e) {
-            throw new IllegalStateException(e);
-        }
+        StringBuilder text = new StringBuilder();
+        data.forEach((k, v) -> text.append(k).append('=').append(v).append('\n'));
+        return dexauth.pki.Digests.keyed(key, text.toString());
     }
 }

@@ -41,6 +41,7 @@ public record IdpSpec(String name, IdpKind kind, String displayName, ObjectNode 
 
     /** An IdP from what an operator said; Invalid names the setting (from the settings) or the key. */
     public static IdpSpec of(String name, String displayName, IdpSettings settings) {
+        checkName(name, PILLAR_KEY + ":" + name); // before the settings: a bad name is the first thing to say
         return new IdpSpec(name, settings.kind(), displayName != null ? displayName : name, settings.toConfig());
     }
 

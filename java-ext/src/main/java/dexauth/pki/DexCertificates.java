@@ -14,6 +14,9 @@ public final class DexCertificates {
     /** The account service's HTTPS certificate (its Service names, pillar IPs, the console's host). */
     public static final String ACCOUNT = "account-https";
 
+    /** Where Dex listens for its login guard, inside its pod. */
+    public static final String LOOPBACK = "127.0.0.1";
+
     private DexCertificates() {}
 
     public static PkiRequest request(DeploymentConfig cfg, String serviceName) {
@@ -26,15 +29,20 @@ public final class DexCertificates {
         // The issuer's host must be in the certificate or every client fails TLS verification.
         if (CertificateSpec.isIpLiteral(cfg.issuerHost())) ips.add(cfg.issuerHost());
         else dns.add(cfg.issuerHost());
+        // kube-apiserver fetches discovery at the Service's IP (DeploymentConfig.discoveryUrl).
+        if (cfg.serviceIp() != null) ips.add(cfg.serviceIp());
         String grpcHost = cfg.grpcAddress().replaceFirst(":\\d+$", "").replaceAll("[\\[\\]]", "");
         Set<String> grpcIps = new LinkedHashSet<>(ips);
         Set<String> grpcDns = new LinkedHashSet<>(dns);
         if (CertificateSpec.isIpLiteral(grpcHost)) grpcIps.add(grpcHost);
         else grpcDns.add(grpcHost);
         int days = cfg.validityDays();
+        // The login guard reaches Dex inside the pod at 127.0.0.1, verifying this certificate.
+        Set<String> httpsIps = new LinkedHashSet<>(ips);
+        httpsIps.add(LOOPBACK);
         List<CertificateSpec> specs = new java.util.ArrayList<>(List.of(
                 new CertificateSpec(HTTPS, serviceName + "." + ns + ".svc", List.of(), List.copyOf(dns),
-                        List.copyOf(ips), CertificateSpec.Usage.SERVER, days),
+                        List.copyOf(httpsIps), CertificateSpec.Usage.SERVER, days),
                 new CertificateSpec(GRPC, serviceName + "-grpc." + ns + ".svc", List.of(), List.copyOf(grpcDns),
                         List.copyOf(grpcIps), CertificateSpec.Usage.SERVER, days),
                 new CertificateSpec(CLI_CLIENT, "authctl", List.of("dexauth:grpc-clients"), List.of(), List.of(),

@@ -26,19 +26,24 @@ public final class TrustStores {
             SSLContext ctx = SSLContext.getInstance("TLS");
             KeyManagerFactory kmf = null;
             if (clientCert != null) {
-                KeyStore ks = KeyStore.getInstance("PKCS12");
-                ks.load(null, null);
-                List<X509Certificate> chain = Pem.readCertificates(Files.readString(clientCert));
-                PrivateKey key = Pem.readPrivateKey(Files.readString(clientKey));
-                ks.setKeyEntry("client", key, new char[0], chain.toArray(X509Certificate[]::new));
                 kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-                kmf.init(ks, new char[0]);
+                kmf.init(keyStore(clientCert, clientKey), new char[0]);
             }
             ctx.init(kmf == null ? null : kmf.getKeyManagers(), trustManagers(caFile), null);
             return ctx;
         } catch (GeneralSecurityException e) {
             throw new IOException("cannot build a TLS context from " + caFile + ": " + e.getMessage(), e);
         }
+    }
+
+    /** A key store (empty password) holding one key and its certificate chain, read from PEM files. */
+    public static KeyStore keyStore(Path certFile, Path keyFile) throws IOException, GeneralSecurityException {
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        ks.load(null, null);
+        List<X509Certificate> chain = Pem.readCertificates(Files.readString(certFile));
+        PrivateKey key = Pem.readPrivateKey(Files.readString(keyFile));
+        ks.setKeyEntry("key", key, new char[0], chain.toArray(X509Certificate[]::new));
+        return ks;
     }
 
     /** Trusts exactly the CA certificates of a PEM text (e.g. embedded in a kubeconfig). */

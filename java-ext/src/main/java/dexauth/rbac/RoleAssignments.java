@@ -1,6 +1,5 @@
 package dexauth.rbac;
 
-import io.fabric8.kubernetes.api.model.EventBuilder;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBindingBuilder;
@@ -10,7 +9,6 @@ import io.fabric8.kubernetes.api.model.rbac.Subject;
 import io.fabric8.kubernetes.api.model.rbac.SubjectBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.EnumMap;
@@ -45,7 +43,7 @@ public final class RoleAssignments {
 
     private RoleAssignments() {}
 
-    /** Role holders: {@code users} are emails, {@code groups} are IdP group names (both unprefixed). */
+    /** Role holders: {@code users} are emails, {@code groups} are {@code <idp>:<group>} (both without {@code oidc:}). */
     public record Holders(Map<Role, Set<String>> users, Map<Role, Set<String>> groups) {
         public static Holders empty() {
             Map<Role, Set<String>> u = new EnumMap<>(Role.class);
@@ -56,6 +54,29 @@ public final class RoleAssignments {
             }
             return new Holders(u, g);
         }
+    }
+
+    /**
+     * The roles dexauth's ClusterRoleBindings actually give each local user (by email): what
+     * {@code user list} compares with the stored roles to show drift.
+     */
+    public static Map<String, Set<Role>> boundUsers(KubernetesClient kube) {
+        Map<String, Role> byBinding = Map.of(BINDING_PREFIX + "role:" + Role.CLUSTER_ADMIN.id(), Role.CLUSTER_ADMIN,
+                BINDING_PREFIX + "role:" + Role.READ_ONLY.id(), Role.READ_ONLY,
+                BINDING_PREFIX + "role:" + Role.SOLUTION_ADMIN.id() + "-cluster", Role.SOLUTION_ADMIN);
+        Map<String, Set<Role>> out = new java.util.TreeMap<>();
+        for (ClusterRoleBinding b : kube.rbac().clusterRoleBindings().withLabel(RoleBindings.MANAGED_BY, "dexauth")
+                .list().getItems()) {
+            Role role = byBinding.get(b.getMetadata().getName());
+            if (role == null || b.getSubjects() == null) continue;
+            for (Subject s : b.getSubjects()) {
+                if ("User".equals(s.getKind()) && s.getName().startsWith(RoleBindings.PREFIX)) {
+                    out.computeIfAbsent(s.getName().substring(RoleBindings.PREFIX.length()),
+                            e -> java.util.EnumSet.noneOf(Role.class)).add(role);
+                }
+            }
+        }
+        return out;
     }
 
     static List<Subject> subjects(Holders h, Role role) {
@@ -166,15 +187,8 @@ public final class RoleAssignments {
                     + " namespace: " + reason + "; Solution Admins get no binding there (remove the label)";
             changes.put("namespace/" + ns, "refused as a solution namespace: " + reason);
             if (dryRun) return;
-            String now = Instant.now().toString();
-            kube.v1().events().inNamespace(authNamespace).resource(new EventBuilder().withNewMetadata()
-                    .withName(eventName).withNamespace(authNamespace).addToLabels(RoleBindings.MANAGED_BY, "dexauth")
-                    .addToAnnotations(REFUSED_NAMESPACE, ns).endMetadata()
-                    .withNewInvolvedObject().withApiVersion("v1").withKind("ConfigMap").withNamespace(authNamespace)
-                    .withName(SolutionPolicy.CONFIGMAP).endInvolvedObject()
-                    .withType("Warning").withReason("SolutionNamespaceRefused").withMessage(message)
-                    .withFirstTimestamp(now).withLastTimestamp(now).withCount(1)
-                    .withNewSource().withComponent("dexauth").endSource().build()).createOr(e -> e.update());
+            WarningEvent.once(kube, authNamespace, eventName, SolutionPolicy.CONFIGMAP, "SolutionNamespaceRefused",
+                    message, Map.of(REFUSED_NAMESPACE, ns));
         } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
             changes.put("namespace/" + ns, "refused as a solution namespace: " + reason + " (warning Event not recorded: "
                     + e.getMessage() + ")");

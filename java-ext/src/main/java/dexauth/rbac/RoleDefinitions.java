@@ -35,8 +35,10 @@ public final class RoleDefinitions {
     static ClusterRole solutionAdmin() {
         return role(Role.SOLUTION_ADMIN.clusterRole(), "Solution Admin: workloads in solution namespaces",
                 rule("", ALL, "pods", "pods/log", "pods/exec", "pods/portforward", "pods/attach", "services",
-                        "endpoints", "configmaps", "secrets", "persistentvolumeclaims", "serviceaccounts",
+                        "configmaps", "secrets", "persistentvolumeclaims", "serviceaccounts",
                         "replicationcontrollers", "events"),
+                // Endpoints by hand would send a Service's traffic to any address: only Services' selectors fill them.
+                rule("", READ, "endpoints"),
                 rule("apps", ALL, "deployments", "deployments/scale", "statefulsets", "statefulsets/scale",
                         "daemonsets", "replicasets", "replicasets/scale", "controllerrevisions"),
                 rule("batch", ALL, "jobs", "cronjobs"),

@@ -13,6 +13,12 @@ public final class Audit {
 
     public static void record(KubernetesClient kube, String namespace, String actor, String action, String target,
                               String detail) {
+        record(kube, namespace, actor, action, target, detail, "Normal");
+    }
+
+    /** {@code type} "Warning": something an operator should look at (a locked account). */
+    public static void record(KubernetesClient kube, String namespace, String actor, String action, String target,
+                              String detail, String type) {
         String now = Instant.now().toString();
         String msg = actor + " " + action + " " + target + (detail == null || detail.isBlank() ? "" : ": " + detail);
         kube.v1().events().inNamespace(namespace).resource(new EventBuilder().withNewMetadata()
@@ -22,7 +28,7 @@ public final class Audit {
                 .addToAnnotations("dexauth.io/target", target).endMetadata()
                 .withNewInvolvedObject().withKind("ConfigMap").withNamespace(namespace)
                 .withName(UserStore.objectName(target)).withApiVersion("v1").endInvolvedObject()
-                .withReason(reason(action)).withMessage(msg).withType("Normal")
+                .withReason(reason(action)).withMessage(msg).withType(type)
                 .withFirstTimestamp(now).withLastTimestamp(now).withCount(1)
                 .withNewSource().withComponent("authctl").endSource().build()).create();
     }

@@ -17,7 +17,9 @@ import dexauth.errors.Conflict;
 import dexauth.errors.Invalid;
 import dexauth.errors.NotFound;
 import dexauth.errors.Unauthenticated;
+import dexauth.errors.Unavailable;
 import dexauth.rbac.Role;
+import dexauth.rbac.RoleAssignments;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.grpc.StatusRuntimeException;
@@ -100,6 +102,7 @@ public final class UserService {
      */
     public static String checkGroup(String group) {
         if (group == null || group.isBlank()) throw new Invalid("group", "group name is empty");
+        if (!group.equals(group.trim())) throw new Invalid("group", "'" + group + "' starts or ends with spaces");
         String g = group.trim().toLowerCase(Locale.ROOT);
         if (g.startsWith("system:") || g.startsWith(dexauth.rbac.RoleBindings.PREFIX)) {
             throw new Invalid("group", "'" + group + "' looks like a Kubernetes or dexauth group name ('system:' and '"
@@ -178,11 +181,16 @@ public final class UserService {
                 create(e, username, Set.of(Role.CLUSTER_ADMIN), hash, Set.of(), true);
                 return password;
             }
-            Set<Role> roles = EnumSet.of(Role.CLUSTER_ADMIN);
-            rec.ifPresent(r -> roles.addAll(r.roles()));
-            store.update(rec.map(r -> r.withRoles(roles).withMustChange(true)).orElseGet(() -> new UserRecord(e,
-                    username == null || username.isBlank() ? e.split("@")[0] : username, roles, true, actor,
-                    Instant.now().truncatedTo(ChronoUnit.SECONDS).toString())));
+            Optional<UserRecord> modified = store.modify(e, r -> {
+                Set<Role> roles = EnumSet.of(Role.CLUSTER_ADMIN);
+                roles.addAll(r.roles());
+                return r.withRoles(roles).withMustChange(true);
+            });
+            if (modified.isEmpty()) {
+                store.create(new UserRecord(e, username == null || username.isBlank() ? e.split("@")[0] : username,
+                        Set.of(Role.CLUSTER_ADMIN), true, actor, Instant.now().truncatedTo(ChronoUnit.SECONDS).toString()),
+                        true);
+            }
             store.setPending(e, true);
             reconcileBindings();
             boolean notFound = dex.stub().updatePassword(UpdatePasswordReq.newBuilder().setEmail(e)
@@ -268,16 +276,42 @@ public final class UserService {
         Map<String, Password> inDex = new LinkedHashMap<>();
         dex.stub().listPasswords(ListPasswordReq.getDefaultInstance()).getPasswordsList()
                 .forEach(p -> inDex.put(p.getEmail().toLowerCase(Locale.ROOT), p));
+        Map<String, Set<Role>> bound = RoleAssignments.boundUsers(kube);
         List<Row> rows = new ArrayList<>();
         records.forEach((email, u) -> rows.add(new Row(email, u.username(), u.rolesText(), u.mustChange(),
-                u.createdBy(), u.createdAt(), inDex.containsKey(email) ? "" : "missing in Dex")));
+                u.createdBy(), u.createdAt(), drift(inDex.containsKey(email) ? null : "missing in Dex",
+                        u.mustChange() ? Set.of() : u.roles(), bound.getOrDefault(email, Set.of())))));
         inDex.forEach((email, p) -> {
             if (!records.containsKey(email)) {
-                rows.add(new Row(email, p.getUsername(), "", false, "", "", "no dexauth metadata"));
+                rows.add(new Row(email, p.getUsername(), "", false, "", "",
+                        drift("no dexauth metadata", Set.of(), bound.getOrDefault(email, Set.of()))));
+            }
+        });
+        bound.forEach((email, roles) -> {
+            if (!records.containsKey(email) && !inDex.containsKey(email)) {
+                rows.add(new Row(email, "", "", false, "", "", drift("no such user", Set.of(), roles)));
             }
         });
         rows.sort((a, b) -> a.email().compareToIgnoreCase(b.email()));
         return rows;
+    }
+
+    /**
+     * What differs between the user as stored and as Kubernetes sees it: {@code known} (e.g. missing in
+     * Dex), then the roles the bindings give beyond or short of the stored ones, with the fix.
+     */
+    static String drift(String known, Set<Role> stored, Set<Role> bound) {
+        List<String> out = new ArrayList<>();
+        if (known != null) out.add(known);
+        List<String> extra = bound.stream().filter(r -> !stored.contains(r)).map(Role::id).sorted().toList();
+        List<String> missing = stored.stream().filter(r -> !bound.contains(r)).map(Role::id).sorted().toList();
+        if (!extra.isEmpty()) out.add("still bound as " + String.join(",", extra));
+        if (!missing.isEmpty()) out.add("not bound as " + String.join(",", missing));
+        if (!extra.isEmpty() || !missing.isEmpty()) {
+            out.add("bindings differ from the stored roles: the scheduled reconcile fixes it, or now"
+                    + " `salt-call state.apply dexauth.roles` on the bootstrap node");
+        }
+        return String.join("; ", out);
     }
 
     public Row show(String email) {
@@ -292,10 +326,10 @@ public final class UserService {
         checkPassword(password, target);
         guard("reset passwords", () -> {
             UserStore store = new UserStore(kube, namespace);
-            store.update(existing(store, target).withMustChange(true));
+            if (store.modify(target, u -> u.withMustChange(true)).isEmpty()) existing(store, target);
             updateDexPassword(target, password);
             revokeRefreshTokens(target);
-            reconcileBindings();
+            bindingsAfterStoreChange("the reset is stored and the password changed");
             audit("reset the password of", target, "must change password");
             return null;
         });
@@ -322,28 +356,56 @@ public final class UserService {
         String target = checkEmail(email);
         guard("change roles", () -> {
             UserStore store = new UserStore(kube, namespace);
-            UserRecord u = existing(store, target);
-            Set<Role> roles = u.roles().isEmpty() ? EnumSet.noneOf(Role.class) : EnumSet.copyOf(u.roles());
-            if (revoke ? !roles.remove(role) : !roles.add(role)) return null; // nothing to do
-            store.update(u.withRoles(roles));
-            reconcileBindings();
+            boolean[] changed = {false};
+            Optional<UserRecord> u = store.modify(target, current -> {
+                Set<Role> roles = current.roles().isEmpty() ? EnumSet.noneOf(Role.class) : EnumSet.copyOf(current.roles());
+                changed[0] = revoke ? roles.remove(role) : roles.add(role);
+                return current.withRoles(roles);
+            });
+            if (u.isEmpty()) existing(store, target);
+            if (!changed[0]) return null; // nothing to do
+            bindingsAfterStoreChange("the role change is stored");
             audit(revoke ? "revoked role" : "granted role", target, role.title());
             return null;
         });
     }
 
-    public void grantGroup(String group, Role role, boolean revoke) {
-        checkGroup(group);
+    /** Grants or revokes a role of {@code group} as IdP {@code idp} asserts it (never another IdP's group). */
+    public void grantGroup(String idp, String group, Role role, boolean revoke) {
+        GroupGrants.Group target = new GroupGrants.Group(checkIdp(idp), checkGroup(group));
         guard("change roles", () -> {
-            GroupGrants grants = new GroupGrants(kube, namespace);
-            Map<String, Set<Role>> all = new LinkedHashMap<>(grants.all());
-            Set<Role> roles = all.computeIfAbsent(group, g -> EnumSet.noneOf(Role.class));
-            if (revoke ? !roles.remove(role) : !roles.add(role)) return null;
-            grants.save(all);
-            reconcileBindings();
-            audit(revoke ? "revoked role of group" : "granted role to group", group, role.title());
+            if (!new GroupGrants(kube, namespace).change(target, role, revoke)) return null;
+            bindingsAfterStoreChange("the role change is stored");
+            audit(revoke ? "revoked role of group" : "granted role to group", target.subject(), role.title());
             return null;
         });
+    }
+
+    /** The IdP of a group grant: a valid IdP name (the local store has no groups). */
+    public static String checkIdp(String idp) {
+        if (idp == null || idp.isBlank()) {
+            throw new Invalid("idp", "name the IdP the group comes from (--idp NAME, see `authctl idp list`): groups"
+                    + " are per IdP, a grant never reaches a group of the same name from another IdP");
+        }
+        if (idp.equals(DexApi.LOCAL_CONNECTOR)) throw new Invalid("idp", "local users have no groups: grant them roles by email");
+        dexauth.idp.IdpSpec.checkName(idp, "idp");
+        return idp;
+    }
+
+    /**
+     * The bindings recomputed after the store changed. If that fails, the store stays as changed (it is
+     * the truth): the next reconcile, scheduled, does it, and until then `user list` shows the drift.
+     */
+    private void bindingsAfterStoreChange(String done) {
+        try {
+            reconcileBindings();
+        } catch (KubernetesClientException e) {
+            String cause = e.getStatus() != null && e.getStatus().getMessage() != null ? e.getStatus().getMessage()
+                    : dexauth.errors.Causes.messages(e);
+            throw new Unavailable(Unavailable.Dependency.KUBERNETES, done + ", but the role bindings could not be"
+                    + " updated (" + cause + "); the next reconcile retries (scheduled, every"
+                    + " dexauth:roles:reconcile_seconds), and `authctl user list` shows the drift until then", e);
+        }
     }
 
     /**
@@ -368,7 +430,7 @@ public final class UserService {
             UserStore store = new UserStore(kube, namespace);
             Optional<UserRecord> u = store.get(target);
             if (u.isPresent() && u.get().mustChange()) {
-                store.update(u.get().withMustChange(false));
+                store.modify(target, r -> r.withMustChange(false));
                 reconcileBindings();
             }
             audit("changed own password", target, "refresh tokens revoked");

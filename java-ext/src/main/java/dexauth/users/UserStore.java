@@ -1,5 +1,6 @@
 package dexauth.users;
 
+import dexauth.errors.Invalid;
 import dexauth.rbac.Role;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
@@ -16,6 +17,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.function.UnaryOperator;
 
 /**
  * User metadata as one ConfigMap per user in the authentication namespace: it survives
@@ -53,13 +56,34 @@ public final class UserStore {
         return Optional.ofNullable(cm).map(UserStore::fromConfigMap);
     }
 
-    public List<UserRecord> list() {
-        List<UserRecord> out = new ArrayList<>();
+    /** A labelled ConfigMap that is not a valid user record: skipped, never a user. */
+    public record Rejected(String object, String reason) {}
+
+    /**
+     * Every user record, the labelled ConfigMaps that are not valid records, and the resource version
+     * of each ConfigMap (to tell whether the store changed since).
+     */
+    public record Listing(List<UserRecord> users, List<Rejected> rejected, Map<String, String> versions) {}
+
+    public Listing scan() {
+        List<UserRecord> users = new ArrayList<>();
+        List<Rejected> rejected = new ArrayList<>();
+        Map<String, String> versions = new TreeMap<>();
         for (ConfigMap cm : kube.configMaps().inNamespace(namespace).withLabel(LABEL, "true").list().getItems()) {
-            out.add(fromConfigMap(cm));
+            versions.put(cm.getMetadata().getName(), cm.getMetadata().getResourceVersion());
+            try {
+                users.add(fromConfigMap(cm));
+            } catch (Invalid e) {
+                rejected.add(new Rejected(cm.getMetadata().getName(), e.getMessage()));
+            }
         }
-        out.sort((a, b) -> a.email().compareToIgnoreCase(b.email()));
-        return out;
+        users.sort((a, b) -> a.email().compareToIgnoreCase(b.email()));
+        return new Listing(users, rejected, versions);
+    }
+
+    /** The valid user records (see {@link #scan} for the others). */
+    public List<UserRecord> list() {
+        return scan().users();
     }
 
     /** Creates the record; fails (409) if it exists, so two admins cannot both create a user. */
@@ -91,9 +115,25 @@ public final class UserStore {
         });
     }
 
-    public void update(UserRecord user) {
-        // forceConflicts: the record was created by create() under another field manager.
-        kube.configMaps().inNamespace(namespace).resource(toConfigMap(user)).forceConflicts().serverSideApply();
+    /**
+     * Read-modify-write of a user's record with optimistic concurrency: written only if nobody wrote it
+     * since it was read (its resourceVersion), else read again and {@code change} applied anew, so two
+     * admins' changes never undo each other (a revoked role resurrected, a must-change lost).
+     * Empty when there is no such record; other metadata (annotations) is kept.
+     */
+    public Optional<UserRecord> modify(String email, UnaryOperator<UserRecord> change) {
+        return ConflictRetry.run(() -> {
+            ConfigMap cm = kube.configMaps().inNamespace(namespace).withName(objectName(email)).get();
+            if (cm == null) return Optional.empty();
+            UserRecord current = fromConfigMap(cm);
+            UserRecord next = change.apply(current);
+            if (next.equals(current)) return Optional.of(current);
+            ConfigMap wanted = toConfigMap(next);
+            cm.setData(wanted.getData());
+            cm.getMetadata().getLabels().putAll(wanted.getMetadata().getLabels());
+            kube.configMaps().inNamespace(namespace).resource(cm).update(); // 409 if written since read
+            return Optional.of(next);
+        });
     }
 
     public boolean delete(String email) {
@@ -109,12 +149,32 @@ public final class UserStore {
                 .build();
     }
 
+    /**
+     * The record a ConfigMap holds, checked: Invalid (with the reason) for one without data, with an
+     * invalid email or role, a must-change flag that is not true/false, or a name that is not its
+     * email's ({@link #objectName}), as a record written by anything but dexauth would be.
+     */
     public static UserRecord fromConfigMap(ConfigMap cm) {
         Map<String, String> d = cm.getData();
+        if (d == null || d.isEmpty()) throw new Invalid("record", "it has no data");
+        String email;
+        try {
+            email = UserService.checkEmail(d.get("email"));
+        } catch (Invalid e) {
+            throw new Invalid("record", "its email is invalid: " + e.getMessage());
+        }
+        if (!email.equals(d.get("email"))) throw new Invalid("record", "its email is not in lowercase");
+        if (!objectName(email).equals(cm.getMetadata().getName())) {
+            throw new Invalid("record", "its name does not match its email " + email + " (the record of that email is "
+                    + objectName(email) + "): it was not written by dexauth");
+        }
         Set<Role> roles = EnumSet.noneOf(Role.class);
         for (String r : d.getOrDefault("roles", "").split(",")) if (!r.isBlank()) roles.add(Role.parse(r));
-        return new UserRecord(d.get("email"), d.getOrDefault("username", ""), roles,
-                Boolean.parseBoolean(d.getOrDefault("mustChangePassword", "false")),
+        String mustChange = d.getOrDefault("mustChangePassword", "");
+        if (!mustChange.equals("true") && !mustChange.equals("false")) {
+            throw new Invalid("record", "its mustChangePassword is '" + mustChange + "', not true or false");
+        }
+        return new UserRecord(email, d.getOrDefault("username", ""), roles, Boolean.parseBoolean(mustChange),
                 d.getOrDefault("createdBy", ""), d.getOrDefault("createdAt", ""));
     }
 }

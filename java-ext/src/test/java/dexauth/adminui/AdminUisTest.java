@@ -80,10 +80,14 @@ class AdminUisTest {
     void theRoleExpressionListsHoldersHighestRoleFirst() {
         RoleAssignments.Holders h = RoleAssignments.Holders.empty();
         h.users().get(Role.CLUSTER_ADMIN).add("admin@x.io");
-        h.groups().get(Role.READ_ONLY).add("ops`team");
+        h.groups().get(Role.READ_ONLY).add("corp:ops`team");
+        h.groups().get(Role.READ_ONLY).add("corp:cn=a:b");
         String e = RoleExpression.of(h);
         assertTrue(e.indexOf("'Admin'") < e.indexOf("'Editor'") && e.indexOf("'Editor'") < e.indexOf("'Viewer'"), e);
-        assertTrue(e.contains("`[\"admin@x.io\"]`") && e.contains("`[\"ops\\`team\"]`"), e);
+        assertTrue(e.contains("`[\"admin@x.io\"]`"), e);
+        // a group matches only for the IdP it was granted for
+        assertTrue(e.contains("federated_claims.connector_id == 'corp' && length((groups || `[]`)[?contains("
+                + "`[\"cn=a:b\",\"ops\\`team\"]`, @)]) > `0`"), e);
         assertTrue(e.endsWith("''"), "no role: empty, which strict mode refuses");
     }
 }

@@ -141,10 +141,13 @@ class ApiserverAuthenticationTest {
         assertEquals(1, jwt.at("/issuer/audiences").size());
         assertEquals("kubernetes", jwt.at("/issuer/audiences/0").asText());
         assertEquals(CA_PEM, jwt.at("/issuer/certificateAuthority").asText());
+        // Discovery from Dex's Service (defaults: 10.96.0.56), never the issuer's host.
+        assertEquals("https://10.96.0.56:5556/oidc/.well-known/openid-configuration",
+                jwt.at("/issuer/discoveryURL").asText());
         assertEquals(ApiserverAuthentication.USERNAME_EXPRESSION, jwt.at("/claimMappings/username/expression").asText());
         assertEquals("has(claims.federated_claims)", jwt.at("/claimValidationRules/0/expression").asText());
-        assertEquals("groups", jwt.at("/claimMappings/groups/claim").asText());
-        assertEquals("oidc:", jwt.at("/claimMappings/groups/prefix").asText());
+        assertEquals(ApiserverAuthentication.GROUPS_EXPRESSION, jwt.at("/claimMappings/groups/expression").asText());
+        assertTrue(jwt.at("/claimMappings/groups/prefix").isMissingNode()); // an expression takes no prefix
     }
 
     @Test
@@ -293,6 +296,24 @@ class ApiserverAuthenticationTest {
 
         assertEquals(List.of(), flagsStartingWith("--oidc-"));
         assertEquals(1, flagsStartingWith("--authentication-config").size());
+    }
+
+    @Test
+    void theNodesServiceAccountIssuerIsRefusedBeforeAnythingIsWritten() throws IOException {
+        Files.writeString(manifest, Files.readString(manifest).replace("    - --secure-port=6443\n",
+                "    - --secure-port=6443\n    - --service-account-issuer=https://sa.example.com\n"));
+        String before = Files.readString(manifest);
+        DeploymentConfig cfg = config("1.36.3", "https://sa.example.com");
+        dexauth.errors.Invalid e = assertThrows(dexauth.errors.Invalid.class,
+                () -> ApiserverAuthentication.refuseServiceAccountIssuer(cfg));
+        assertTrue(e.getMessage().contains("service-account issuer"), e.getMessage());
+        assertEquals(before, Files.readString(manifest));
+        assertFalse(Files.exists(configFile));
+    }
+
+    @Test
+    void theNodesOwnApiserverIsItsAdvertiseAddressAndSecurePort() throws IOException {
+        assertEquals("https://10.0.0.10:6443", ApiserverAuthentication.nodeUrl(config("1.36.3")));
     }
 
     @Test

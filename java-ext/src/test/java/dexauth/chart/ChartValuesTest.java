@@ -76,6 +76,15 @@ class ChartValuesTest {
     }
 
     @Test
+    void withoutPillarHostsDexsIngressAnswersForTheIssuersHostOnly() {
+        Map<String, String> named = values("issuer", "https://login.example.com/oidc");
+        assertEquals("login.example.com", named.get("ingress.hosts[0]"));
+        assertFalse(named.containsKey("ingress.hosts[1]"));
+        // An Ingress host cannot be an IP address: an issuer on one keeps a host-less rule.
+        assertFalse(values("issuer", TestPillars.ISSUER).containsKey("ingress.hosts[0]"));
+    }
+
+    @Test
     void imageIsSplitIntoRepositoryAndTag() {
         Map<String, String> v = values("dex:image", "ghcr.io/dexidp/dex:v9.8.7");
         assertEquals("ghcr.io/dexidp/dex", v.get("image.repository"));

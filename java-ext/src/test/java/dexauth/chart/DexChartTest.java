@@ -173,6 +173,27 @@ class DexChartTest {
   }
 
   @Test
+  void dexIsReachedOnlyThroughTheLoginGuardInItsPod() throws Exception {
+    List<JsonNode> docs = render(t -> t.set("loginGuard.dexPort", "6001").set("loginGuard.maxFailures", "7"));
+    assertEquals("127.0.0.1:6001", dexConfig(docs).at("/web/https").asText());
+    JsonNode pod = only(docs, "Deployment").at("/spec/template/spec");
+    Map<String, JsonNode> containers = byName(pod.path("containers"));
+    assertFalse(containers.get("dex").path("ports").findValuesAsText("name").contains("https"), "Dex has no pod port for HTTPS");
+    JsonNode guard = containers.get("login-guard");
+    assertEquals(List.of("https"), guard.path("ports").findValuesAsText("name"));
+    assertEquals(List.of("authctl", "guard", "--config", "/etc/dexauth/guard/guard.yaml"), texts(guard.path("command")));
+    assertTrue(guard.at("/securityContext/readOnlyRootFilesystem").asBoolean());
+    assertEquals("https", only(docs, "Service").at("/spec/ports/0/targetPort").asText());
+    JsonNode guardConfig = YAML.readTree(kinds(docs, "ConfigMap").stream()
+        .filter(c -> c.path("data").has("guard.yaml")).findFirst().orElseThrow().at("/data/guard.yaml").asText());
+    assertEquals("https://127.0.0.1:6001", guardConfig.at("/dex/url").asText());
+    assertEquals(7, guardConfig.at("/policy/maxFailures").asInt());
+    assertEquals(dexConfig(docs).at("/oauth2/passwordConnector").asText(), guardConfig.path("passwordConnector").asText());
+    String rules = only(docs, "Role").toString();
+    assertTrue(rules.contains("leases") && !rules.contains("configmaps"), "the guard's counters, and no user record");
+  }
+
+  @Test
   void rendersTheAccountServiceBesideDex() throws Exception {
     List<JsonNode> docs = render(t -> t
         .set("account.image.tag", "0.1.0")
@@ -288,16 +309,19 @@ class DexChartTest {
     for (boolean isAccount : List.of(false, true)) {
       JsonNode plain = one(plainDocs, "Deployment", isAccount);
       assertTrue(plain.at("/spec/template/spec/hostNetwork").isMissingNode());
-      assertFalse(plain.at("/spec/template/spec/containers/0/env").toString().contains("KUBERNETES_SERVICE_HOST"));
+      assertFalse(plain.at("/spec/template/spec/containers").toString().contains("KUBERNETES_SERVICE_HOST"));
       assertTrue(plain.at("/spec/strategy").isMissingNode());
       JsonNode lab = one(labDocs, "Deployment", isAccount);
       JsonNode pod = lab.at("/spec/template/spec");
       assertTrue(pod.path("hostNetwork").asBoolean());
       assertEquals("ClusterFirstWithHostNet", pod.path("dnsPolicy").asText());
-      Map<String, String> env = new java.util.HashMap<>();
-      pod.at("/containers/0/env").forEach(e -> env.put(e.path("name").asText(), e.path("value").asText()));
-      assertEquals("127.0.0.1", env.get("KUBERNETES_SERVICE_HOST"));
-      assertEquals("6443", env.get("KUBERNETES_SERVICE_PORT"));
+      // Every container: Dex's login guard keeps its records in Leases too.
+      for (JsonNode container : pod.path("containers")) {
+        Map<String, String> env = new java.util.HashMap<>();
+        container.path("env").forEach(e -> env.put(e.path("name").asText(), e.path("value").asText()));
+        assertEquals("127.0.0.1", env.get("KUBERNETES_SERVICE_HOST"), container.path("name").asText());
+        assertEquals("6443", env.get("KUBERNETES_SERVICE_PORT"), container.path("name").asText());
+      }
       // On the node's ports a surge pod cannot start beside the old one: replace, never surge.
       JsonNode strategy = lab.at("/spec/strategy/rollingUpdate");
       assertEquals(0, strategy.path("maxSurge").asInt(-1));

@@ -79,6 +79,14 @@ class DeploymentConfigTest {
     }
 
     @Test
+    void theServiceAccountIssuerOrAQueryOrFragmentIsRejected() {
+        String msg = rejected("dexauth:issuer", () -> TestPillars.with("issuer", "https://kubernetes.default.svc"));
+        assertTrue(msg.contains("service-account issuer"), msg);
+        rejected("dexauth:issuer", () -> TestPillars.with("issuer", TestPillars.ISSUER + "?tenant=a"));
+        rejected("dexauth:issuer", () -> TestPillars.with("issuer", TestPillars.ISSUER + "#x"));
+    }
+
+    @Test
     void badIpSanNamesItsIndex() {
         String msg = rejected("dexauth:certificates:ip_sans[1]",
                 () -> TestPillars.with("certificates:ip_sans", List.of("127.0.0.1", "10.0.0.300")));
@@ -105,6 +113,19 @@ class DeploymentConfigTest {
     @ValueSource(ints = {10, 16})
     void bcryptCostBoundsAreAccepted(int cost) {
         assertEquals(cost, TestPillars.with("password:bcrypt_cost", cost).bcryptCost());
+    }
+
+    @Test
+    void loginGuardDurationsAreSecondsAndItsDexPortIsItsOwn() {
+        DeploymentConfig.LoginGuard g = TestPillars.with("login_guard:window", "1h30m").loginGuard();
+        assertEquals(5400, g.windowSeconds());
+        assertEquals(900, g.lockoutSeconds());
+        assertEquals(10, g.maxFailures());
+        String msg = rejected("dexauth:login_guard:lockout", () -> TestPillars.with("login_guard:lockout", "15 minutes"));
+        assertTrue(msg.contains("15 minutes"), msg);
+        msg = rejected("dexauth:login_guard:dex_port", () -> TestPillars.with("login_guard:dex_port", 5556));
+        assertTrue(msg.contains("dex:ports"), msg);
+        rejected("dexauth:login_guard:max_failures", () -> TestPillars.with("login_guard:max_failures", 0));
     }
 
     @Test

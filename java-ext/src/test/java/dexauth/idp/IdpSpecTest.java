@@ -76,7 +76,7 @@ class IdpSpecTest {
 
   @Test
   void numberLikeTextStaysQuotedAndAnUnquotedNumberIsRefusedNamingTheKey() {
-    var gh = new dexauth.idp.github.Github.Settings("12:30", java.util.List.of("acme"), null, null);
+    var gh = new dexauth.idp.github.Github.Settings("12:30", java.util.List.of("acme"), null, null, false);
     String text = IdpCatalog.render(java.util.Map.of("gh", IdpSpec.of("gh", null, gh)));
     assertTrue(text.contains("clientID: \"12:30\""), text);
     assertEquals("12:30", IdpCatalog.parse(text).get("gh").config().get("clientID").textValue());

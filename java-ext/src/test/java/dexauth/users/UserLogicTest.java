@@ -11,6 +11,47 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class UserLogicTest {
     private final PasswordPolicy policy = PasswordPolicy.defaults();
 
+    private static io.fabric8.kubernetes.api.model.ConfigMap record(String name, java.util.Map<String, String> data) {
+        return new io.fabric8.kubernetes.api.model.ConfigMapBuilder().withNewMetadata().withName(name).endMetadata()
+                .withData(data).build();
+    }
+
+    @Test
+    void userRecordsAreCheckedWhenRead() {
+        String jane = "jane@example.com";
+        var good = java.util.Map.of("email", jane, "roles", "read-only,cluster-admin", "mustChangePassword", "false");
+        UserRecord u = UserStore.fromConfigMap(record(UserStore.objectName(jane), good));
+        assertEquals(java.util.Set.of(Role.READ_ONLY, Role.CLUSTER_ADMIN), u.roles());
+
+        java.util.Map<String, String> reasons = new java.util.LinkedHashMap<>();
+        reasons.put("no data", UserStore.objectName(jane));
+        reasons.put("does not match its email", "dexauth-user-forged");
+        for (var e : reasons.entrySet()) {
+            var data = e.getKey().equals("no data") ? java.util.Map.<String, String>of() : good;
+            var err = assertThrows(Invalid.class, () -> UserStore.fromConfigMap(record(e.getValue(), data)));
+            assertTrue(err.getMessage().contains(e.getKey()), err.getMessage());
+        }
+        var badRole = new java.util.HashMap<>(good);
+        badRole.put("roles", "root");
+        assertTrue(assertThrows(Invalid.class, () -> UserStore.fromConfigMap(record(UserStore.objectName(jane), badRole)))
+                .getMessage().contains("root"));
+        var badFlag = new java.util.HashMap<>(good);
+        badFlag.put("mustChangePassword", "maybe");
+        assertThrows(Invalid.class, () -> UserStore.fromConfigMap(record(UserStore.objectName(jane), badFlag)));
+        var badEmail = new java.util.HashMap<>(good);
+        badEmail.put("email", "not-an-email");
+        assertThrows(Invalid.class, () -> UserStore.fromConfigMap(record(UserStore.objectName("not-an-email"), badEmail)));
+    }
+
+    @Test
+    void driftNamesTheBindingsBeyondAndShortOfTheStoredRolesAndTheFix() {
+        assertEquals("", UserService.drift(null, java.util.Set.of(Role.READ_ONLY), java.util.Set.of(Role.READ_ONLY)));
+        String d = UserService.drift(null, java.util.Set.of(Role.CLUSTER_ADMIN), java.util.Set.of(Role.READ_ONLY));
+        assertTrue(d.contains("still bound as read-only") && d.contains("not bound as cluster-admin")
+                && d.contains("state.apply dexauth.roles"), d);
+        assertEquals("missing in Dex", UserService.drift("missing in Dex", java.util.Set.of(), java.util.Set.of()));
+    }
+
     @Test
     void localSubjectMatchesTheSubOfARealDexToken() {
         // sub of an ID token Dex v2.45.1 issued for a local user with this user id

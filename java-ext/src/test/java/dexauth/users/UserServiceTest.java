@@ -290,22 +290,38 @@ class UserServiceTest {
     }
 
     @Test
-    void groupGrantsBindTheIdpGroupAndSurviveInTheCluster() {
-        users.grantGroup("cn=ops,ou=groups", Role.READ_ONLY, false);
-        users.grantGroup("developers", Role.CLUSTER_ADMIN, false);
+    void groupGrantsBindTheGroupOfTheirIdpOnlyAndSurviveInTheCluster() {
+        GroupGrants.Group ops = new GroupGrants.Group("corp", "cn=ops,ou=groups");
+        GroupGrants.Group devs = new GroupGrants.Group("gitlab", "developers");
+        users.grantGroup("corp", "cn=ops,ou=groups", Role.READ_ONLY, false);
+        users.grantGroup("gitlab", "developers", Role.CLUSTER_ADMIN, false);
 
-        assertEquals(Map.of("cn=ops,ou=groups", Set.of(Role.READ_ONLY), "developers", Set.of(Role.CLUSTER_ADMIN)),
-                new GroupGrants(kube, NS).all());
-        assertEquals(List.of("Group:oidc:cn=ops,ou=groups"), clusterSubjects(READ_ONLY_BINDING));
-        assertEquals(List.of("Group:oidc:developers"), clusterSubjects("dexauth:role:cluster-admin"));
+        assertEquals(Map.of(ops, Set.of(Role.READ_ONLY), devs, Set.of(Role.CLUSTER_ADMIN)), new GroupGrants(kube, NS).all());
+        assertEquals(List.of("Group:oidc:corp:cn=ops,ou=groups"), clusterSubjects(READ_ONLY_BINDING));
+        assertEquals(List.of("Group:oidc:gitlab:developers"), clusterSubjects("dexauth:role:cluster-admin"));
 
-        users.grantGroup("cn=ops,ou=groups", Role.READ_ONLY, true);
-        assertEquals(Map.of("developers", Set.of(Role.CLUSTER_ADMIN)), new GroupGrants(kube, NS).all());
+        users.grantGroup("corp", "cn=ops,ou=groups", Role.READ_ONLY, true);
+        assertEquals(Map.of(devs, Set.of(Role.CLUSTER_ADMIN)), new GroupGrants(kube, NS).all());
         assertEquals(List.of(), clusterSubjects(READ_ONLY_BINDING));
         assertNotNull(kube.rbac().clusterRoleBindings().withName("dexauth:role:cluster-admin").get());
 
-        refused(INVALID, () -> users.grantGroup(" ", Role.READ_ONLY, false));
-        assertEquals(Map.of("developers", Set.of(Role.CLUSTER_ADMIN)), new GroupGrants(kube, NS).all());
+        refused(INVALID, () -> users.grantGroup("corp", " ", Role.READ_ONLY, false));
+        refused(INVALID, () -> users.grantGroup(null, "ops", Role.READ_ONLY, false));
+        refused(INVALID, () -> users.grantGroup("local", "ops", Role.READ_ONLY, false));
+        assertEquals(Map.of(devs, Set.of(Role.CLUSTER_ADMIN)), new GroupGrants(kube, NS).all());
+    }
+
+    @Test
+    void legacyGroupGrantsAreMigratedOnceToTheNamedIdps() {
+        kube.configMaps().inNamespace(NS).resource(new io.fabric8.kubernetes.api.model.ConfigMapBuilder()
+                .withNewMetadata().withName(GroupGrants.NAME).withNamespace(NS).endMetadata()
+                .addToData(GroupGrants.LEGACY_KEY, "{\"ops\":[\"read-only\"]}").build()).create();
+        List<String> warnings = new java.util.ArrayList<>();
+        GroupGrants grants = new GroupGrants(kube, NS);
+        assertFalse(grants.migrate(List.of("corp"), warnings, false).isEmpty());
+        assertEquals(Map.of(new GroupGrants.Group("corp", "ops"), Set.of(Role.READ_ONLY)), grants.all());
+        assertTrue(grants.migrate(List.of("corp"), warnings, false).isEmpty(), "migrated once");
+        assertTrue(warnings.isEmpty(), warnings.toString());
     }
 
     // ------------------------------------------------------------------ hardening (issue 13)
@@ -373,8 +389,8 @@ class UserServiceTest {
         e = refused(INVALID, () -> UserService.checkEmail("b".repeat(65) + "@example.com"));
         assertTrue(e.getMessage().contains("64 before the @"), e.getMessage());
         assertEquals("x".repeat(64) + "@example.com", UserService.checkEmail("x".repeat(64) + "@example.com"));
-        refused(INVALID, () -> users.grantGroup("system:masters", Role.CLUSTER_ADMIN, false));
-        refused(INVALID, () -> users.grantGroup("System:Authenticated", Role.READ_ONLY, false));
+        refused(INVALID, () -> users.grantGroup("corp", "system:masters", Role.CLUSTER_ADMIN, false));
+        refused(INVALID, () -> users.grantGroup("corp", "System:Authenticated", Role.READ_ONLY, false));
         assertTrue(new GroupGrants(kube, NS).all().isEmpty());
     }
 }

@@ -24,15 +24,22 @@ public final class Github extends OAuthKind {
     private Github() {}
 
     /**
-     * @param orgs     only members of these organisations may log in; null: anyone
+     * @param orgs     only members of these organisations may log in; null: anyone, if {@code allowAnyAccount}
      * @param hostName GitHub Enterprise host name; null: github.com
      * @param ca       must be null: Dex's github connector reads its CA from a file in the pod
+     * @param allowAnyAccount whether any account of the host may log in (no {@code orgs}): said knowingly
      */
-    public record Settings(String clientId, List<String> orgs, String hostName, String ca) implements IdpSettings {
+    public record Settings(String clientId, List<String> orgs, String hostName, String ca, boolean allowAnyAccount)
+            implements IdpSettings {
         @Override public IdpKind kind() { return KIND; }
 
         @Override
         public ObjectNode toConfig() {
+            if ((orgs == null || orgs.isEmpty()) && !allowAnyAccount) {
+                throw new Invalid("orgs", "is required: without it every account of " + (hostName != null ? hostName
+                        : DEFAULT_HOST) + " may log in (anyone can sign up on github.com); name the organisations whose"
+                        + " members may log in, or give --allow-any-account to allow every account knowingly");
+            }
             if (ca != null) {
                 throw new Invalid("ca", "is not supported for GitHub: Dex reads GitHub's CA from a file in its pod;"
                         + " add the CA to the Dex image instead");
@@ -49,6 +56,8 @@ public final class Github extends OAuthKind {
     }
 
     @Override public String id() { return "github"; }
+
+    @Override public boolean groupsOpenToAnyone() { return true; }
 
     @Override
     public void validate(String key, JsonNode config) {

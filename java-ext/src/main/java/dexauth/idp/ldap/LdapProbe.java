@@ -190,7 +190,7 @@ final class LdapProbe {
         }
         r.note("Kubernetes username: oidc:" + spec.name() + ":" + email);
         r.note("Kubernetes groups:   " + (groups.isEmpty() ? "(none)"
-                : String.join(", ", groups.stream().map(g -> "oidc:" + g).toList())));
+                : String.join(", ", groups.stream().map(g -> "oidc:" + spec.name() + ":" + g).toList())));
     }
 
     /** Dex's group search: one search per matcher and value of the user's userAttr. */

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 class GithubTest {
   @Test
   void organisationsRestrictLoginsWithoutLoadingEveryGroup() {
-    IdpSpec spec = IdpSpec.of("gh", "GitHub", new Github.Settings("k8s", List.of("acme"), null, null));
+    IdpSpec spec = IdpSpec.of("gh", "GitHub", new Github.Settings("k8s", List.of("acme"), null, null, false));
     JsonNode c = spec.connector(URI.create("https://dex.example.com")).path("config");
     assertEquals("acme", c.path("orgs").get(0).path("name").asText());
     assertFalse(c.path("loadAllGroups").asBoolean(true));
@@ -27,7 +27,7 @@ class GithubTest {
 
   @Test
   void enterpriseHostAndNoOrganisation() {
-    JsonNode c = new Github.Settings("k8s", null, "github.example.com", null).toConfig();
+    JsonNode c = new Github.Settings("k8s", null, "github.example.com", null, true).toConfig();
     assertEquals("github.example.com", c.path("hostName").asText());
     assertFalse(c.has("orgs") || c.has("loadAllGroups"));
     assertTrue(Github.KIND.hasSecret(c));
@@ -36,7 +36,7 @@ class GithubTest {
   @Test
   void aCaIsRefusedNamingTheSetting() {
     Invalid e = assertThrows(Invalid.class,
-        () -> new Github.Settings("k8s", null, null, "-----BEGIN CERTIFICATE-----").toConfig());
+        () -> new Github.Settings("k8s", null, null, "-----BEGIN CERTIFICATE-----", true).toConfig());
     assertEquals("ca", e.field());
     assertTrue(e.getMessage().startsWith("is not supported for GitHub"), e.getMessage());
   }

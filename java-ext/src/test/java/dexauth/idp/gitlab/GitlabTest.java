@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 class GitlabTest {
   @Test
   void gitlabComByDefaultWithTheCallback() {
-    IdpSpec spec = IdpSpec.of("gitlab", "GitLab", new Gitlab.Settings(null, "k8s", null, null));
+    IdpSpec spec = IdpSpec.of("gitlab", "GitLab", new Gitlab.Settings(null, "k8s", null, null, true));
     JsonNode c = spec.connector(URI.create("https://dex.example.com")).path("config");
     assertEquals("https://gitlab.com", c.path("baseURL").asText());
     assertEquals("https://dex.example.com/callback", c.path("redirectURI").asText());
@@ -28,7 +28,7 @@ class GitlabTest {
   @Test
   void selfManagedWithGroupsAndItsCa() {
     String pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
-    IdpSpec spec = IdpSpec.of("gl", null, new Gitlab.Settings("https://git.example.com/", "k8s", List.of("ops", "dev"), pem));
+    IdpSpec spec = IdpSpec.of("gl", null, new Gitlab.Settings("https://git.example.com/", "k8s", List.of("ops", "dev"), pem, false));
     com.fasterxml.jackson.databind.node.ObjectNode c = spec.config();
     assertEquals("https://git.example.com", c.path("baseURL").asText());
     assertEquals("[\"ops\",\"dev\"]", c.path("groups").toString());

@@ -1,4 +1,4 @@
-package dexauth.account;
+package dexauth.loginguard;
 
 import org.junit.jupiter.api.Test;
 
@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ThrottleTest {
-    private final SessionsTest.ManualClock clock = new SessionsTest.ManualClock();
+    private final ManualClock clock = new ManualClock();
     private final Throttle throttle = new Throttle(3, Duration.ofMinutes(15), clock);
 
     @Test

@@ -1,4 +1,4 @@
-package dexauth.account;
+package dexauth.loginguard;
 
 import java.time.Clock;
 import java.time.Duration;
@@ -12,22 +12,23 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * Counts failed password checks per key (a user, a client address) in a sliding window and
  * refuses further checks once a key reached its limit, until its oldest failure leaves the
- * window. In memory: it slows guessing through this service; it is not Dex's login guard.
+ * window. In memory, per process: the login guard's per-address limit and the account service's
+ * checks of a current password use it; the per-account lockout is {@link LoginGuard}'s, shared.
  */
-final class Throttle {
+public final class Throttle {
     private final int limit;
     private final Duration window;
     private final Clock clock;
     private final Map<String, Deque<Instant>> failures = new ConcurrentHashMap<>();
 
-    Throttle(int limit, Duration window, Clock clock) {
+    public Throttle(int limit, Duration window, Clock clock) {
         this.limit = limit;
         this.window = window;
         this.clock = clock;
     }
 
     /** How long {@code key} must wait before its next check, if it must. */
-    Optional<Duration> blocked(String key) {
+    public Optional<Duration> blocked(String key) {
         Deque<Instant> q = failures.get(key);
         if (q == null) return Optional.empty();
         synchronized (q) {
@@ -37,7 +38,7 @@ final class Throttle {
         }
     }
 
-    void failed(String key) {
+    public void failed(String key) {
         Deque<Instant> q = failures.computeIfAbsent(key, k -> new ArrayDeque<>());
         synchronized (q) {
             prune(q);
@@ -46,7 +47,7 @@ final class Throttle {
         if (failures.size() > 100_000) failures.entrySet().removeIf(e -> e.getValue().isEmpty());
     }
 
-    void succeeded(String key) {
+    public void succeeded(String key) {
         failures.remove(key);
     }
 

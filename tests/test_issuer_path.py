@@ -1,0 +1,211 @@
+"""End to end, issue 13 items 1 and 9: nobody but Dex answers for the issuer, and kube-apiserver
+changes roll one node at a time, with the pillar the orchestration validated.
+
+Item 1: Solution Admins cannot publish anything on the control-plane ingress class nor give a
+Service external IPs (a ValidatingAdmissionPolicy), while their ordinary Ingresses and Services still
+work; kube-apiserver fetches Dex's discovery over Dex's Service.
+Item 9: a pillar issuer that is kube-apiserver's own service-account issuer is refused before any
+change; pillar given on the salt-run command line reaches the minions; an unhealthy kube-apiserver
+gets its previous configuration back and the orchestration fails with the cause.
+"""
+import json
+import ssl
+import urllib.parse
+import urllib.request
+
+import pytest
+
+import dexlab
+from support import wait_until
+from test_hardening import CHANGED, DEV, NS, VIEWER, kubectl_json, lab_up, token  # noqa: F401 - lab_up is a fixture
+
+SOLUTION_NS = "sol-issuer"
+
+
+def cli_pillar(dexauth):
+    """The salt-run argument that passes ``dexauth`` as command-line pillar."""
+    return "pillar=" + json.dumps({"dexauth": dexauth})
+
+
+def authentication_config(lab):
+    return (lab.root / "etc" / "kubernetes" / "dexauth" / "authentication-config.yaml").read_text()
+
+
+def step(states, name):
+    return next(s for s in states.values() if isinstance(s, dict) and s.get("__id__") == name)
+
+
+def node_comments(state):
+    """Every minion state comment under one orchestration step."""
+    ret = (state.get("changes") or {}).get("ret") or {}
+    return [v.get("comment", "") for minion in ret.values() if isinstance(minion, dict)
+            for v in minion.values() if isinstance(v, dict)]
+
+
+def whoami(lab, id_token):
+    r = lab.kubectl("auth", "whoami", "-o", "json", token=id_token)
+    return json.loads(r.stdout)["status"]["userInfo"]["username"] if r.returncode == 0 else None
+
+
+def login_page_html(lab):
+    """Dex's login page as a browser gets it (redirects followed), verified with Dex's CA."""
+    issuer = dexlab.pillar(lab)["issuer"]
+    query = urllib.parse.urlencode({"client_id": "authctl", "redirect_uri": dexlab.CLI_REDIRECT,
+                                    "response_type": "code", "scope": "openid", "state": "issuer-path"})
+    ctx = ssl.create_default_context(cafile=str(dexlab.ca_file(lab)))
+    with urllib.request.urlopen(f"{issuer}/auth?{query}", context=ctx, timeout=30) as resp:
+        return resp.read().decode()
+
+
+@pytest.fixture
+def restored(lab_up):
+    """The lab as the lab pillar says at the end, whatever a test did through command-line pillar."""
+    yield lab_up
+    ok, states, _ = dexlab.orchestrate(lab_up)
+    assert ok, dexlab.failures(states)
+    wait_until(lambda: whoami(lab_up, token(lab_up, VIEWER, CHANGED[VIEWER])) == "oidc:" + VIEWER, timeout=150,
+               what="the viewer's token accepted again")
+
+
+# ------------------------------------------------------------------ item 9
+
+def test_the_service_account_issuer_as_pillar_issuer_is_refused_before_any_change(lab_up):
+    lab = lab_up
+    before = authentication_config(lab)
+    dex_config = kubectl_json(lab, "-n", NS, "get", "secret", "dex-config")["metadata"]["resourceVersion"]
+
+    ok, states, _ = dexlab.orchestrate(lab, "dexauth.orchestrate.deploy",
+                                       cli_pillar({"issuer": "https://kubernetes.default.svc"}))
+
+    assert not ok
+    refused = step(states, "The dexauth pillar is valid")
+    assert refused["result"] is False
+    assert "dexauth:issuer" in refused["comment"] and "service-account issuer" in refused["comment"], refused
+    assert not any(isinstance(s, dict) and s.get("__id__") == "Dex is deployed" and s.get("changes")
+                   for s in states.values())
+    assert authentication_config(lab) == before
+    assert kubectl_json(lab, "-n", NS, "get", "secret", "dex-config")["metadata"]["resourceVersion"] == dex_config
+    assert whoami(lab, token(lab, VIEWER, CHANGED[VIEWER])) == "oidc:" + VIEWER
+
+
+def test_pillar_on_the_salt_run_command_line_is_what_the_nodes_apply(restored):
+    lab = restored
+    product = "Issuer Path Lab " + "7f3a"
+    assert product not in login_page_html(lab)
+
+    ok, states, _ = dexlab.orchestrate(lab, "dexauth.orchestrate.deploy",
+                                       cli_pillar({"branding": {"product_name": product}}))
+
+    assert ok, dexlab.failures(states)
+    wait_until(lambda: product in login_page_html(lab), timeout=120, what="Dex's login page with the new name")
+
+
+def test_an_unhealthy_kube_apiserver_gets_its_previous_configuration_back_and_the_run_fails(restored):
+    lab = restored
+    before = authentication_config(lab)
+    issuer = urllib.parse.urlsplit(dexlab.pillar(lab)["issuer"])
+    # The fault: an issuer on an address where nothing listens, so kube-apiserver cannot reach Dex.
+    unreachable = f"https://127.0.0.2:{issuer.port}{issuer.path}"
+
+    ok, states, _ = dexlab.orchestrate(lab, "dexauth.orchestrate.deploy", cli_pillar({"issuer": unreachable}))
+
+    assert not ok
+    rolled = step(states, "kube-apiserver trusts Dex on every control-plane node, one node at a time")
+    assert rolled["result"] is False
+    cause = " ".join(node_comments(rolled))
+    assert "unhealthy after the change" in cause and "previous configuration is restored" in cause, cause
+    assert authentication_config(lab) == before
+    kept = lab.root / "etc" / "kubernetes" / "dexauth" / "previous" / "authentication-config.yaml"
+    assert kept.read_text() == before
+    assert not any(isinstance(s, dict) and s.get("__id__") == "The super-admin exists" and s.get("result")
+                   for s in states.values())
+
+
+# ------------------------------------------------------------------ item 1
+
+def test_kube_apiserver_fetches_discovery_from_dex_over_its_service(restored):
+    lab = restored
+    service_ip = kubectl_json(lab, "-n", NS, "get", "service", "dex")["spec"]["clusterIP"]
+    issuer = urllib.parse.urlsplit(dexlab.pillar(lab)["issuer"])
+    assert f"discoveryURL: \"https://{service_ip}:{issuer.port}{issuer.path}/.well-known/openid-configuration\"" \
+        in authentication_config(lab)
+    assert whoami(lab, token(lab, VIEWER, CHANGED[VIEWER])) == "oidc:" + VIEWER
+
+    # Dex's Service moved to an address this node cannot reach (the lab's kube-proxy serves only its
+    # loopback range), the issuer itself untouched: kube-apiserver, which fetches discovery over the
+    # Service and nowhere else, cannot use the new configuration, so the node keeps its previous one.
+    before = authentication_config(lab)
+    ok, states, _ = dexlab.orchestrate(lab, "dexauth.orchestrate.deploy", cli_pillar({"dex": {"service_ip": "10.96.0.77"}}))
+
+    assert not ok
+    cause = " ".join(node_comments(step(states, "kube-apiserver trusts Dex on every control-plane node, one node at a time")))
+    assert "previous configuration is restored" in cause, cause
+    assert authentication_config(lab) == before
+
+
+def apply_as(lab, obj, id_token=None):
+    path = lab.root / f"issuer-path-{obj['kind'].lower()}-{obj['metadata']['name']}.json"
+    path.write_text(json.dumps(obj))
+    return lab.kubectl("apply", "-f", str(path), token=id_token)
+
+
+def ingress(name, ingress_class=None, annotation_class=None):
+    obj = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+           "metadata": {"name": name, "namespace": SOLUTION_NS},
+           "spec": {"rules": [{"http": {"paths": [{"path": "/oidc/keys", "pathType": "Prefix", "backend": {
+               "service": {"name": "shop", "port": {"number": 443}}}}]}}]}}
+    if ingress_class:
+        obj["spec"]["ingressClassName"] = ingress_class
+    if annotation_class:
+        obj["metadata"]["annotations"] = {"kubernetes.io/ingress.class": annotation_class}
+    return obj
+
+
+def service(name, external_ips=None):
+    obj = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": SOLUTION_NS},
+           "spec": {"selector": {"app": name}, "ports": [{"port": 443, "targetPort": 8443}]}}
+    if external_ips:
+        obj["spec"]["externalIPs"] = external_ips
+    return obj
+
+
+@pytest.fixture
+def solution_admin(lab_up):
+    """DEV's token, once DEV is Solution Admin in SOLUTION_NS (a labelled namespace)."""
+    lab = lab_up
+    lab.kubectl("create", "namespace", SOLUTION_NS)
+    assert lab.kubectl("label", "namespace", SOLUTION_NS, "dexauth.io/solution=true", "--overwrite").returncode == 0
+    dev = token(lab, DEV, CHANGED[DEV])
+    wait_until(lambda: lab.kubectl("auth", "can-i", "create", "services", "-n", SOLUTION_NS,
+                                   token=dev).stdout.strip() == "yes",
+               timeout=150, what=f"{DEV} Solution Admin in {SOLUTION_NS}")
+    yield dev
+    lab.kubectl("delete", "namespace", SOLUTION_NS, "--wait=false")
+
+
+def test_solution_admins_cannot_publish_on_the_control_plane_class_nor_take_external_ips(lab_up, solution_admin):
+    lab, dev = lab_up, solution_admin
+    control_plane = kubectl_json(lab, "-n", NS, "get", "ingress", "dex")["spec"]["ingressClassName"]
+
+    for attempt in (ingress("steal-keys", ingress_class=control_plane),
+                    ingress("steal-keys-legacy", annotation_class=control_plane)):
+        r = apply_as(lab, attempt, dev)
+        assert r.returncode != 0, f"{attempt['metadata']['name']} was created"
+        assert "reserved to Cluster Admins" in r.stderr, r.stderr
+    r = apply_as(lab, service("capture", external_ips=["10.0.0.10"]), dev)
+    assert r.returncode != 0 and "externalIPs is reserved to Cluster Admins" in r.stderr, r.stdout + r.stderr
+    endpoints = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "shop", "namespace": SOLUTION_NS},
+                 "subsets": [{"addresses": [{"ip": "10.0.0.11"}], "ports": [{"port": 8443}]}]}
+    r = apply_as(lab, endpoints, dev)
+    assert r.returncode != 0 and "forbidden" in r.stderr.lower(), r.stdout + r.stderr
+    # An existing ordinary Ingress cannot be moved onto the control-plane class either.
+    assert apply_as(lab, ingress("shop", ingress_class="nginx"), dev).returncode == 0
+    r = apply_as(lab, ingress("shop", ingress_class=control_plane), dev)
+    assert r.returncode != 0 and "reserved to Cluster Admins" in r.stderr, r.stderr
+
+    # Their ordinary work still goes through, and tokens still log in.
+    assert apply_as(lab, service("shop"), dev).returncode == 0
+    assert kubectl_json(lab, "-n", SOLUTION_NS, "get", "ingress", "shop")["spec"]["ingressClassName"] == "nginx"
+    assert whoami(lab, token(lab, DEV, CHANGED[DEV])) == "oidc:" + DEV
+    # A Cluster Admin still may (the engine's own identity deploys Dex's Ingress the same way).
+    assert apply_as(lab, ingress("admin-route", ingress_class=control_plane)).returncode == 0
