@@ -407,8 +407,12 @@ def test_the_apiserver_manifest_keeps_mode_0600_when_the_states_rewrite_it(lab_u
     command = pod["spec"]["containers"][0]["command"]
     pod["spec"]["containers"][0]["command"] = [a for a in command if not a.startswith("--authentication-config")]
     assert len(pod["spec"]["containers"][0]["command"]) < len(command)
+    old_pid = lab.pod_pid("kube-apiserver")
     manifest.write_text(yaml.safe_dump(pod))
     manifest.chmod(0o600)
+    # The hand edit restarts kube-apiserver (kubelet watches its manifest): the states run once it is back.
+    lab.wait_pod_pid_change("kube-apiserver", old_pid)
+    wait_until(lambda: lab.kube().get("/readyz", raw=True) == "ok", 120, "kube-apiserver ready after the edit")
     ok, states, _ = dexlab.orchestrate(lab)
     assert ok, dexlab.failures(states)
     assert any(a.startswith("--authentication-config") for a in

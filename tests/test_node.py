@@ -157,15 +157,19 @@ def _deployment_ready(lab, which):
     return lab.kube().get(f"/apis/apps/v1/namespaces/{NS}/deployments/{deployment}")["status"].get("readyReplicas") == 1
 
 
-@pytest.mark.parametrize("which", PODS)
-def test_runs_as_a_container_ready_on_the_node(deployed, which):
-    _, _, container, uid = PODS[which]
+# Every container of the two pods: (pod, container, image's user). The login guard is Dex's pod's
+# second container, from the account service's image.
+CONTAINERS = [("dex", "dex", 1001), ("dex", "login-guard", 10001), ("account", "account", 10001)]
+
+
+@pytest.mark.parametrize("which, container, uid", CONTAINERS, ids=[c[1] for c in CONTAINERS])
+def test_runs_as_a_container_ready_on_the_node(deployed, which, container, uid):
     wait_until(lambda: _ready(deployed, which), what=f"{which} pod Ready")
     pod = _pod(deployed, which)
     assert pod["spec"]["nodeName"] == deployed.lab.node.name
     # The runtime has the image under the name the chart asks for, and runs the container from it
     # as the chart's user.
-    image = pod["spec"]["containers"][0]["image"]
+    image = next(c["image"] for c in pod["spec"]["containers"] if c["name"] == container)
     assert images_module.runtime_name(*image.rsplit(":", 1)) in deployed.lab.node.ctr("images", "ls", "-q").stdout
     pid = deployed.lab.node.container_pids()[(NS, pod["metadata"]["name"], container)]
     status = Path(f"/proc/{pid}/status").read_text()

@@ -184,19 +184,21 @@ public final class ChartDeployer {
      * Why the Deployment's pods do not start, once they crashed {@code times} times, or null: a
      * container waiting in a crash state (with its last exit's message and log lines), or Warning
      * Events about the Deployment or its pods since {@code since} (kubelet's BackOff; the lab's node
-     * agent writes the same with the log's end).
+     * agent writes the same with the log's end). kubelet repeats its BackOff Event on every pod sync,
+     * so the Events may count {@code times} before the container's restart count does: the crashed
+     * container's exit and log lines are then still the answer, the Event only when there is none.
      */
     String crash(Deployment d, Instant since, int times) {
         String ns = d.getMetadata().getNamespace();
         String name = d.getMetadata().getName();
         Map<String, String> selector = d.getSpec().getSelector() == null ? null : d.getSpec().getSelector().getMatchLabels();
+        String crashed = null;
         if (selector != null && !selector.isEmpty()) {
             for (var pod : kube.pods().inNamespace(ns).withLabels(selector).list().getItems()) {
                 if (pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null) continue;
                 for (var c : pod.getStatus().getContainerStatuses()) {
                     var waiting = c.getState() == null ? null : c.getState().getWaiting();
-                    if (waiting == null || !CRASHES.contains(waiting.getReason())
-                            || c.getRestartCount() == null || c.getRestartCount() < times) continue;
+                    if (waiting == null || !CRASHES.contains(waiting.getReason()) || c.getRestartCount() == null) continue;
                     var ended = c.getLastState() == null ? null : c.getLastState().getTerminated();
                     String log;
                     try {
@@ -205,11 +207,13 @@ public final class ChartDeployer {
                     } catch (RuntimeException noLog) {
                         log = "";
                     }
-                    return "pod " + pod.getMetadata().getName() + ": " + waiting.getReason()
+                    String text = "pod " + pod.getMetadata().getName() + ": " + waiting.getReason()
                             + (waiting.getMessage() == null ? "" : " (" + waiting.getMessage() + ")")
                             + (ended == null ? "" : "; exit code " + ended.getExitCode()
                                     + (ended.getMessage() == null ? "" : ": " + ended.getMessage().strip()))
                             + (log == null || log.isBlank() ? "" : "; last log lines: " + log.strip().replace("\n", " | "));
+                    if (c.getRestartCount() >= times) return text;
+                    if (crashed == null) crashed = text;
                 }
             }
         }
@@ -236,7 +240,7 @@ public final class ChartDeployer {
             latest = at;
             found = e.getMessage();
         }
-        return seen >= times ? found : null;
+        return seen < times ? null : crashed != null ? crashed : found;
     }
 
     /** Problems of the last {@link #deploy} that did not stop it (missing IdP Secrets). */
