@@ -165,7 +165,7 @@ public final class ChartDeployer {
             }
         }
         Deployment d = kube.apps().deployments().inNamespace(ns).withName(name).get();
-        String crash = d == null ? null : crash(d, start, 1);
+        String crash = d == null ? null : crash(d, start, 1, Instant.EPOCH);
         throw new Unavailable(Unavailable.Dependency.KUBERNETES, "Deployment " + ns + "/" + name + " did not roll out within "
                 + timeout.toSeconds() + " s (" + last + ")" + (crash == null ? "; check the Dex pod's events and log"
                 : "; Dex: " + crash), null);
@@ -189,6 +189,20 @@ public final class ChartDeployer {
      * container's exit and log lines are then still the answer, the Event only when there is none.
      */
     String crash(Deployment d, Instant since, int times) {
+        return crash(d, since, times, since);
+    }
+
+    private static boolean olderThan(io.fabric8.kubernetes.api.model.Pod pod, Instant when) {
+        String created = pod.getMetadata().getCreationTimestamp();
+        try {
+            return created != null && Instant.parse(created).isBefore(when);
+        } catch (java.time.format.DateTimeParseException unreadable) {
+            return false;
+        }
+    }
+
+    /** As {@link #crash(Deployment, Instant, int)}, looking only at pods created since {@code podsSince}. */
+    String crash(Deployment d, Instant since, int times, Instant podsSince) {
         String ns = d.getMetadata().getNamespace();
         String name = d.getMetadata().getName();
         Map<String, String> selector = d.getSpec().getSelector() == null ? null : d.getSpec().getSelector().getMatchLabels();
@@ -196,6 +210,9 @@ public final class ChartDeployer {
         if (selector != null && !selector.isEmpty()) {
             for (var pod : kube.pods().inNamespace(ns).withLabels(selector).list().getItems()) {
                 if (pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null) continue;
+                // A pod being replaced (the crashing one a fixed configuration rolls away) says nothing
+                // of the new configuration.
+                if (pod.getMetadata().getDeletionTimestamp() != null || olderThan(pod, podsSince)) continue;
                 for (var c : pod.getStatus().getContainerStatuses()) {
                     var waiting = c.getState() == null ? null : c.getState().getWaiting();
                     if (waiting == null || !CRASHES.contains(waiting.getReason()) || c.getRestartCount() == null) continue;
@@ -280,12 +297,37 @@ public final class ChartDeployer {
             changes.put("release/" + cfg.namespace() + "/" + cfg.release(), "uninstalled");
             if (!dryRun) {
                 Helm.uninstall(cfg.release()).withNamespace(cfg.namespace()).withKubeConfig(kubeconfig).call();
+                awaitPodsGone(cfg.namespace(), cfg.release(), Duration.ofSeconds(120));
             }
         }
         if (kube.configMaps().inNamespace(cfg.namespace()).withName(STATE_CONFIGMAP).get() != null && !dryRun) {
             kube.configMaps().inNamespace(cfg.namespace()).withName(STATE_CONFIGMAP).delete();
         }
         return changes;
+    }
+
+    /**
+     * Waits until the release's pods are gone, not only their Deployments: "removed" then means
+     * Dex no longer answers, and a redeploy right after does not meet the old pods (with host
+     * networking they would still hold the node's ports, and the new Dex could not start).
+     */
+    private void awaitPodsGone(String ns, String release, Duration timeout) {
+        Instant deadline = Instant.now().plus(timeout);
+        List<String> left = List.of();
+        while (Instant.now().isBefore(deadline)) {
+            left = kube.pods().inNamespace(ns).withLabel("app.kubernetes.io/instance", release).list().getItems()
+                    .stream().map(p -> p.getMetadata().getName()).toList();
+            if (left.isEmpty()) return;
+            try {
+                Thread.sleep(500);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        throw new Unavailable(Unavailable.Dependency.KUBERNETES, "the release " + ns + "/" + release
+                + " is uninstalled but its pods " + left + " did not stop within " + timeout.toSeconds()
+                + " s; check their events (kubectl -n " + ns + " describe pod)", null);
     }
 
     static String checksum(Path chartDir, Map<String, String> values) throws IOException {
