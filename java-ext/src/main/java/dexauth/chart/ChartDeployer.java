@@ -165,7 +165,7 @@ public final class ChartDeployer {
             }
         }
         Deployment d = kube.apps().deployments().inNamespace(ns).withName(name).get();
-        String crash = d == null ? null : crash(d, start, 1, Instant.EPOCH);
+        String crash = d == null ? null : crash(d, start, 1);
         throw new Unavailable(Unavailable.Dependency.KUBERNETES, "Deployment " + ns + "/" + name + " did not roll out within "
                 + timeout.toSeconds() + " s (" + last + ")" + (crash == null ? "; check the Dex pod's events and log"
                 : "; Dex: " + crash), null);
@@ -188,31 +188,41 @@ public final class ChartDeployer {
      * so the Events may count {@code times} before the container's restart count does: the crashed
      * container's exit and log lines are then still the answer, the Event only when there is none.
      */
-    String crash(Deployment d, Instant since, int times) {
-        return crash(d, since, times, since);
-    }
-
-    private static boolean olderThan(io.fabric8.kubernetes.api.model.Pod pod, Instant when) {
-        String created = pod.getMetadata().getCreationTimestamp();
-        try {
-            return created != null && Instant.parse(created).isBefore(when);
-        } catch (java.time.format.DateTimeParseException unreadable) {
-            return false;
+    /**
+     * The pod-template-hash of the Deployment's newest ReplicaSet (its current template), or "" while
+     * the controller has not seen the Deployment's latest change: pods of older ReplicaSets, being
+     * rolled away, say nothing of the current template.
+     */
+    private String currentTemplateHash(Deployment d, Map<String, String> selector) {
+        Long observed = d.getStatus() == null ? null : d.getStatus().getObservedGeneration();
+        if (observed == null || observed < d.getMetadata().getGeneration()) return "";
+        String revision = d.getMetadata().getAnnotations() == null ? null
+                : d.getMetadata().getAnnotations().get("deployment.kubernetes.io/revision");
+        if (revision == null) return "";
+        for (var rs : kube.apps().replicaSets().inNamespace(d.getMetadata().getNamespace()).withLabels(selector)
+                .list().getItems()) {
+            var annotations = rs.getMetadata().getAnnotations();
+            if (annotations != null && revision.equals(annotations.get("deployment.kubernetes.io/revision"))) {
+                String hash = rs.getMetadata().getLabels() == null ? null : rs.getMetadata().getLabels().get("pod-template-hash");
+                return hash == null ? "" : hash;
+            }
         }
+        return "";
     }
 
-    /** As {@link #crash(Deployment, Instant, int)}, looking only at pods created since {@code podsSince}. */
-    String crash(Deployment d, Instant since, int times, Instant podsSince) {
+    String crash(Deployment d, Instant since, int times) {
         String ns = d.getMetadata().getNamespace();
         String name = d.getMetadata().getName();
         Map<String, String> selector = d.getSpec().getSelector() == null ? null : d.getSpec().getSelector().getMatchLabels();
         String crashed = null;
         if (selector != null && !selector.isEmpty()) {
+            String current = currentTemplateHash(d, selector);
             for (var pod : kube.pods().inNamespace(ns).withLabels(selector).list().getItems()) {
                 if (pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null) continue;
                 // A pod being replaced (the crashing one a fixed configuration rolls away) says nothing
                 // of the new configuration.
-                if (pod.getMetadata().getDeletionTimestamp() != null || olderThan(pod, podsSince)) continue;
+                String hash = pod.getMetadata().getLabels() == null ? null : pod.getMetadata().getLabels().get("pod-template-hash");
+                if (pod.getMetadata().getDeletionTimestamp() != null || !current.equals(hash)) continue;
                 for (var c : pod.getStatus().getContainerStatuses()) {
                     var waiting = c.getState() == null ? null : c.getState().getWaiting();
                     if (waiting == null || !CRASHES.contains(waiting.getReason()) || c.getRestartCount() == null) continue;
