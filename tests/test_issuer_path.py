@@ -3,7 +3,7 @@ changes roll one node at a time, with the pillar the orchestration validated.
 
 Item 1: Solution Admins cannot publish anything on the control-plane ingress class nor give a
 Service external IPs (a ValidatingAdmissionPolicy), while their ordinary Ingresses and Services still
-work; kube-apiserver fetches Dex's discovery over Dex's Service.
+work; kube-apiserver fetches Dex's discovery, and from it Dex's keys, over Dex's Service.
 Item 9: a pillar issuer that is kube-apiserver's own service-account issuer is refused before any
 change; pillar given on the salt-run command line reaches the minions; an unhealthy kube-apiserver
 gets its previous configuration back and the orchestration fails with the cause.
@@ -45,6 +45,13 @@ def node_comments(state):
 def whoami(lab, id_token):
     r = lab.kubectl("auth", "whoami", "-o", "json", token=id_token)
     return json.loads(r.stdout)["status"]["userInfo"]["username"] if r.returncode == 0 else None
+
+
+def get_json(url, lab):
+    """A JSON document from Dex, verified with Dex's CA."""
+    ctx = ssl.create_default_context(cafile=str(dexlab.ca_file(lab)))
+    with urllib.request.urlopen(url, context=ctx, timeout=30) as resp:
+        return json.loads(resp.read())
 
 
 def login_page_html(lab):
@@ -123,13 +130,23 @@ def test_an_unhealthy_kube_apiserver_gets_its_previous_configuration_back_and_th
 
 # ------------------------------------------------------------------ item 1
 
-def test_kube_apiserver_fetches_discovery_from_dex_over_its_service(restored):
+def test_kube_apiserver_fetches_discovery_and_keys_from_dex_over_its_service(restored):
     lab = restored
     service_ip = kubectl_json(lab, "-n", NS, "get", "service", "dex")["spec"]["clusterIP"]
     issuer = urllib.parse.urlsplit(dexlab.pillar(lab)["issuer"])
     assert f"discoveryURL: \"https://{service_ip}:{issuer.port}{issuer.path}/.well-known/openid-configuration\"" \
         in authentication_config(lab)
     assert whoami(lab, token(lab, VIEWER, CHANGED[VIEWER])) == "oidc:" + VIEWER
+
+    # The document kube-apiserver reads over the Service names Dex's keys at the Service too, so the
+    # keys never come through whatever answers for the issuer's host; clients of the issuer keep theirs.
+    at_service = f"https://{service_ip}:{issuer.port}{issuer.path}"
+    seen_by_apiserver = get_json(at_service + "/.well-known/openid-configuration", lab)
+    assert seen_by_apiserver["issuer"] == dexlab.pillar(lab)["issuer"]
+    assert seen_by_apiserver["jwks_uri"] == at_service + "/keys"
+    public = get_json(dexlab.pillar(lab)["issuer"] + "/.well-known/openid-configuration", lab)
+    assert public["jwks_uri"] == dexlab.pillar(lab)["issuer"] + "/keys"
+    assert get_json(seen_by_apiserver["jwks_uri"], lab) == get_json(public["jwks_uri"], lab)
 
     # Dex's Service moved to an address this node cannot reach (the lab's kube-proxy serves only its
     # loopback range), the issuer itself untouched: kube-apiserver, which fetches discovery over the
