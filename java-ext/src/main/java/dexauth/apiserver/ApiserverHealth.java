@@ -40,6 +40,7 @@ public final class ApiserverHealth {
     private static final String FINAL = "final: ";
     /** How often Dex is asked for a token while it does not give one (each ask is a login). */
     private static final Duration TOKEN_RETRY = Duration.ofSeconds(5);
+    private static final int MAX_REFUSALS = 3;
     /** What the audit trail names as who unlocked the probe account. */
     static final String ACTOR = "kube-apiserver health check";
     private static final String NO_TOKEN = "no token from Dex for the probe account ";
@@ -50,6 +51,7 @@ public final class ApiserverHealth {
     private DexClient.Tokens token;
     private Instant nextTokenAttempt = Instant.MIN;
     private String tokenProblem;
+    private int refusals;
     private String accepted;
 
     /** {@code kube}: this node's kube-apiserver as a cluster admin; {@code dexCa}: the CA of Dex's HTTPS. */
@@ -134,9 +136,11 @@ public final class ApiserverHealth {
             try {
                 token = probeToken();
             } catch (Unauthenticated e) {
-                // The stored password is not Dex's: no wait mends it, and each retry would be one more failure for the guard.
-                return FINAL + NO_TOKEN + ProbeAccount.EMAIL + " (" + e.getMessage()
+                // Refused thrice (a lock set again between the unlock and the login would be once): the stored
+                // password is not Dex's, no wait mends it, and each retry would be one more failure for the guard.
+                tokenProblem = NO_TOKEN + ProbeAccount.EMAIL + " (" + e.getMessage()
                         + "): re-apply dexauth.deployed on the bootstrap node, which sets its password again";
+                return ++refusals >= MAX_REFUSALS ? FINAL + tokenProblem : tokenProblem;
             } catch (DomainException | io.fabric8.kubernetes.client.KubernetesClientException e) {
                 tokenProblem = NO_TOKEN + ProbeAccount.EMAIL + " at " + cfg.issuer() + ": " + dexauth.errors.Causes.messages(e);
                 return tokenProblem;
