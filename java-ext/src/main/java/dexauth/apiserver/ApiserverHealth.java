@@ -36,11 +36,13 @@ public final class ApiserverHealth {
     private static final String RELOAD = "apiserver_authentication_config_controller_automatic_reload_last_timestamp_seconds";
     private static final String JWKS_FETCH = "apiserver_authentication_jwt_authenticator_jwks_fetch_last_timestamp_seconds";
     private static final String REFUSED = "kube-apiserver refused the new authentication configuration ";
-    /** A problem no wait mends (the stored probe password is wrong): no retry hammers the login guard. */
+    /** A problem no wait mends (the stored probe password is wrong, a token refused for good): no more retries. */
     private static final String FINAL = "final: ";
     /** How often Dex is asked for a token while it does not give one (each ask is a login). */
     private static final Duration TOKEN_RETRY = Duration.ofSeconds(5);
     private static final int MAX_REFUSALS = 3;
+    /** How long a token may stay refused although kube-apiserver fetched keys again meanwhile. */
+    private static final Duration PERSISTENT_REFUSAL = Duration.ofSeconds(15);
     /** What the audit trail names as who unlocked the probe account. */
     static final String ACTOR = "kube-apiserver health check";
     private static final String NO_TOKEN = "no token from Dex for the probe account ";
@@ -52,6 +54,7 @@ public final class ApiserverHealth {
     private Instant nextTokenAttempt = Instant.MIN;
     private String tokenProblem;
     private int refusals;
+    private Instant firstRefusal;
     private String accepted;
 
     /** {@code kube}: this node's kube-apiserver as a cluster admin; {@code dexCa}: the CA of Dex's HTTPS. */
@@ -116,9 +119,18 @@ public final class ApiserverHealth {
         String issuerHash = "jwt_issuer_hash=\"sha256:" + sha256(cfg.issuer().toString()) + "\"";
         // The review made kube-apiserver fetch Dex's keys if it could: whether it did tells the likelier cause.
         metrics = raw("/metrics");
-        if (cfg.structuredAuthentication() && metrics != null && metric(metrics, JWKS_FETCH, issuerHash, "result=\"success\"") < since.getEpochSecond()) {
+        if (!cfg.structuredAuthentication() || metrics == null) return review;
+        double fetched = metric(metrics, JWKS_FETCH, issuerHash, "result=\"success\"");
+        if (fetched < since.getEpochSecond()) {
             return "kube-apiserver could not fetch Dex's keys for issuer " + cfg.issuer()
                     + " (discovery or keys unreachable from this node, or not signed by Dex's CA): " + review;
+        }
+        // Keys fetched again after the refusals began and the token still refused: the keys are not
+        // Dex's, or a rule refuses its tokens; no wait mends that, so the node is rolled back now.
+        Instant now = Instant.now();
+        if (firstRefusal == null) firstRefusal = now;
+        else if (fetched > firstRefusal.getEpochSecond() && !now.isBefore(firstRefusal.plus(PERSISTENT_REFUSAL))) {
+            return FINAL + review;
         }
         return review;
     }
