@@ -4,12 +4,8 @@ import dexauth.dex.grpc.ListPasswordReq;
 import dexauth.dex.grpc.VerifyPasswordReq;
 import dexauth.rbac.Role;
 import io.fabric8.kubernetes.api.model.Secret;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
 import java.util.EnumSet;
 import java.util.Map;
 
@@ -22,28 +18,9 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** kube-apiserver's probe account: kept by the deployment, refused to every person's use-case, listed nowhere. */
-class ProbeAccountTest {
-    static final String NS = UserServiceTest.NS;
+class ProbeAccountTest extends UserServiceFixture {
     static final String PROBE = ProbeAccount.EMAIL;
 
-    MockCluster cluster;
-    KubernetesClient kube;
-    FakeDex dex;
-    UserService users;
-
-    @BeforeEach
-    void setUp() throws IOException {
-        cluster = new MockCluster();
-        kube = cluster.kube;
-        dex = new FakeDex();
-        users = new UserService(kube, dex.api, NS, PasswordPolicy.defaults(), 10, UserServiceTest.ADMIN);
-    }
-
-    @AfterEach
-    void tearDown() {
-        dex.close();
-        cluster.close();
-    }
 
     boolean dexVerifies(char[] password) {
         return dex.api.stub().verifyPassword(VerifyPasswordReq.newBuilder().setEmail(PROBE)
