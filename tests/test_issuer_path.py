@@ -3,23 +3,33 @@ changes roll one node at a time, with the pillar the orchestration validated.
 
 Item 1: Solution Admins cannot publish anything on the control-plane ingress class nor give a
 Service external IPs (a ValidatingAdmissionPolicy), while their ordinary Ingresses and Services still
-work; kube-apiserver fetches Dex's discovery over Dex's Service.
+work; kube-apiserver fetches Dex's discovery, and from it Dex's keys, over Dex's Service.
 Item 9: a pillar issuer that is kube-apiserver's own service-account issuer is refused before any
 change; pillar given on the salt-run command line reaches the minions; an unhealthy kube-apiserver
-gets its previous configuration back and the orchestration fails with the cause.
+gets its previous configuration back and the orchestration fails with the cause; a node is healthy
+only once it accepts a real Dex token, of a reserved probe account that no lockout blocks and no
+person can use.
 """
+import base64
+import contextlib
+import http.server
 import json
 import ssl
+import threading
 import urllib.parse
 import urllib.request
 
 import pytest
 
 import dexlab
-from support import wait_until
-from test_hardening import CHANGED, DEV, NS, VIEWER, kubectl_json, lab_up, token  # noqa: F401 - lab_up is a fixture
+from support import TestCA, wait_until
+from test_hardening import CHANGED, DEV, NS, VIEWER, ctl, kubectl_json, lab_up, token  # noqa: F401 - lab_up is a fixture
 
 SOLUTION_NS = "sol-issuer"
+APISERVER_STEP = "kube-apiserver trusts Dex on every control-plane node, one node at a time"
+PROBE = "apiserver-probe@dexauth.invalid"
+PROBE_STATE = "The kube-apiserver health check has its probe account"
+PROBE_SECRET = "dexauth-apiserver-probe"
 
 
 def cli_pillar(dexauth):
@@ -42,9 +52,43 @@ def node_comments(state):
             for v in minion.values() if isinstance(v, dict)]
 
 
+def config_file(lab):
+    return lab.root / "etc" / "kubernetes" / "dexauth" / "authentication-config.yaml"
+
+
+def lose_the_node_configuration(lab):
+    """The node's authentication file removed by hand: kube-apiserver keeps the configuration it loaded
+    (an unreadable file is refused), the next run writes the file again, so the node is checked."""
+    config_file(lab).unlink()
+
+
+def probe_password(lab):
+    secret = kubectl_json(lab, "-n", NS, "get", "secret", PROBE_SECRET)
+    return base64.b64decode(secret["data"]["password"]).decode()
+
+
+def probe_changes(states):
+    """What the probe account's state of the bootstrap node's step changed ({} when nothing: Salt then
+    reports the step without its states)."""
+    dex_step = step(states, "Dex is deployed")
+    assert dex_step["result"] is True, dex_step
+    ret = (dex_step.get("changes") or {}).get("ret") or {}
+    found = [v for minion in ret.values() if isinstance(minion, dict) for v in minion.values()
+             if isinstance(v, dict) and v.get("__id__") == PROBE_STATE]
+    assert len(found) <= 1 and all(v["result"] is True for v in found), found
+    return found[0]["changes"] if found else {}
+
+
 def whoami(lab, id_token):
     r = lab.kubectl("auth", "whoami", "-o", "json", token=id_token)
     return json.loads(r.stdout)["status"]["userInfo"]["username"] if r.returncode == 0 else None
+
+
+def get_json(url, lab):
+    """A JSON document from Dex, verified with Dex's CA."""
+    ctx = ssl.create_default_context(cafile=str(dexlab.ca_file(lab)))
+    with urllib.request.urlopen(url, context=ctx, timeout=30) as resp:
+        return json.loads(resp.read())
 
 
 def login_page_html(lab):
@@ -55,6 +99,54 @@ def login_page_html(lab):
     ctx = ssl.create_default_context(cafile=str(dexlab.ca_file(lab)))
     with urllib.request.urlopen(f"{issuer}/auth?{query}", context=ctx, timeout=30) as resp:
         return resp.read().decode()
+
+
+@contextlib.contextmanager
+def another_identity_provider(lab, address):
+    """An OIDC provider that is not Dex at ``address`` (on the issuer's port): it names the same issuer
+    and has a certificate of Dex's CA (say the Dex of an earlier install), but keys of its own."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    issuer = dexlab.pillar(lab)["issuer"]
+    parts = urllib.parse.urlsplit(issuer)
+    here = f"https://{address}:{parts.port}{parts.path}"
+    numbers = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key().public_numbers()
+
+    def b64(n):
+        return base64.urlsafe_b64encode(n.to_bytes((n.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()
+    documents = {
+        f"{parts.path}/.well-known/openid-configuration": {
+            "issuer": issuer, "jwks_uri": f"{here}/keys", "authorization_endpoint": f"{here}/auth",
+            "token_endpoint": f"{here}/token", "response_types_supported": ["code"],
+            "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["RS256"]},
+        f"{parts.path}/keys": {"keys": [{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": "not-dex",
+                                         "n": b64(numbers.n), "e": b64(numbers.e)}]},
+    }
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            body = json.dumps(documents[self.path]).encode() if self.path in documents else b"{}"
+            self.send_response(200 if self.path in documents else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    ca_cert = dexlab.ca_file(lab)
+    ca = TestCA.existing(ca_cert, ca_cert.parent / "ca.key")
+    cert, key = ca.issue(lab.root / "other-idp", "other-idp", ip_sans=(address,), dns_sans=())
+    server = http.server.ThreadingHTTPServer((address, parts.port), Handler)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield here
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture
@@ -100,19 +192,62 @@ def test_pillar_on_the_salt_run_command_line_is_what_the_nodes_apply(restored):
     wait_until(lambda: product in login_page_html(lab), timeout=120, what="Dex's login page with the new name")
 
 
-def test_an_unhealthy_kube_apiserver_gets_its_previous_configuration_back_and_the_run_fails(restored):
+def test_a_node_is_healthy_once_it_accepts_a_dex_token_of_the_probe_account(lab_up):
+    lab = lab_up
+    lose_the_node_configuration(lab)
+    # The probe's Secret lost too: the bootstrap node sets a new password before any node is checked.
+    assert lab.kubectl("-n", NS, "delete", "secret", PROBE_SECRET).returncode == 0
+
+    ok, states, _ = dexlab.orchestrate(lab)
+
+    assert ok, dexlab.failures(states)
+    assert list(probe_changes(states)) == [f"user/{PROBE}"], probe_changes(states)
+    password = probe_password(lab)
+    assert password not in json.dumps(states)
+    checked = " ".join(node_comments(step(states, APISERVER_STEP)))
+    assert "authentication-config.yaml: written" in checked, checked
+    assert f"accepted a Dex token of the probe account as oidc:{PROBE}" in checked, checked
+    # The account holds no role anywhere, and a re-run changes nothing (the probe account included).
+    assert PROBE not in lab.kubectl("get", "clusterrolebindings,rolebindings", "-A", "-o", "json").stdout
+    ok, states, _ = dexlab.orchestrate(lab)
+    assert ok, dexlab.failures(states)
+    assert probe_changes(states) == {}
+    assert PROBE_STATE not in dexlab.changed_states(states)
+    assert probe_password(lab) == password
+
+
+def test_a_locked_out_probe_account_does_not_block_a_kube_apiserver_change(lab_up):
+    lab = lab_up
+    answers = [dexlab.password_grant(lab, PROBE, f"wrong-{i}") for i in range(50)]
+    assert {s for s, _ in answers} <= {401, 429}, answers
+    status, body = dexlab.password_grant(lab, PROBE, probe_password(lab))
+    assert status == 429 and body.get("dexauth_reason") == "account_locked", (status, body)
+    lose_the_node_configuration(lab)
+
+    ok, states, _ = dexlab.orchestrate(lab)
+
+    assert ok, dexlab.failures(states)
+    checked = " ".join(node_comments(step(states, APISERVER_STEP)))
+    assert f"accepted a Dex token of the probe account as oidc:{PROBE}" in checked, checked
+    assert dexlab.password_grant(lab, PROBE, probe_password(lab))[0] == 200
+
+
+def test_a_node_that_fetches_keys_but_refuses_dex_tokens_gets_its_previous_configuration_back(restored):
     lab = restored
     before = authentication_config(lab)
-    issuer = urllib.parse.urlsplit(dexlab.pillar(lab)["issuer"])
-    # The fault: an issuer on an address where nothing listens, so kube-apiserver cannot reach Dex.
-    unreachable = f"https://127.0.0.2:{issuer.port}{issuer.path}"
-
-    ok, states, _ = dexlab.orchestrate(lab, "dexauth.orchestrate.deploy", cli_pillar({"issuer": unreachable}))
+    # The fault: pillar dex:service_ip names an address where another OIDC provider answers (same issuer
+    # name, a certificate of Dex's CA, keys of its own). kube-apiserver loads the configuration and fetches
+    # keys from there without error, but no token Dex signs verifies: only a real token shows it.
+    with another_identity_provider(lab, "127.96.0.77"):
+        ok, states, _ = dexlab.orchestrate(lab, "dexauth.orchestrate.deploy",
+                                           cli_pillar({"dex": {"service_ip": "127.96.0.77"}}))
 
     assert not ok
-    rolled = step(states, "kube-apiserver trusts Dex on every control-plane node, one node at a time")
+    rolled = step(states, APISERVER_STEP)
     assert rolled["result"] is False
     cause = " ".join(node_comments(rolled))
+    assert "refused Dex's token of the probe account (TokenReview:" in cause, cause
+    assert "could not fetch Dex's keys" not in cause, cause
     assert "unhealthy after the change" in cause and "previous configuration is restored" in cause, cause
     assert authentication_config(lab) == before
     kept = lab.root / "etc" / "kubernetes" / "dexauth" / "previous" / "authentication-config.yaml"
@@ -121,15 +256,40 @@ def test_an_unhealthy_kube_apiserver_gets_its_previous_configuration_back_and_th
                    for s in states.values())
 
 
+def test_the_probe_account_is_nobodys_to_add_or_see(lab_up):
+    lab = lab_up
+    r = ctl(lab, "user", "add", PROBE, "--role", "cluster-admin", "--password-stdin", stdin="Velvet-Thunder-5521\n")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "reserved for the kube-apiserver health check" in r.stderr, r.stderr
+    for args in (["user", "delete", PROBE], ["role", "grant", PROBE, "read-only"]):
+        r = ctl(lab, *args)
+        assert r.returncode == 2 and "reserved for the kube-apiserver health check" in r.stderr, r.stdout + r.stderr
+    listed = ctl(lab, "user", "list", "-o", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert PROBE not in listed.stdout
+    # Still Dex's: its password unchanged.
+    assert dexlab.password_grant(lab, PROBE, probe_password(lab))[0] == 200
+
+
 # ------------------------------------------------------------------ item 1
 
-def test_kube_apiserver_fetches_discovery_from_dex_over_its_service(restored):
+def test_kube_apiserver_fetches_discovery_and_keys_from_dex_over_its_service(restored):
     lab = restored
     service_ip = kubectl_json(lab, "-n", NS, "get", "service", "dex")["spec"]["clusterIP"]
     issuer = urllib.parse.urlsplit(dexlab.pillar(lab)["issuer"])
     assert f"discoveryURL: \"https://{service_ip}:{issuer.port}{issuer.path}/.well-known/openid-configuration\"" \
         in authentication_config(lab)
     assert whoami(lab, token(lab, VIEWER, CHANGED[VIEWER])) == "oidc:" + VIEWER
+
+    # The document kube-apiserver reads over the Service names Dex's keys at the Service too, so the
+    # keys never come through whatever answers for the issuer's host; clients of the issuer keep theirs.
+    at_service = f"https://{service_ip}:{issuer.port}{issuer.path}"
+    seen_by_apiserver = get_json(at_service + "/.well-known/openid-configuration", lab)
+    assert seen_by_apiserver["issuer"] == dexlab.pillar(lab)["issuer"]
+    assert seen_by_apiserver["jwks_uri"] == at_service + "/keys"
+    public = get_json(dexlab.pillar(lab)["issuer"] + "/.well-known/openid-configuration", lab)
+    assert public["jwks_uri"] == dexlab.pillar(lab)["issuer"] + "/keys"
+    assert get_json(seen_by_apiserver["jwks_uri"], lab) == get_json(public["jwks_uri"], lab)
 
     # Dex's Service moved to an address this node cannot reach (the lab's kube-proxy serves only its
     # loopback range), the issuer itself untouched: kube-apiserver, which fetches discovery over the

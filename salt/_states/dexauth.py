@@ -70,6 +70,8 @@ roles_managed = _state("roles.ensure", "The role ClusterRoles exist and every bi
 roles_purged = _state("roles.remove", "Every role binding dexauth made and the role ClusterRoles are deleted.")
 admin_uis_managed = _state("admin_uis.ensure", "Each admin UI of pillar has its Ingress, Dex client secret, Secret and settings.")
 admin_uis_pruned = _state("admin_uis.prune", "The objects of admin UIs no longer in pillar are deleted.")
+probe_account_present = _state("probe.ensure", "kube-apiserver's health check has its probe account (password in a Secret).")
+probe_account_absent = _state("probe.remove", "The health check's probe account and its Secret are deleted.")
 apiserver_configured = _state("apiserver.configure", "kube-apiserver trusts Dex's tokens.")
 apiserver_unconfigured = _state("apiserver.unconfigure", "kube-apiserver no longer trusts Dex's tokens.")
 

@@ -43,6 +43,17 @@ class TestCA:
         self.cert_path = self.dir / f"{name}-ca.crt"
         self.cert_path.write_text(self.pem)
 
+    @classmethod
+    def existing(cls, cert_path, key_path):
+        """An existing CA (e.g. the lab's Dex CA), to issue certificates it signs."""
+        ca = cls.__new__(cls)
+        ca.cert_path = Path(cert_path)
+        ca.pem = ca.cert_path.read_text()
+        ca.cert = x509.load_pem_x509_certificate(ca.pem.encode())
+        ca._key = serialization.load_pem_private_key(Path(key_path).read_bytes(), password=None)
+        ca.dir, ca.name = ca.cert_path.parent, ca.cert_path.stem
+        return ca
+
     def issue(self, dir, name, ip_sans=("127.0.0.1",), dns_sans=("localhost",)):
         """A server (and client) certificate for ``name``: returns (cert_path, key_path), key mode 0600."""
         dir = Path(dir)

@@ -82,6 +82,13 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{/* The connector of Dex's password grant: Dex's config and the login guard (which counts its failures) agree. */}}
 {{- define "dex.passwordConnector" -}}local{{- end -}}
 
+{{/* Dex at its fixed Service address (kube-apiserver's discovery and keys), "" without one. */}}
+{{- define "dex.serviceUrl" -}}
+{{- with .Values.serviceIP -}}
+{{- printf "https://%s:%d%s" (contains ":" . | ternary (printf "[%s]" .) .) (int $.Values.ports.https) (urlParse $.Values.issuer).path -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The login guard's guard.yaml (no secret). */}}
 {{- define "dex.guardConfig" -}}
 {{- $v := .Values -}}
@@ -91,6 +98,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
       "tls" (dict "certFile" "/etc/dex/tls/https/tls.crt" "keyFile" "/etc/dex/tls/https/tls.key")
       "dex" (dict "url" (printf "https://127.0.0.1:%d" (int $g.dexPort)) "caFile" "/etc/dex/tls/https/ca.crt")
       "issuerPath" (urlParse $v.issuer).path
+      "serviceUrl" (include "dex.serviceUrl" .)
       "passwordConnector" (include "dex.passwordConnector" .)
       "namespace" .Release.Namespace
       "trustedProxies" $v.account.trustedProxies

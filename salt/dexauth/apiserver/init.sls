@@ -10,5 +10,5 @@
 
 kube-apiserver trusts Dex:
   dexauth.apiserver_configured:
-    - config: {{ engine_config(["cluster_name", "issuer", "clients:audience_id", "certificates:base_dir",
-                                "dex:ports", "dex:service_ip", "kubernetes"]) }}
+    - config: {{ engine_config(["cluster_name", "namespace", "issuer", "clients:audience_id", "clients:cli_id",
+                                "certificates:base_dir", "dex:ports", "dex:service_ip", "kubernetes"]) }}

@@ -7,7 +7,11 @@
 #                              secrets (apiserver audience, console), public CA ConfigMap
 # * dexauth.deployed.chart   -> the Dex release: Dex and the account service (console + JSON API),
 #                              each waited for until rolled out
-# * dexauth.deployed.clean   -> uninstall the release and its Secrets (keeps user data)
+# * dexauth.deployed.probe   -> the account kube-apiserver's health check logs in with, its
+#                              password in a Secret
+# * dexauth.deployed.clean   -> remove the probe account, uninstall the release and its Secrets
+#                              (keeps user data)
 include:
   - .secrets
   - .chart
+  - .probe

@@ -11,9 +11,10 @@ The dexauth pillar is valid:
   dexauth.pillar_valid:
     - config: {{ dexauth | json }}
     - failhard: True
-{#- Dex first (bootstrap node), then kube-apiserver one control-plane node at a time: each node is
-    changed, then checked healthy (readyz, its new configuration loaded, Dex's keys fetched) before
-    the next; an unhealthy node gets its previous configuration back and the run stops there. #}
+{#- Dex first (bootstrap node, with the probe account of the health check), then kube-apiserver one
+    control-plane node at a time: each node is changed, then checked healthy (readyz, its new
+    configuration loaded, a Dex token of the probe account accepted) before the next; an unhealthy
+    node gets its previous configuration back and the run stops there. #}
 {{ node_step("Dex is deployed", ["bootstrap"], ["dexauth"], {"dexauth": dexauth},
              require="dexauth: The dexauth pillar is valid") }}
 {{ node_step("kube-apiserver trusts Dex on every control-plane node, one node at a time", ["control-plane"],

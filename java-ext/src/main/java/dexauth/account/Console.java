@@ -373,7 +373,7 @@ final class Console {
         char[] typed = chars(ctx.formParam("password"));
         try {
             Set<Role> roles = Accounts.roles(ctx.formParams("role"));
-            String email = UserService.checkEmail(ctx.formParam("email"));
+            String email = UserService.checkUserEmail(ctx.formParam("email"));
             Optional<char[]> generated = accounts.add(who, email, ctx.formParam("username"), roles, typed);
             log("created user " + email, who.email);
             if (generated.isPresent()) {

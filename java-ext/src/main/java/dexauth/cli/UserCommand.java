@@ -59,7 +59,7 @@ final class UserCommand {
 
         @Override
         public Integer call() {
-            UserService.checkEmail(email);
+            UserService.checkUserEmail(email);
             char[] pw = Passwords.newPassword(stdin, "Password for " + email);
             try {
                 Set<Role> set = roles.isEmpty() ? EnumSet.noneOf(Role.class) : EnumSet.copyOf(roles);
@@ -130,7 +130,7 @@ final class UserCommand {
 
         @Override
         public Integer call() {
-            UserService.checkEmail(email);
+            UserService.checkUserEmail(email);
             char[] pw = Passwords.newPassword(stdin, "New password for " + email);
             try {
                 run(session, s -> {

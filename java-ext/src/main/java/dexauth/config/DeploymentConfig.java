@@ -117,6 +117,9 @@ public record DeploymentConfig(
         if (email != null && !EMAIL.matcher(email).matches()) {
             throw invalid(ROOT + ":superadmin:email", "'" + email + "' is not an email address");
         }
+        if (dexauth.users.ProbeAccount.is(email)) {
+            throw invalid(ROOT + ":superadmin:email", "'" + email + "' is reserved for the kube-apiserver health check");
+        }
         String ingressPath = r.text("ingress:path");
         if (ingressPath != null && !ingressPath.startsWith("/")) throw invalid(ROOT + ":ingress:path", "must start with '/'");
         int validity = r.intIn("certificates:validity_days", 1, 3650);

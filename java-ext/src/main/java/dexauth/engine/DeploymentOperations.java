@@ -24,6 +24,7 @@ import dexauth.rbac.SolutionPolicy;
 import dexauth.users.GroupGrants;
 import dexauth.users.Holders;
 import dexauth.users.PasswordPolicy;
+import dexauth.users.ProbeAccount;
 import dexauth.users.UserService;
 import dexauth.users.UserStore;
 import io.fabric8.kubernetes.api.model.ConfigMap;
@@ -113,6 +114,20 @@ final class DeploymentOperations implements AutoCloseable {
             warnings.forEach(reply.withArray("warnings")::add);
             return reply;
         });
+        ops.put("probe.ensure", this::ensureProbeAccount);
+        ops.put("probe.remove", (req, dry) -> {
+            DeploymentConfig cfg = config(req);
+            KubernetesClient kube = kube(cfg);
+            // Without a running Dex its users stay in its storage (gone with a purge); the Secret goes anyway.
+            boolean dexRuns = kube.apps().deployments().inNamespace(cfg.namespace())
+                    .withName(ChartValues.fullname(cfg.release())).get() != null;
+            if (!dexRuns) return changes(ProbeAccount.remove(kube, null, cfg.namespace(), dry));
+            try (DexApi dex = dex(cfg)) {
+                return changes(ProbeAccount.remove(kube, dex, cfg.namespace(), dry));
+            } catch (io.grpc.StatusRuntimeException e) {
+                throw DexApi.failure(e);
+            }
+        });
         ops.put("apiserver.configure", (req, dry) -> configureApiserver(req, dry));
         ops.put("apiserver.unconfigure", (req, dry) -> {
             DeploymentConfig cfg = config(req);
@@ -186,7 +201,7 @@ final class DeploymentOperations implements AutoCloseable {
         boolean restarted = changes.containsKey(cfg.apiserverManifest().toString());
         String written = cfg.structuredAuthentication() ? Files.readString(cfg.authenticationConfig()) : null;
         try (KubernetesClient node = Kube.client(cfg.kubeconfig(), ApiserverAuthentication.nodeUrl(cfg))) {
-            ApiserverHealth health = new ApiserverHealth(node, cfg);
+            ApiserverHealth health = new ApiserverHealth(node, cfg, ca);
             java.util.Optional<String> problem = health.await(before, restarted, written, APISERVER_HEALTH);
             if (problem.isPresent()) {
                 previous.restore();
@@ -196,9 +211,28 @@ final class DeploymentOperations implements AutoCloseable {
                         + previous.keptIn() + ")" + (back ? "" : ", but it is not ready yet either") + "; later nodes"
                         + " were not changed", null);
             }
+            changes.put("health check", health.accepted());
         }
         if (restarted) Kube.awaitCustomResources(kube(cfg), "dex.coreos.com", APISERVER_RESTART);
         return changes(changes);
+    }
+
+    /**
+     * The account kube-apiserver's health check logs in with (on the bootstrap node, which holds Dex's
+     * gRPC client key): unchanged while Dex verifies the password its Secret holds.
+     */
+    private ObjectNode ensureProbeAccount(JsonNode req, boolean dry) throws IOException {
+        DeploymentConfig cfg = config(req);
+        KubernetesClient kube = kube(cfg);
+        try (DexApi dex = dex(cfg)) {
+            if (!dry) dex.awaitReady(DEX_SETTLE);
+            return changes(ProbeAccount.ensure(kube, dex, cfg.namespace(), cfg.bcryptCost(), dry));
+        } catch (io.grpc.StatusRuntimeException | Unavailable e) {
+            if (!dry) throw e instanceof io.grpc.StatusRuntimeException grpc ? DexApi.failure(grpc) : e;
+            // A dry run before Dex (or its certificates) exists: the account would be made.
+            return changes(Map.of("user/" + ProbeAccount.EMAIL, "password set, kept in secret/" + cfg.namespace() + "/"
+                    + ProbeAccount.SECRET + " (once Dex runs)"));
+        }
     }
 
     /** What the admin UIs' objects are made from, besides the UIs. */

@@ -61,7 +61,7 @@ public final class UserDirectory implements AutoCloseable {
         } catch (RuntimeException malformed) {
             return; // a record nobody can read is not a user; `authctl user list` reports it
         }
-        if (u.email() == null) return;
+        if (u.email() == null || ProbeAccount.is(u.email())) return; // the health check's account is nobody's
         String previous = emailByObject.put(cm.getMetadata().getName(), u.email());
         if (previous != null && !previous.equals(u.email())) byEmail.remove(previous);
         byEmail.put(u.email(), u);

@@ -92,6 +92,14 @@ public final class UserService {
         return email.toLowerCase(Locale.ROOT);
     }
 
+    /**
+     * An email a person's use-case may name (add, delete, reset, grant, show): a valid address, and
+     * not the account reserved for kube-apiserver's health check ({@link ProbeAccount}).
+     */
+    public static String checkUserEmail(String email) {
+        return ProbeAccount.refuse(checkEmail(email));
+    }
+
     private static String shorten(String text) {
         return text == null || text.length() <= 60 ? text : text.substring(0, 40) + "..." + text.substring(text.length() - 15);
     }
@@ -119,7 +127,7 @@ public final class UserService {
     }
 
     public UserRecord add(String email, String username, Set<Role> roles, char[] password) {
-        checkPassword(password, checkEmail(email));
+        checkPassword(password, checkUserEmail(email));
         return add(email, username, roles, PasswordHasher.hash(password, bcryptCost), null);
     }
 
@@ -221,7 +229,7 @@ public final class UserService {
 
     private UserRecord create(String email, String username, Set<Role> roles, byte[] hash, Set<String> knownInDex,
                               boolean pending) {
-        String target = checkEmail(email);
+        String target = checkUserEmail(email);
         return guard("add users", () -> {
             UserStore store = new UserStore(kube, namespace);
             // Without a listing given, Dex's own "already exists" answer below catches a Dex-only user
@@ -292,6 +300,7 @@ public final class UserService {
                 rows.add(new Row(email, "", "", false, "", "", drift("no such user", Set.of(), roles)));
             }
         });
+        rows.removeIf(r -> ProbeAccount.is(r.email())); // nobody's account: kube-apiserver's health check
         rows.sort((a, b) -> a.email().compareToIgnoreCase(b.email()));
         return rows;
     }
@@ -315,14 +324,14 @@ public final class UserService {
     }
 
     public Row show(String email) {
-        String e = checkEmail(email);
+        String e = checkUserEmail(email);
         return list().stream().filter(r -> r.email().equals(e)).findFirst()
                 .orElseThrow(() -> new NotFound("no user " + e));
     }
 
     /** Admin reset: the user must change the new password before anything else. */
     public void resetPassword(String email, char[] password) {
-        String target = checkEmail(email);
+        String target = checkUserEmail(email);
         checkPassword(password, target);
         guard("reset passwords", () -> {
             UserStore store = new UserStore(kube, namespace);
@@ -336,7 +345,7 @@ public final class UserService {
     }
 
     public void delete(String email) {
-        String target = checkEmail(email);
+        String target = checkUserEmail(email);
         guard("delete users", () -> {
             UserStore store = new UserStore(kube, namespace);
             String userId = dexUserId(target).orElse(null);
@@ -353,7 +362,7 @@ public final class UserService {
     }
 
     public void grant(String email, Role role, boolean revoke) {
-        String target = checkEmail(email);
+        String target = checkUserEmail(email);
         guard("change roles", () -> {
             UserStore store = new UserStore(kube, namespace);
             boolean[] changed = {false};
@@ -413,7 +422,7 @@ public final class UserService {
      * user's roles apply from now on.
      */
     public void changeOwnPassword(String email, char[] oldPassword, char[] newPassword) {
-        String target = checkEmail(email);
+        String target = checkUserEmail(email);
         guard("change passwords", () -> {
             var verified = dex.stub().verifyPassword(VerifyPasswordReq.newBuilder().setEmail(target)
                     .setPassword(new String(oldPassword)).build());

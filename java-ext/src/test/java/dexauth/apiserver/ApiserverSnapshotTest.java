@@ -2,6 +2,7 @@ package dexauth.apiserver;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dexauth.config.DeploymentConfig;
@@ -94,5 +95,17 @@ class ApiserverSnapshotTest {
         assertEquals(0, ApiserverHealth.metric(metrics,
                 "apiserver_authentication_jwt_authenticator_jwks_fetch_last_timestamp_seconds", "sha256:bb"));
         assertEquals(1.6e9, ApiserverHealth.metric(metrics, "process_start_time_seconds", ""));
+    }
+
+    @Test
+    void theHealthVerdictSaysWhatKubeApiserverDidWithTheProbeToken() {
+        String expected = "oidc:apiserver-probe@dexauth.invalid";
+        assertEquals(null, ApiserverHealth.verdict(true, expected, null, expected));
+        String refused = ApiserverHealth.verdict(false, null, "[invalid bearer token, oidc: verify token: oidc: expected"
+                + " audience \"x\" got [\"kubernetes\"]]", expected);
+        assertTrue(refused.startsWith("refused Dex's token of the probe account (TokenReview: [invalid bearer token"), refused);
+        assertTrue(ApiserverHealth.verdict(null, null, "", expected).contains("not authenticated, no error given"));
+        String mapped = ApiserverHealth.verdict(true, "apiserver-probe@dexauth.invalid", null, expected);
+        assertTrue(mapped.contains("the username mapping differs"), mapped);
     }
 }

@@ -184,13 +184,27 @@ class DexChartTest {
     assertEquals(List.of("authctl", "guard", "--config", "/etc/dexauth/guard/guard.yaml"), texts(guard.path("command")));
     assertTrue(guard.at("/securityContext/readOnlyRootFilesystem").asBoolean());
     assertEquals("https", only(docs, "Service").at("/spec/ports/0/targetPort").asText());
-    JsonNode guardConfig = YAML.readTree(kinds(docs, "ConfigMap").stream()
-        .filter(c -> c.path("data").has("guard.yaml")).findFirst().orElseThrow().at("/data/guard.yaml").asText());
+    JsonNode guardConfig = guardConfig(docs);
     assertEquals("https://127.0.0.1:6001", guardConfig.at("/dex/url").asText());
     assertEquals(7, guardConfig.at("/policy/maxFailures").asInt());
     assertEquals(dexConfig(docs).at("/oauth2/passwordConnector").asText(), guardConfig.path("passwordConnector").asText());
     String rules = only(docs, "Role").toString();
     assertTrue(rules.contains("leases") && !rules.contains("configmaps"), "the guard's counters, and no user record");
+  }
+
+  @Test
+  void theGuardKnowsDexsServiceAddressForKubeApiserversDiscovery() throws Exception {
+    // The same URL as DeploymentConfig.discoveryUrl() without its /.well-known/openid-configuration.
+    assertEquals("https://10.96.0.56:5556/oidc", guardConfig(render(t -> t.set("serviceIP", "10.96.0.56")
+        .set("ports.https", "5556"))).path("serviceUrl").asText());
+    assertEquals("https://[fd00::56]:5556/oidc", guardConfig(render(t -> t.set("serviceIP", "fd00::56")
+        .set("ports.https", "5556"))).path("serviceUrl").asText());
+    assertEquals("", guardConfig(render(t -> t)).path("serviceUrl").asText());
+  }
+
+  private static JsonNode guardConfig(List<JsonNode> docs) throws Exception {
+    return YAML.readTree(kinds(docs, "ConfigMap").stream()
+        .filter(c -> c.path("data").has("guard.yaml")).findFirst().orElseThrow().at("/data/guard.yaml").asText());
   }
 
   @Test

@@ -161,6 +161,13 @@ class DeploymentConfigTest {
     }
 
     @Test
+    void theProbeAccountCannotBeTheSuperadmin() {
+        String msg = rejected("dexauth:superadmin:email",
+                () -> TestPillars.with("superadmin:email", dexauth.users.ProbeAccount.EMAIL));
+        assertTrue(msg.contains("reserved for the kube-apiserver health check"), msg);
+    }
+
+    @Test
     void relativeManifestPathIsRejected() {
         rejected("dexauth:kubernetes:apiserver_manifest",
                 () -> TestPillars.with("kubernetes:apiserver_manifest", "manifests/kube-apiserver.yaml"));

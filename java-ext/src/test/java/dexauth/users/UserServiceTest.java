@@ -8,13 +8,9 @@ import io.fabric8.kubernetes.api.model.StatusBuilder;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
 import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import io.fabric8.kubernetes.api.model.rbac.Subject;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
-import java.io.IOException;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
@@ -32,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * listed as by a real one, see MockCluster) and an in-process Dex gRPC API (FakeDex). Each test asserts what the
  * operator and the user would see: the state of Dex and of the cluster after each call.
  */
-class UserServiceTest {
+class UserServiceTest extends UserServiceFixture {
     // The kinds of refusal the use-cases throw (dexauth.errors), as callers map them.
     static final Class<? extends RuntimeException> INVALID = dexauth.errors.Invalid.class;
     static final Class<? extends RuntimeException> CONFLICT = dexauth.errors.Conflict.class;
@@ -40,32 +36,12 @@ class UserServiceTest {
     static final Class<? extends RuntimeException> WRONG_PASSWORD = dexauth.errors.Unauthenticated.class;
     static final Class<? extends RuntimeException> FORBIDDEN = dexauth.errors.Forbidden.class;
 
-    static final String NS = "dexauth";
-    static final String ADMIN = "admin@lab.local";
     static final String READ_ONLY_BINDING = "dexauth:role:read-only";
 
     // Jane: her first password (set by the admin), then the one she chooses.
     static final String JANE = "jane@example.com";
     static final String FIRST = "Lantern-Quartz-4417", CHOSEN = "Harbor-Copper-7265";
 
-    MockCluster cluster;
-    KubernetesClient kube;
-    FakeDex dex;
-    UserService users;
-
-    @BeforeEach
-    void setUp() throws IOException {
-        cluster = new MockCluster();
-        kube = cluster.kube;
-        dex = new FakeDex();
-        users = new UserService(kube, dex.api, NS, PasswordPolicy.defaults(), 10, ADMIN); // 10: the lowest allowed
-    }
-
-    @AfterEach
-    void tearDown() {
-        dex.close();
-        cluster.close();
-    }
 
     /** The refusal {@code call} throws, checked to be of the expected kind and not a bug. */
     static RuntimeException refused(Class<? extends RuntimeException> kind, Executable call) {

@@ -51,6 +51,8 @@ public final class GuardConfig {
     public Dex dex = new Dex();
     /** The issuer URL's path ("/oidc"): Dex's endpoints are below it. */
     public String issuerPath = "";
+    /** Dex at its Service (https://<cluster IP>:<port><issuer path>), where kube-apiserver reads discovery; "" for none. */
+    public String serviceUrl = "";
     /** The connector of Dex's password grant (oauth2.passwordConnector). */
     public String passwordConnector = "local";
     public String namespace = "dexauth";
@@ -78,6 +80,12 @@ public final class GuardConfig {
         URI u = URI.create(dex.url);
         if (!"https".equals(u.getScheme()) || u.getHost() == null) throw new Invalid("dex.url", "'" + dex.url + "' is not an https:// URL");
         if (issuerPath == null || issuerPath.endsWith("/")) throw new Invalid("issuerPath", "'" + issuerPath + "' must not end with '/'");
+        if (serviceUrl != null && !serviceUrl.isBlank()) {
+            URI s = URI.create(serviceUrl);
+            if (!"https".equals(s.getScheme()) || s.getHost() == null) {
+                throw new Invalid("serviceUrl", "'" + serviceUrl + "' is not an https:// URL");
+            }
+        }
         require("namespace", namespace);
         if (listen.port < 1 || listen.port > 65535) throw new Invalid("listen.port", listen.port + " is not a TCP port");
         try {

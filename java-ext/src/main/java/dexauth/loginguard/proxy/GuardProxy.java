@@ -68,7 +68,8 @@ public final class GuardProxy implements AutoCloseable {
                 .followRedirects(HttpClient.Redirect.NEVER).version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofSeconds(5)).build();
         Handler handler = new Handler(guard, dex, URI.create(config.dex.url.replaceAll("/+$", "")),
-                new PasswordRequests(config.issuerPath, config.passwordConnector), config.trustedProxies);
+                new PasswordRequests(config.issuerPath, config.passwordConnector),
+                new ServiceDiscovery(config.serviceUrl, config.issuerPath), config.trustedProxies);
         HttpsServer server = HttpsServer.create(new InetSocketAddress(config.listen.address, config.listen.port), 256);
         server.setHttpsConfigurator(new HttpsConfigurator(serverTls(config)));
         // Padded answers wait in their thread: enough threads that waiting attempts never hold up pages.
@@ -121,15 +122,18 @@ public final class GuardProxy implements AutoCloseable {
         private final HttpClient dex;
         private final URI dexUrl;
         private final PasswordRequests requests;
+        private final ServiceDiscovery serviceDiscovery;
         private final List<String> trustedProxies;
         private final java.util.concurrent.atomic.AtomicLong lastSlowWarning =
                 new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - TimeUnit.MINUTES.toNanos(2));
 
-        Handler(LoginGuard guard, HttpClient dex, URI dexUrl, PasswordRequests requests, List<String> trustedProxies) {
+        Handler(LoginGuard guard, HttpClient dex, URI dexUrl, PasswordRequests requests, ServiceDiscovery serviceDiscovery,
+                List<String> trustedProxies) {
             this.guard = guard;
             this.dex = dex;
             this.dexUrl = dexUrl;
             this.requests = requests;
+            this.serviceDiscovery = serviceDiscovery;
             this.trustedProxies = trustedProxies;
         }
 
@@ -152,7 +156,11 @@ public final class GuardProxy implements AutoCloseable {
                     return;
                 }
                 if (attempt.isEmpty()) {
-                    send(ex, forward(ex, body));
+                    Answer answer = forward(ex, body);
+                    if (serviceDiscovery.applies(ex.getRequestMethod(), uri.getPath(), ex.getRequestHeaders().getFirst("Host"))) {
+                        answer = serviceDiscovery.rewrite(answer);
+                    }
+                    send(ex, answer);
                     return;
                 }
                 Answer answer = guarded(ex, body, attempt.get());
