@@ -41,4 +41,6 @@ def _no_engine_stats(monkeypatch):
 def renderer():
     """Renders SLS files with Salt's loader (see formulas.py); built once, it is slow to load."""
     import formulas
-    return formulas.Renderer()
+    rendering = formulas.Renderer()
+    yield rendering
+    rendering.remove()

@@ -77,6 +77,11 @@ class Renderer:
         })
         self.opts = opts
 
+    def remove(self):
+        """Leave nothing in /tmp after the session."""
+        import shutil
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
     def render(self, sls, pillar, roles=("bootstrap", "control-plane")):
         """(high data, errors, state functions known to the loader) of one SLS, on a minion
         with these dexauth_roles grains."""
