@@ -558,6 +558,11 @@ class Lab:
         busy = [f"{n}:{p}" for n, p in ports.items() if not _wait_port_free(p)]
         if busy:
             raise SystemExit(f"labctl: ports still in use after down: {', '.join(busy)}")
+        # Salt's state under its short /tmp path (see salt_configs) is the one thing outside the
+        # root; the next `up` makes it again (the minion's key is preseeded each time).
+        shutil.rmtree(self.salt_root, ignore_errors=True)
+        if self.salt_root.exists():
+            left.append(str(self.salt_root))
         if left:
             raise SystemExit(f"labctl: left behind after down: {', '.join(left)}")
         log("lab down: no process, port, mount or file outside the lab root left")

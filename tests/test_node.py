@@ -79,6 +79,7 @@ def _assert_nothing_left(handle, before, root_alive):
     assert mounts == []
     assert not any(d.exists() for d in handle.lab.node._cgroup_dirs())
     assert not Path("/sys/class/net", handle.lab.node.bridge).exists()
+    assert not handle.lab.salt_root.exists(), f"Salt's state outside the root stays: {handle.lab.salt_root}"
     if not root_alive:  # no other real-node lab: the machine is as it was
         assert _machine_state() == before
 
