@@ -5,10 +5,8 @@ The lab is made of real components, all bound to 127.0.0.1:
   etcd, a real node (containerd, kubelet, kube-controller-manager, kube-scheduler: node.py)
   whose kubelet runs kube-apiserver as a static pod and the chart's pods as containers,
   salt-master, one salt-minion ("bootstrap", also control plane) and salt-api.
-  `--node agent` runs the lab node agent (node_agent.py) instead of the real node: pods as
-  plain processes, for machines where containers cannot run.
 
-  labctl up     [--root DIR] [--node real|agent]   start everything (a running lab is kept)
+  labctl up     [--root DIR]   start everything (a running lab is kept)
   labctl down   [--root DIR]   stop everything, leaving no process, port, mount, cgroup or
                                file outside the lab root behind (also after a failed start)
   labctl status [--root DIR]   print the summary and the health of each process
@@ -44,7 +42,6 @@ PREFERRED = {"etcd_client": 2379, "etcd_peer": 2380, "apiserver": 6443, "salt_pu
              "salt_ret": 4506, "salt_api": 8000, "dex_https": 5556, "dex_grpc": 5557, "dex_telemetry": 5558,
              "account_https": 5559, "dex_upstream": 5554, **labnode.PORTS}
 PORT_NAMES = list(PREFERRED)
-NODE_KINDS = ("real", "agent")
 
 
 def lab_tool(operation, request):
@@ -122,12 +119,6 @@ class Lab:
         self.tools = toolchain()
         self.node = labnode.Node(self, REPO)
 
-    @property
-    def node_kind(self):
-        """real or agent: chosen at the first `up` (<root>/node-kind), kept for the lab's life."""
-        f = self.root / "node-kind"
-        return f.read_text().strip() if f.exists() else os.environ.get("LAB_NODE", "real")
-
     # -- helpers -------------------------------------------------------------
     def ports(self):
         f = self.root / "ports.json"
@@ -179,10 +170,10 @@ class Lab:
         f.unlink(missing_ok=True)
 
     def _container_matcher(self, name):
-        """(namespace, pod name, container name) -> True for the container the node agent would
-        call ``name``: ``kube-apiserver`` (the static pod), ``deploy-<ns>-<deployment>`` (the first
+        """(namespace, pod name, container name) -> True for the container pod_pid calls
+        ``name``: ``kube-apiserver`` (the static pod), ``deploy-<ns>-<deployment>`` (the first
         container of the Deployment's pods) or ``deploy-<ns>-<deployment>-<container>`` (another
-        container of them, e.g. deploy-dexauth-dex-login-guard), on the real node."""
+        container of them, e.g. deploy-dexauth-dex-login-guard)."""
         import re
         if not name.startswith("deploy-"):
             return lambda ns, pod, container: ns == "kube-system" and pod == f"{name}-{self.node.name}"
@@ -203,11 +194,6 @@ class Lab:
         """The pid of a pod's process: ``kube-apiserver`` (the static pod), ``deploy-<ns>-<name>``
         (a Deployment's first running pod) or ``deploy-<ns>-<name>-<container>`` (another of its
         containers); None when it does not run."""
-        if self.node_kind == "agent":
-            try:
-                return int((self.run / f"pod-{name}.pid").read_text())
-            except (FileNotFoundError, ValueError):  # not running, or being written
-                return None
         try:
             match = self._container_matcher(name)
         except OSError:  # kube-apiserver restarting: as good as not running for the caller
@@ -217,10 +203,7 @@ class Lab:
 
     def pod_logs(self, name):
         """Every log file of pod ``name`` (named as for pod_pid), all its pods and restarts so far:
-        the node agent's one file, or kubelet's <logs>/pods/<ns>_<pod>_<uid>/<container>/."""
-        if self.node_kind == "agent":
-            f = self.logs / f"pod-{name}.log"
-            return [f] if f.exists() else []
+        kubelet's <logs>/pods/<ns>_<pod>_<uid>/<container>/."""
         pods = self.logs / "pods"
         if not pods.is_dir():
             return []
@@ -460,11 +443,8 @@ class Lab:
             raise SystemExit(f"labctl: lab.bootstrap failed (salt-call exit code {r.returncode}):\n  "
                              + "\n  ".join(failed or ["no state ran"]) + "\n" + r.stderr)
 
-    def start_node_agent(self):
-        self.spawn("node-agent", [sys.executable, str(REPO / "lab" / "node_agent.py"), "--root", str(self.root)])
-
     def start_service_proxy(self):
-        """The kube-proxy stand-in beside the real node (the node agent runs its own)."""
+        """The kube-proxy stand-in beside the real node (see service_proxy.py)."""
         self.spawn("service-proxy", [sys.executable, str(REPO / "lab" / "service_proxy.py"), "--root", str(self.root)])
 
     def wait_apiserver(self, ports):
@@ -502,29 +482,25 @@ class Lab:
         return summary
 
     # -- commands ------------------------------------------------------------
-    def up(self, prefer_default_ports, node_kind="real"):
+    def up(self, prefer_default_ports):
         t0 = time.time()
         self.make_dirs()
         ports = self.ports()
         if ports is None or set(PORT_NAMES) - set(ports):  # a lab from before a port was added gets it
             ports = choose_ports(prefer_default_ports, ports or {})
             (self.root / "ports.json").write_text(json.dumps(ports, indent=2))
-        kind_file = self.root / "node-kind"
-        if not kind_file.exists():
-            if node_kind not in NODE_KINDS:
-                raise SystemExit(f"labctl: --node must be one of {', '.join(NODE_KINDS)}, not {node_kind!r}")
-            kind_file.write_text(node_kind + "\n")
-        log(f"lab root {self.root} ({self.node_kind} node)")
+        kind = self.root / "node-kind"  # "agent" in labs of the former node agent
+        if kind.exists() and kind.read_text().strip() == "agent":
+            raise SystemExit(f"labctl: {self.root} is a lab of the former node agent: run `labctl down "
+                             f"--root {self.root}`, remove that directory, then `up` again")
+        log(f"lab root {self.root}")
         self.lab_pki()
         self.write_kubeconfig(ports)
         self.salt_configs(ports)
         self.start_etcd(ports)
-        if self.node_kind == "real":
-            self.node.start(ports)
-            log(f"node {self.node.name}: containerd and kubelet started ({time.time() - t0:.1f}s)")
+        self.node.start(ports)
+        log(f"node {self.node.name}: containerd and kubelet started ({time.time() - t0:.1f}s)")
         self.start_salt(ports)
-        if self.node_kind == "agent":
-            self.start_node_agent()
         self.wait_minion()
         log(f"salt master and minion answer ({time.time() - t0:.1f}s)")
         self.sync_modules()
@@ -532,11 +508,10 @@ class Lab:
         self.wait_apiserver(ports)
         log(f"kube-apiserver ready ({time.time() - t0:.1f}s)")
         self.ensure_service_cidr()
-        if self.node_kind == "real":
-            self.node.start_controllers(ports)
-            self.start_service_proxy()
-            self.node.wait_ready(labkube.Client.from_lab(self))
-            log(f"node {self.node.name} Ready ({time.time() - t0:.1f}s)")
+        self.node.start_controllers(ports)
+        self.start_service_proxy()
+        self.node.wait_ready(labkube.Client.from_lab(self))
+        log(f"node {self.node.name} Ready ({time.time() - t0:.1f}s)")
         summary = self.write_summary(ports)
         self.wait_for("salt-api", lambda: not port_free(ports["salt_api"]), timeout=60)
         log(f"lab up in {time.time() - t0:.1f}s")
@@ -545,15 +520,11 @@ class Lab:
     def down(self):
         # The node first: its kubelet would restart what the others' stop leaves.
         left = self.node.stop()
-        for name in ["salt-api", "salt-minion", "salt-master", "service-proxy", "node-agent", "etcd"]:
+        for name in ["salt-api", "salt-minion", "salt-master", "service-proxy", "etcd"]:
             self.stop_process(name)
-        # The node agent's children (kube-apiserver, dex) live in their own groups.
-        for f in self.run.glob("pod-*.pid") if self.run.exists() else []:
-            try:
-                os.killpg(int(f.read_text()), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
-            f.unlink(missing_ok=True)
+        # Any other process with a pid file: a lab of the former node agent (node-agent, pod-*).
+        for f in sorted(self.run.glob("*.pid")) if self.run.exists() else []:
+            self.stop_process(f.stem, grace=5)
         ports = self.ports() or {}
         busy = [f"{n}:{p}" for n, p in ports.items() if not _wait_port_free(p)]
         if busy:
@@ -571,8 +542,7 @@ class Lab:
         summary = json.loads(self.summary_file.read_text()) if self.summary_file.exists() else {}
         print(json.dumps(summary, indent=2))
         procs = ["etcd", "salt-master", "salt-minion", "salt-api"]
-        procs += labnode.COMPONENTS + ["service-proxy"] if self.node_kind == "real" else ["node-agent"]
-        procs += sorted(f.stem for f in self.run.glob("pod-*.pid")) if self.run.exists() else []
+        procs += labnode.COMPONENTS + ["service-proxy"]
         healthy = True
         for name in procs:
             pid = self.pid(name)
@@ -614,12 +584,10 @@ def main(argv=None):
     ap.add_argument("--root", default=os.environ.get("LAB_ROOT", str(DEFAULT_ROOT)),
                     help="lab root directory (default: .lab in the repository, or $LAB_ROOT)")
     ap.add_argument("--random-ports", action="store_true", help="never use the well-known default ports")
-    ap.add_argument("--node", default=os.environ.get("LAB_NODE", "real"),
-                    help="real (containerd + kubelet, the default) or agent (the node agent: pods as processes)")
     args = ap.parse_args(argv)
     lab = Lab(args.root)
     if args.command == "up":
-        summary = lab.up(prefer_default_ports=not args.random_ports, node_kind=args.node)
+        summary = lab.up(prefer_default_ports=not args.random_ports, )
         print(json.dumps(summary, indent=2))
         return 0
     if args.command == "down":

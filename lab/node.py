@@ -310,7 +310,7 @@ state = "{d / 'containerd-state'}"
     def stop(self):
         """Stops pods, node components and shims, then undoes every change outside the lab root.
         Safe to call after a failed or partial start, and twice; a lab that never claimed the
-        machine (agent node) touches nothing outside its root. Returns what is still left behind."""
+        machine (it failed before) touches nothing outside its root. Returns what is still left behind."""
         claimed = (self.dir / "claimed").exists()
         if claimed and self.socket.exists() and self.lab.pid("containerd"):
             self.lab.stop_process("kubelet")

@@ -2,12 +2,12 @@
 
 A production node reaches a Service's cluster IP through kube-proxy (or the CNI's replacement),
 host-network processes such as kube-apiserver included. The lab has no kube-proxy: its pods listen
-on the host's loopback (host network on the real node, processes under the node agent), so this
+on the host's loopback (the host's network), so this
 does that part for the Services that need it: a Service whose cluster IP is a loopback address (the
 lab gives Services such addresses: labctl's ServiceCIDR) and whose selector matches a running
 Deployment gets a TCP forwarder on <cluster IP>:<port> to the pod's <targetPort> on 127.0.0.1, like
-kube-proxy's DNAT to the pod. The node agent runs it in its loop; beside the real node it is a
-process of its own (`service_proxy.py --root DIR`, labctl's "service-proxy").
+kube-proxy's DNAT to the pod. It is a process of its own beside the node (`service_proxy.py
+--root DIR`, labctl's "service-proxy").
 
 Why not kube-proxy itself: its iptables rules would be the machine's, shared by every lab and
 left behind by a killed lab, and it would need the pods' Endpoints on a pod network the lab does

@@ -1,6 +1,5 @@
 """End to end: the account service deployed beside Dex by the same orchestration (real Salt,
-kube-apiserver, Dex; the lab's node runs the account pod: kubelet from its image, or the node
-agent as `bin/authctl serve`)."""
+kube-apiserver, Dex; the lab node's kubelet runs the account pod from its image)."""
 import base64
 import contextlib
 import json

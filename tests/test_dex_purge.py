@@ -91,8 +91,6 @@ def test_purge_deletes_the_namespace_certificates_and_authctl_config(purged):
 
 
 def test_after_the_purge_the_namespace_terminates_and_a_redeploy_works(purged):
-    if purged.lab.node_kind != "real":
-        pytest.skip("the node agent has no namespace controller: the namespace stays Terminating")
     wait_until(lambda: purged.kubectl("get", "namespace", "dexauth").returncode != 0, timeout=180,
                what="namespace dexauth gone (its finalizers done)")
     ok, states, _ = dexlab.orchestrate(purged)

@@ -107,8 +107,6 @@ def test_lab_down_after_a_failed_start_leaves_nothing_behind():
 def test_lab_down_after_a_full_run_leaves_nothing_behind():
     """Up, the orchestration (Dex and the account service running as pods), then down: no pod's
     process, port, mount, cgroup, network namespace, interface or file outside the root stays."""
-    if os.environ.get("LAB_NODE", "real") != "real":
-        pytest.skip("the labs run the node agent (LAB_NODE=agent)")
     others = labnode.REGISTRY.exists()
     before = _machine_state()
     handle = LabHandle(short_root("dxd-")).up()
@@ -129,8 +127,6 @@ def test_lab_down_after_a_full_run_leaves_nothing_behind():
 
 @pytest.fixture(scope="module")
 def deployed(lab):
-    if lab.lab.node_kind != "real":
-        pytest.skip("the lab runs the node agent (LAB_NODE=agent)")
     ok, states, _ = dexlab.orchestrate(lab)
     assert ok, dexlab.failures(states)
     return lab
