@@ -229,3 +229,16 @@ dnsPolicy: ClusterFirstWithHostNet
   value: {{ required "apiServer.port is required with apiServer.host" $.Values.apiServer.port | toString | quote }}
 {{- end }}
 {{- end -}}
+
+{{/* Preferred anti-affinity on the node for the pods with these selector labels (given as text). */}}
+{{- define "dex.spreadOverNodes" -}}
+affinity:
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- . | nindent 14 }}
+{{- end -}}

@@ -288,6 +288,17 @@ class DexChartTest {
   }
 
   @Test
+  void dexAndAccountReplicasPreferDifferentNodes() throws Exception {
+    for (JsonNode deployment : kinds(render(t -> t.set("replicaCount", "3").set("account.replicas", "3")), "Deployment")) {
+      String name = deployment.at("/metadata/name").asText();
+      JsonNode term = deployment.at("/spec/template/spec/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/0/podAffinityTerm");
+      assertEquals("kubernetes.io/hostname", term.path("topologyKey").asText(), name);
+      // The term selects this Deployment's own pods, and only them.
+      assertEquals(deployment.at("/spec/selector/matchLabels"), term.at("/labelSelector/matchLabels"), name);
+    }
+  }
+
+  @Test
   void accountConfigChangeRollsItsPods() throws Exception {
     String before = account(render(t -> t), "Deployment").at("/spec/template/metadata/annotations/checksum~1config").asText();
     String after = account(render(t -> t.set("account.session.idleMinutes", "5")), "Deployment")
