@@ -71,7 +71,7 @@ def main():
     try:
         t0 = time.time()
         r = subprocess.run([sys.executable, str(REPO / "lab" / "labctl.py"), "up", "--root", str(root),
-                            "--random-ports", "--node", "real"], capture_output=True, text=True)
+                            "--random-ports"], capture_output=True, text=True)
         up = time.time() - t0
         if r.returncode != 0:
             print(r.stdout[-2000:], r.stderr[-2000:])

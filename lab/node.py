@@ -312,8 +312,10 @@ state = "{d / 'containerd-state'}"
         Safe to call after a failed or partial start, and twice; a lab that never claimed the
         machine (it failed before) touches nothing outside its root. Returns what is still left behind."""
         claimed = (self.dir / "claimed").exists()
+        pod_netns = []
         if claimed and self.socket.exists() and self.lab.pid("containerd"):
             self.lab.stop_process("kubelet")
+            pod_netns = self._pod_netns()
             tasks = lambda: [line.split() for line in self.ctr("tasks", "ls", timeout=20).stdout.splitlines()[1:]]  # noqa: E731
             for t in tasks():
                 self.ctr("tasks", "kill", "-s", "SIGKILL", t[0], timeout=20)
@@ -326,11 +328,39 @@ state = "{d / 'containerd-state'}"
             self.lab.stop_process(name)
         if claimed:
             self._kill_shims()
+            # Without kubelet no CNI DEL runs: the namespaces containerd pinned for pods off the
+            # host's network (and their veths on the lab's bridge) would stay in /run/netns.
+            for path in pod_netns:
+                self._remove_netns(path)
             self._unmount()
             self._remove_cgroups()
             subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
             self.release_machine()
-        return self._leftovers()
+        return self._leftovers() + [f"network namespace {p}" for p in pod_netns if Path(p).exists()]
+
+    def _pod_netns(self):
+        """Paths of the network namespaces of this containerd's pod sandboxes (none for pods on
+        the host's network)."""
+        paths = []
+        for cid in self.ctr("containers", "ls", "-q", timeout=20).stdout.split():
+            info = self.ctr("containers", "info", cid, timeout=20)
+            if info.returncode != 0:
+                continue
+            c = json.loads(info.stdout)
+            if (c.get("Labels") or {}).get("io.cri-containerd.kind") != "sandbox":
+                continue
+            for ns in ((c.get("Spec") or {}).get("linux") or {}).get("namespaces") or []:
+                if ns.get("type") == "network" and ns.get("path"):
+                    paths.append(ns["path"])
+        return paths
+
+    @staticmethod
+    def _remove_netns(path):
+        """Unpins a pod's network namespace; the kernel then frees it with its veth."""
+        for _ in range(3):
+            if subprocess.run(["umount", path], capture_output=True).returncode != 0:
+                break
+        Path(path).unlink(missing_ok=True)
 
     def _shims(self):
         """containerd's shims outlive it by design; ours name our socket in their arguments."""

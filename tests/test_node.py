@@ -94,7 +94,7 @@ def test_lab_down_after_a_failed_start_leaves_nothing_behind():
     (handle.root / "pillar").mkdir(parents=True)
     (handle.root / "pillar" / "lab_overrides.sls").write_text("dexauth: [unclosed\n")
     r = subprocess.run([sys.executable, str(REPO / "lab" / "labctl.py"), "up", "--root", str(handle.root),
-                        "--random-ports", "--node", "real"], capture_output=True, text=True, timeout=300)
+                        "--random-ports"], capture_output=True, text=True, timeout=300)
     assert r.returncode != 0
     assert "lab.bootstrap failed" in r.stdout + r.stderr, r.stdout + r.stderr
     assert (handle.root / "node" / "claimed").exists(), "the node was not started before the failure"
@@ -117,10 +117,21 @@ def test_lab_down_after_a_full_run_leaves_nothing_behind():
             wait_until(lambda: _ready(handle, which), what=f"{which} pod Ready")
         pids = {which: handle.pod_pid(f"deploy-{NS}-{PODS[which][0]}") for which in PODS}
         assert all(pids.values()), pids
+        # A pod on the pod network (not the host's): its network namespace and veth are the
+        # runtime's, made by CNI, and must go too.
+        pause = f"registry.k8s.io/pause:{labnode.versions(REPO)['PAUSE_VERSION']}"
+        r = handle.kubectl("run", "on-pod-network", "--image", pause, "--image-pull-policy", "Never",
+                           "--restart", "Never")
+        assert r.returncode == 0, r.stderr
+        wait_until(lambda: handle.kubectl("get", "pod", "on-pod-network", "-o", "jsonpath={.status.podIP}")
+                   .stdout.startswith("10.244."), what="a pod address on the lab's pod network")
+        pod_netns = handle.lab.node._pod_netns()
+        assert pod_netns and all(Path(p).exists() for p in pod_netns), pod_netns
     finally:
         down = handle.down()
     assert down.returncode == 0, down.stdout + down.stderr
     assert [which for which, pid in pids.items() if Path(f"/proc/{pid}").exists()] == []
+    assert [p for p in pod_netns if Path(p).exists()] == [], "a pod's network namespace stays"
     _assert_nothing_left(handle, before, others)
     handle.remove()
 
