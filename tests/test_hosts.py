@@ -8,6 +8,7 @@ What is left behind is checked with `ip`, `ss` and /proc directly, not through t
 only for this network's names and subnet: other labs of a running suite add and remove their
 own interfaces and namespaces meanwhile."""
 import base64
+import concurrent.futures
 import ipaddress
 import json
 import os
@@ -157,6 +158,28 @@ def test_hosts_reach_each_other_and_the_machine_and_nothing_outside(network):
     finally:
         for proc in listeners:
             proc.stop()
+
+
+def test_two_labs_starting_at_once_get_their_own_subnets():
+    """Two labs whose roots hash to the same first choice of subnet, created at the same time:
+    the second takes the next free /24, and neither lab's hosts reach the other's."""
+    base = short_root("dxl-hosts-")
+    first = labhosts.Network(base / "a")
+    want = int(first.tag, 16) % 256
+    second = next(n for n in (labhosts.Network(base / f"b{i}") for i in range(10000)) if int(n.tag, 16) % 256 == want)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            a_hosts, b_hosts = pool.map(lambda n: n.create(2), [first, second])
+        assert not first.subnet().overlaps(second.subnet())
+        r = first.run(a_hosts[0], [sys.executable, "-c", CONNECT, b_hosts[0].address, PORT], capture_output=True,
+                      text=True, timeout=30)
+        assert r.stdout.strip() == "ENETUNREACH", r.stdout + r.stderr
+        for net in (first, second):
+            assert_torn_down(net, net.subnet(), _netns_inodes(net))
+    finally:
+        for net in (first, second):
+            net.teardown()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 # -- etcd across the hosts ---------------------------------------------------------------
