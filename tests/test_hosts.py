@@ -303,7 +303,7 @@ def test_teardown_after_a_create_killed_at_any_step_leaves_nothing():
             if step % 2 == 0 and not finished:
                 hosts = net.create(3)
                 subnet, inodes = net.subnet(), _netns_inodes(net)
-                assert [h.address for h in hosts] == [str(subnet[11 + i]) for i in range(3)]
+                assert [h.address for h in hosts] == [str(subnet[labhosts.FIRST_HOST_NUMBER + i]) for i in range(3)]
                 # A closed port that refuses the connection: the host is there and answered.
                 for h in hosts[1:]:
                     r = net.run(hosts[0], [sys.executable, "-c", CONNECT, h.address, PORT], capture_output=True,
