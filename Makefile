@@ -5,7 +5,8 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-CACHE  ?= $(HOME)/.cache/dexauth
+# The toolchain's cache: $DEXAUTH_CACHE as toolchain/install.sh and labctl read it, or the default.
+CACHE  ?= $(or $(DEXAUTH_CACHE),$(HOME)/.cache/dexauth)
 TOOLS   = $(CACHE)/toolchain.env
 PY      = $$(grep ^SALT_VENV= $(TOOLS) | cut -d= -f2)/bin/python
 JAR     = java-ext/target/authctl.jar

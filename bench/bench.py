@@ -15,6 +15,8 @@
               service, create in the console -> first login (bench/console.py)
   sso         latency the forward-auth subrequest adds behind nginx, p50/p95 over 500 requests
               with a warm session, against the same UI without it (bench/sso.py)
+  node        the real node: `make lab` until the first super-admin login, Dex pod start,
+              memory of containerd, kubelet, controller-manager, scheduler (bench/realnode.py)
 
   bench/run.sh [toolchain] [jvm] [lab] [orchestrate]   (default: all)
 """
@@ -46,8 +48,14 @@ def bench_toolchain():
     print("== toolchain: cold build per component (first build on this machine)")
     tools = labctl.toolchain()
     for label, path in [("salt (pip)", Path(tools["SALT_VENV"])), ("etcd", Path(tools["ETCD_BIN"]).parent),
-                        ("kubernetes (kube-apiserver + kubectl)", Path(tools["KUBE_APISERVER_BIN"]).parent),
-                        ("dex", Path(tools["DEX_BIN"]).parent)]:
+                        ("containerd (containerd, shim, ctr)", Path(tools["CONTAINERD_BIN"]).parent),
+                        ("kubernetes (apiserver, kubelet, controller-", Path(tools["KUBE_APISERVER_BIN"]).parent),
+                        ("  manager, scheduler, kubectl)", None),
+                        ("dex", Path(tools["DEX_BIN"]).parent), ("pause", Path(tools["PAUSE_BIN"]).parent),
+                        ("jarlauncher", Path(tools["JARLAUNCHER_BIN"]).parent)]:
+        if path is None:
+            print(f"  {label}")
+            continue
         f = path / "build-seconds"
         print(f"  {label:40} {f.read_text().strip() + ' s' if f.exists() else 'not recorded'}")
     secs, r = timed([str(REPO / "toolchain" / "install.sh")])
@@ -167,7 +175,8 @@ def bench_lab_and_orchestrate(do_lab, do_orch):
 
 
 def main():
-    wanted = set(sys.argv[1:]) or {"toolchain", "jvm", "lab", "orchestrate", "users", "idps", "kubectl", "console", "sso"}
+    wanted = set(sys.argv[1:]) or {"toolchain", "jvm", "lab", "orchestrate", "users", "idps", "kubectl", "console", "sso",
+                                   "node"}
     if "toolchain" in wanted:
         bench_toolchain()
     if "jvm" in wanted:
@@ -189,6 +198,9 @@ def main():
     if "sso" in wanted:
         import sso
         sso.main()
+    if "node" in wanted:
+        import realnode
+        realnode.main()
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 """labctl: bring a one-machine lab cluster up or down, or report its health.
 
 The lab is made of real components, all bound to 127.0.0.1:
-  etcd, kube-apiserver (started by the node agent from its static-pod manifest),
+  etcd, a real node (containerd, kubelet, kube-controller-manager, kube-scheduler: node.py)
+  whose kubelet runs kube-apiserver as a static pod and the chart's pods as containers,
   salt-master, one salt-minion ("bootstrap", also control plane) and salt-api.
 
-  labctl up     [--root DIR]   start everything (idempotent: a running lab is kept)
-  labctl down   [--root DIR]   stop everything, leaving no process or port behind
+  labctl up     [--root DIR]   start everything (a running lab is kept)
+  labctl down   [--root DIR]   stop everything, leaving no process, port, mount, cgroup or
+                               file outside the lab root behind (also after a failed start)
   labctl status [--root DIR]   print the summary and the health of each process
 
 Every lab lives in its own root directory with its own ports, so tests can run
@@ -26,20 +28,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import labkube  # noqa: E402
+import node as labnode  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = REPO / ".lab"
 # Cluster IPs the lab's Services may get besides kube-apiserver's own range: loopback addresses, so
-# the node agent (its kube-proxy, service_proxy.py) can make them reachable from this machine.
+# the lab's kube-proxy stand-in (service_proxy.py) can make them reachable from this machine.
 SERVICE_CIDR = "127.96.0.0/16"
 # Dex's Service address (pillar dexauth:dex:service_ip): kube-apiserver fetches discovery over it.
 DEX_SERVICE_IP = "127.96.0.56"
-PORT_NAMES = ["etcd_client", "etcd_peer", "apiserver", "salt_publish", "salt_ret", "salt_api",
-              "dex_https", "dex_grpc", "dex_telemetry", "account_https", "dex_upstream"]
 # Ports a `make lab` prefers when free; tests always take random free ports.
 PREFERRED = {"etcd_client": 2379, "etcd_peer": 2380, "apiserver": 6443, "salt_publish": 4505,
              "salt_ret": 4506, "salt_api": 8000, "dex_https": 5556, "dex_grpc": 5557, "dex_telemetry": 5558,
-             "account_https": 5559, "dex_upstream": 5554}
+             "account_https": 5559, "dex_upstream": 5554, **labnode.PORTS}
+PORT_NAMES = list(PREFERRED)
 
 
 def lab_tool(operation, request):
@@ -115,6 +117,7 @@ class Lab:
         self.summary_file = self.root / "summary.json"
         self.salt_root = Path("/tmp") / ("dexauth-salt-" + hashlib.sha256(str(self.root).encode()).hexdigest()[:10])
         self.tools = toolchain()
+        self.node = labnode.Node(self, REPO)
 
     # -- helpers -------------------------------------------------------------
     def ports(self):
@@ -141,6 +144,83 @@ class Lab:
                                 start_new_session=True, env={**os.environ, **(env or {})}, cwd=self.root)
         (self.run / f"{name}.pid").write_text(str(proc.pid))
         return proc.pid
+
+    def stop_process(self, name, grace=20):
+        """SIGTERM to the process group of ``name``, SIGKILL after ``grace`` seconds; forgets its pid."""
+        f = self.run / f"{name}.pid"
+        if not f.exists():
+            return
+        try:
+            pid = int(f.read_text())
+        except ValueError:
+            f.unlink(missing_ok=True)
+            return
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.time() + grace
+        while time.time() < deadline and _group_alive(pid):
+            time.sleep(0.2)
+        if _group_alive(pid):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        f.unlink(missing_ok=True)
+
+    def _container_matcher(self, name):
+        """(namespace, pod name, container name) -> True for the container pod_pid calls
+        ``name``: ``kube-apiserver`` (the static pod), ``deploy-<ns>-<deployment>`` (the first
+        container of the Deployment's pods) or ``deploy-<ns>-<deployment>-<container>`` (another
+        container of them, e.g. deploy-dexauth-dex-login-guard)."""
+        import re
+        if not name.startswith("deploy-"):
+            return lambda ns, pod, container: ns == "kube-system" and pod == f"{name}-{self.node.name}"
+        ns, rest = name[len("deploy-"):].split("-", 1)
+        pods = labkube.Client.from_lab(self).get(f"/api/v1/namespaces/{ns}/pods")["items"]
+        wanted = set()  # (pod name, container name)
+        for p in pods:
+            pod_name, containers = p["metadata"]["name"], [c["name"] for c in p["spec"]["containers"]]
+            deploy = re.fullmatch(r"(.+)-[a-z0-9]+-[a-z0-9]{5}", pod_name)
+            if not deploy:
+                continue
+            if deploy.group(1) == rest:
+                wanted.add((pod_name, containers[0]))
+            wanted.update((pod_name, c) for c in containers[1:] if f"{deploy.group(1)}-{c}" == rest)
+        return lambda pod_ns, pod, container: pod_ns == ns and (pod, container) in wanted
+
+    def pod_pid(self, name):
+        """The pid of a pod's process: ``kube-apiserver`` (the static pod), ``deploy-<ns>-<name>``
+        (a Deployment's first running pod) or ``deploy-<ns>-<name>-<container>`` (another of its
+        containers); None when it does not run."""
+        try:
+            match = self._container_matcher(name)
+        except OSError:  # kube-apiserver restarting: as good as not running for the caller
+            return None
+        pids = sorted(pid for key, pid in self.node.container_pids().items() if match(*key))
+        return pids[0] if pids else None
+
+    def pod_logs(self, name):
+        """Every log file of pod ``name`` (named as for pod_pid), all its pods and restarts so far:
+        kubelet's <logs>/pods/<ns>_<pod>_<uid>/<container>/."""
+        pods = self.logs / "pods"
+        if not pods.is_dir():
+            return []
+        if not name.startswith("deploy-"):
+            return sorted(f for d in pods.glob(f"kube-system_{name}-{self.node.name}_*") for f in d.rglob("*.log"))
+        # Pods already deleted are not in the API any more: match their directories by name.
+        import re
+        ns, rest = name[len("deploy-"):].split("-", 1)
+        out = []
+        for d in pods.glob(f"{ns}_*"):
+            deploy = re.fullmatch(r"(.+)-[a-z0-9]+-[a-z0-9]{5}", d.name.split("_")[1])
+            if not deploy:
+                continue
+            for c in (c for c in d.iterdir() if c.is_dir()):
+                if deploy.group(1) == rest or f"{deploy.group(1)}-{c.name}" == rest:
+                    out += [f for f in c.rglob("*.log") if f.is_file()]
+        return sorted(out)
 
     def wait_for(self, what, check, timeout=90):
         deadline = time.time() + timeout
@@ -175,6 +255,10 @@ class Lab:
                  "usage": "both"},
                 {"name": "apiserver-etcd-client", "commonName": "kube-apiserver-etcd-client", "usage": "client"},
                 {"name": "salt-api", "commonName": "salt-api", "ipAddresses": ["127.0.0.1"], "dnsNames": ["localhost"]},
+                {"name": "kubelet", "commonName": f"system:node:{self.node.name}", "organizations": ["system:nodes"],
+                 "usage": "client"},
+                {"name": "kubelet-serving", "commonName": "kubelet", "ipAddresses": [self.node.name],
+                 "dnsNames": ["localhost"]},
             ],
             "keyPairs": ["sa"],
         }
@@ -263,7 +347,10 @@ class Lab:
                 "cluster_name": "lab",
                 "issuer": f"https://127.0.0.1:{ports['dex_https']}/oidc",
                 "certificates": {"base_dir": str(self.root / "etc" / "dexauth"), "ip_sans": ["127.0.0.1"]},
-                "dex": {"listen_address": "127.0.0.1",
+                # No pod network in the lab: Dex shares the host's loopback and reaches the
+                # apiserver there (production: CNI network, kube-proxy, the kubernetes Service).
+                "dex": {"listen_address": "127.0.0.1", "host_network": True,
+                        "apiserver_address": f"127.0.0.1:{ports['apiserver']}",
                         "ports": {"https": ports["dex_https"], "grpc": ports["dex_grpc"],
                                   "telemetry": ports["dex_telemetry"]},
                         "grpc_address": f"127.0.0.1:{ports['dex_grpc']}", "service_ip": DEX_SERVICE_IP},
@@ -356,8 +443,9 @@ class Lab:
             raise SystemExit(f"labctl: lab.bootstrap failed (salt-call exit code {r.returncode}):\n  "
                              + "\n  ".join(failed or ["no state ran"]) + "\n" + r.stderr)
 
-    def start_node_agent(self):
-        self.spawn("node-agent", [sys.executable, str(REPO / "lab" / "node_agent.py"), "--root", str(self.root)])
+    def start_service_proxy(self):
+        """The kube-proxy stand-in beside the real node (see service_proxy.py)."""
+        self.spawn("service-proxy", [sys.executable, str(REPO / "lab" / "service_proxy.py"), "--root", str(self.root)])
 
     def wait_apiserver(self, ports):
         kube = labkube.Client.from_lab(self)
@@ -401,13 +489,18 @@ class Lab:
         if ports is None or set(PORT_NAMES) - set(ports):  # a lab from before a port was added gets it
             ports = choose_ports(prefer_default_ports, ports or {})
             (self.root / "ports.json").write_text(json.dumps(ports, indent=2))
+        kind = self.root / "node-kind"  # "agent" in labs of the former node agent
+        if kind.exists() and kind.read_text().strip() == "agent":
+            raise SystemExit(f"labctl: {self.root} is a lab of the former node agent: run `labctl down "
+                             f"--root {self.root}`, remove that directory, then `up` again")
         log(f"lab root {self.root}")
         self.lab_pki()
         self.write_kubeconfig(ports)
         self.salt_configs(ports)
         self.start_etcd(ports)
+        self.node.start(ports)
+        log(f"node {self.node.name}: containerd and kubelet started ({time.time() - t0:.1f}s)")
         self.start_salt(ports)
-        self.start_node_agent()
         self.wait_minion()
         log(f"salt master and minion answer ({time.time() - t0:.1f}s)")
         self.sync_modules()
@@ -415,52 +508,41 @@ class Lab:
         self.wait_apiserver(ports)
         log(f"kube-apiserver ready ({time.time() - t0:.1f}s)")
         self.ensure_service_cidr()
+        self.node.start_controllers(ports)
+        self.start_service_proxy()
+        self.node.wait_ready(labkube.Client.from_lab(self))
+        log(f"node {self.node.name} Ready ({time.time() - t0:.1f}s)")
         summary = self.write_summary(ports)
         self.wait_for("salt-api", lambda: not port_free(ports["salt_api"]), timeout=60)
         log(f"lab up in {time.time() - t0:.1f}s")
         return summary
 
     def down(self):
-        names = ["salt-api", "salt-minion", "salt-master", "node-agent", "etcd"]
-        for name in names:
-            pid = self.pid(name)
-            if pid:
-                try:
-                    os.killpg(pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.time() + 20
-        for name in names:
-            f = self.run / f"{name}.pid"
-            if not f.exists():
-                continue
-            pid = int(f.read_text())
-            while time.time() < deadline and _group_alive(pid):
-                time.sleep(0.2)
-            if _group_alive(pid):
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            f.unlink(missing_ok=True)
-        # The node agent's children (kube-apiserver, dex) live in their own groups.
-        for f in self.run.glob("pod-*.pid") if self.run.exists() else []:
-            try:
-                os.killpg(int(f.read_text()), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
-            f.unlink(missing_ok=True)
+        # The node first: its kubelet would restart what the others' stop leaves.
+        left = self.node.stop()
+        for name in ["salt-api", "salt-minion", "salt-master", "service-proxy", "etcd"]:
+            self.stop_process(name)
+        # Any other process with a pid file: a lab of the former node agent (node-agent, pod-*).
+        for f in sorted(self.run.glob("*.pid")) if self.run.exists() else []:
+            self.stop_process(f.stem, grace=5)
         ports = self.ports() or {}
         busy = [f"{n}:{p}" for n, p in ports.items() if not _wait_port_free(p)]
         if busy:
             raise SystemExit(f"labctl: ports still in use after down: {', '.join(busy)}")
-        log("lab down: no process or port left")
+        # Salt's state under its short /tmp path (see salt_configs) is the one thing outside the
+        # root; the next `up` makes it again (the minion's key is preseeded each time).
+        shutil.rmtree(self.salt_root, ignore_errors=True)
+        if self.salt_root.exists():
+            left.append(str(self.salt_root))
+        if left:
+            raise SystemExit(f"labctl: left behind after down: {', '.join(left)}")
+        log("lab down: no process, port, mount or file outside the lab root left")
 
     def status(self):
         summary = json.loads(self.summary_file.read_text()) if self.summary_file.exists() else {}
         print(json.dumps(summary, indent=2))
-        procs = ["etcd", "salt-master", "salt-minion", "salt-api", "node-agent"]
-        procs += sorted(f.stem for f in self.run.glob("pod-*.pid")) if self.run.exists() else []
+        procs = ["etcd", "salt-master", "salt-minion", "salt-api"]
+        procs += labnode.COMPONENTS + ["service-proxy"]
         healthy = True
         for name in procs:
             pid = self.pid(name)
@@ -505,7 +587,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     lab = Lab(args.root)
     if args.command == "up":
-        summary = lab.up(prefer_default_ports=not args.random_ports)
+        summary = lab.up(prefer_default_ports=not args.random_ports, )
         print(json.dumps(summary, indent=2))
         return 0
     if args.command == "down":

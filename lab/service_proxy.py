@@ -1,16 +1,26 @@
 """The lab's stand-in for kube-proxy: cluster IPs reachable from the node.
 
 A production node reaches a Service's cluster IP through kube-proxy (or the CNI's replacement),
-host-network processes such as kube-apiserver included. The lab has no kube-proxy and runs its pods
-as processes on loopback, so the node agent does that part for the Services that need it: a Service
-whose cluster IP is a loopback address (the lab gives Services such addresses: labctl's ServiceCIDR)
-and whose selector matches a Deployment the agent runs gets a TCP forwarder on
-<cluster IP>:<port> to that process's <targetPort> on 127.0.0.1, like kube-proxy's DNAT to the pod.
+host-network processes such as kube-apiserver included. The lab has no kube-proxy: its pods listen
+on the host's loopback (the host's network), so this
+does that part for the Services that need it: a Service whose cluster IP is a loopback address (the
+lab gives Services such addresses: labctl's ServiceCIDR) and whose selector matches a running
+Deployment gets a TCP forwarder on <cluster IP>:<port> to the pod's <targetPort> on 127.0.0.1, like
+kube-proxy's DNAT to the pod. It is a process of its own beside the node (`service_proxy.py
+--root DIR`, labctl's "service-proxy").
+
+Why not kube-proxy itself: its iptables rules would be the machine's, shared by every lab and
+left behind by a killed lab, and it would need the pods' Endpoints on a pod network the lab does
+not have; a forwarder per Service stays inside the lab's process and ports.
 """
+import argparse
 import ipaddress
+import signal
 import socket
+import sys
 import threading
 import time
+from pathlib import Path
 
 import labkube
 
@@ -129,3 +139,26 @@ class ServiceProxy:
         for forwarder, _ in self.forwarders.values():
             forwarder.close()
         self.forwarders.clear()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", required=True)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import labctl
+
+    def log(msg):
+        print(f"[service-proxy {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+    proxy = ServiceProxy(labctl.Lab(ap.parse_args().root), log)
+    while not stopping:
+        proxy.reconcile()
+        time.sleep(0.5)
+    proxy.close()
+
+
+if __name__ == "__main__":
+    main()

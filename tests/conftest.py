@@ -12,5 +12,7 @@ def lab():
     """One private lab shared by the end-to-end tests of a session."""
     handle = LabHandle(short_root()).up()
     yield handle
-    handle.down()
+    down = handle.down()
     handle.remove()
+    # After the full run: `labctl down` fails when anything is left (process, port, mount, cgroup...).
+    assert down.returncode == 0, down.stdout + down.stderr

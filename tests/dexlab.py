@@ -76,9 +76,21 @@ def superadmin_password(lab):
         r = lab.authctl("passwd", "--email", pillar(lab)["superadmin"]["email"], "--password-stdin",
                         stdin=f"{initial_password(lab)}\n{new}\n")
         assert r.returncode == 0, r.stderr
-        current.write_text(new)
-        current.chmod(0o600)
+        record_superadmin_password(lab, new)
     return current.read_text().strip()
+
+
+def record_superadmin_password(lab, password, *, one_time=False):
+    """Keeps the session's record of the super-admin's password true the moment a test changes
+    it, so that a test failing half-way never leaves the later modules a password Dex refuses
+    (401 "Invalid username or password"). A one-time password (a reset: must be changed) takes
+    the bootstrap password's place and forgets the current one."""
+    current = lab.root / "superadmin-password.current"
+    target = main_job.superadmin_password_file(lab.lab) if one_time else current
+    target.write_text(password)
+    target.chmod(0o600)
+    if one_time:
+        current.unlink(missing_ok=True)
 
 
 def superadmin_token(lab, **kw):

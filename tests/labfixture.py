@@ -74,11 +74,12 @@ class LabHandle:
                                                 **(env or {})})
 
     def pod_pid(self, name):
-        f = self.root / "run" / f"pod-{name}.pid"
-        try:
-            return int(f.read_text())
-        except (FileNotFoundError, ValueError):  # not running, or a pidfile from an older agent being written
-            return None
+        """The pid of pod ``name``'s process (``kube-apiserver``, ``deploy-<ns>-<deployment>``), or None."""
+        return self.lab.pod_pid(name)
+
+    def pod_logs(self, name):
+        """The log files of pod ``name`` (as for pod_pid), whichever node runs it."""
+        return self.lab.pod_logs(name)
 
     def wait_pod_pid_change(self, name, old, timeout=90):
         """The pid of pod ``name`` once it differs from ``old`` (the pod was restarted)."""

@@ -1,5 +1,5 @@
 """End to end: the account service deployed beside Dex by the same orchestration (real Salt,
-kube-apiserver, Dex; the node agent runs the account pod as `bin/authctl serve`)."""
+kube-apiserver, Dex; the lab node's kubelet runs the account pod from its image)."""
 import base64
 import contextlib
 import json
@@ -179,8 +179,9 @@ def test_console_client_secret_is_in_the_client_secrets_secret_and_the_pod_envir
     secret = console_secret(deployed)
     assert len(secret) >= 32
     # The account process got it from its environment (secretKeyRef), as Dex did.
-    environ = (deployed.root / "run" / f"pod-{POD}.pid").read_text()
-    assert f"DEXAUTH_CONSOLE_CLIENT_SECRET={secret}".encode() in open(f"/proc/{int(environ)}/environ", "rb").read()
+    pid = deployed.pod_pid(POD)
+    assert pid, f"{POD} does not run"
+    assert f"DEXAUTH_CONSOLE_CLIENT_SECRET={secret}".encode() in open(f"/proc/{pid}/environ", "rb").read()
     # Nowhere else: not in Salt's returns, logs or job cache, pod files, chart objects or values.
     objects = deployed.kubectl("get", "deployments,configmaps,ingresses,services", "-A", "-o", "yaml").stdout
     assert_no_secrets([secret], [deployed.root / "logs", deployed.root / "var", deployed.root / "authctl.yaml",

@@ -17,7 +17,7 @@ from support import assert_no_secrets, wait_until
 from support.browser import Browser
 
 NS = "dexauth"
-ACCOUNT_POD_LOG = "pod-deploy-dexauth-dex-account.log"
+ACCOUNT_POD = "deploy-dexauth-dex-account"
 SOLUTION_NS = "console-shop"
 
 # Everything secret this module typed or received, and the pages it saw: the last test scans for them.
@@ -108,6 +108,7 @@ def test_the_superadmin_is_forced_to_change_the_one_time_password_then_reaches_t
     # A must-change super-admin with a one-time password, as the bootstrap leaves it.
     r = lab.authctl("user", "passwd", email, "--break-glass", "--password-stdin", stdin=one_time + "\n")
     assert r.returncode == 0, r.stderr
+    dexlab.record_superadmin_password(lab, one_time, one_time=True)
     chosen = new_password("admin")
     with browser(lab) as b:
         b.open(console_url(lab) + "/users")
@@ -128,12 +129,12 @@ def test_the_superadmin_is_forced_to_change_the_one_time_password_then_reaches_t
         b.fill({"current": one_time, "new": chosen, "again": chosen})
         b.submit("current")
         b.wait_for(lambda: "Your password was changed" in b.text(), what="the console after the change")
+        dexlab.record_superadmin_password(lab, chosen)
         assert "Cluster Admin" in b.text()
         keep(b, "04-my-account")
         b.click_link("Users")
         assert email in [r.text for r in b.find("#users td a")]
         keep(b, "05-users")
-    (lab.root / "superadmin-password.current").write_text(chosen)
     status, body = dexlab.password_grant(lab, email, one_time)
     assert status in (400, 401), f"the one-time password still logs in: {status} {body}"
     assert can(lab, token_of(lab, email, chosen), "create", "clusterrolebindings"), "the roles apply at once"
@@ -258,5 +259,7 @@ def test_no_password_or_token_in_the_service_log_events_or_pages(console):
     lab = console
     assert SECRETS and PAGES, "the flows above ran and left something to scan"
     events = lab.kubectl("get", "events", "-A", "-o", "yaml").stdout
-    assert_no_secrets(SECRETS, paths=[lab.root / "logs" / ACCOUNT_POD_LOG],
+    logs = lab.pod_logs(ACCOUNT_POD)
+    assert logs, f"no log of {ACCOUNT_POD} under {lab.root / 'logs'}: the service's log would go unscanned"
+    assert_no_secrets(SECRETS, paths=logs,
                       texts=[("events", events)] + [(f"page {k}", v) for k, v in PAGES.items()])

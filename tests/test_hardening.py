@@ -36,13 +36,6 @@ def change_password(lab, email, old, new):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def set_superadmin_password(lab, password):
-    """Keeps the super-admin's current password where dexlab (and later test modules) read it."""
-    current = lab.root / "superadmin-password.current"
-    current.write_text(password)
-    current.chmod(0o600)
-
-
 def token(lab, email, password):
     status, body = dexlab.password_grant(lab, email, password)
     assert status == 200, body
@@ -63,7 +56,7 @@ def lab_up(lab):
     if not (lab.root / "superadmin-password.current").exists():
         new = "Rotated-Key-" + os.urandom(6).hex()
         change_password(lab, superadmin, dexlab.initial_password(lab), new)
-        set_superadmin_password(lab, new)
+        dexlab.record_superadmin_password(lab, new)
     for email, role in ((DEV, "solution-admin"), (VIEWER, "read-only"), (GONE, "solution-admin")):
         r = ctl(lab, "user", "add", email, "--role", role, "--password-stdin", stdin=FIRST[email] + "\n")
         if r.returncode != 0 and "already exists" in r.stdout + r.stderr:
@@ -414,8 +407,12 @@ def test_the_apiserver_manifest_keeps_mode_0600_when_the_states_rewrite_it(lab_u
     command = pod["spec"]["containers"][0]["command"]
     pod["spec"]["containers"][0]["command"] = [a for a in command if not a.startswith("--authentication-config")]
     assert len(pod["spec"]["containers"][0]["command"]) < len(command)
+    old_pid = lab.pod_pid("kube-apiserver")
     manifest.write_text(yaml.safe_dump(pod))
     manifest.chmod(0o600)
+    # The hand edit restarts kube-apiserver (kubelet watches its manifest): the states run once it is back.
+    lab.wait_pod_pid_change("kube-apiserver", old_pid)
+    wait_until(lambda: lab.kube().get("/readyz", raw=True) == "ok", 120, "kube-apiserver ready after the edit")
     ok, states, _ = dexlab.orchestrate(lab)
     assert ok, dexlab.failures(states)
     assert any(a.startswith("--authentication-config") for a in
@@ -437,7 +434,7 @@ def assert_one_time_password_works_and_must_be_changed(lab, password):
                what="no role until the one-time password is changed")
     new = "Rotated-Key-" + os.urandom(6).hex()
     change_password(lab, email, password, new)
-    set_superadmin_password(lab, new)
+    dexlab.record_superadmin_password(lab, new)
     tok = token(lab, email, new)
     wait_until(lambda: lab.kubectl("get", "namespaces", token=tok).returncode == 0, what="Cluster Admin again")
 
@@ -450,6 +447,7 @@ def test_admin_reset_break_glass_prints_a_one_time_password(lab_up):
     r = ctl(lab, "admin", "reset")
     assert r.returncode == 0, r.stderr
     password = r.stdout.splitlines()[1].strip()
+    dexlab.record_superadmin_password(lab, password, one_time=True)
     assert len(password) >= 20 and "shown once" in r.stdout
     assert dexlab.password_grant(lab, superadmin(lab), old)[0] != 200, "the old password must stop working"
     assert_one_time_password_works_and_must_be_changed(lab, password)
@@ -510,6 +508,7 @@ def test_a_failure_after_dex_stored_the_super_admin_and_a_lost_record_end_in_a_p
     assert code == 0, t.transcript[-3000:]
     m = re.search(r"password : (\S+)", t.transcript)
     assert m, "no one-time password printed:\n" + t.transcript[-3000:]
+    dexlab.record_superadmin_password(lab, m.group(1), one_time=True)
     rows = {row["email"]: row for row in json.loads(ctl(lab, "user", "list", "-o", "json").stdout)}
     assert rows[email]["mustChange"] is True and rows[email]["roles"] == "cluster-admin"
     assert_one_time_password_works_and_must_be_changed(lab, m.group(1))

@@ -15,7 +15,6 @@ import pytest
 import yaml
 
 import dexlab
-import pods
 from support import free_port, login_page, wait_until
 from support.browser import Browser
 from support.browser_flow import https_session
@@ -199,19 +198,3 @@ def test_with_a_directory_the_login_page_offers_local_accounts_and_the_directory
         assert [text for text, _ in b.links() if text == "Use another account type"], b.links()
         sign_in(b, "alice", alice["password"])
         b.wait_for(lambda: b.url.startswith(env.app.redirect_uri), what="the redirect to the application")
-
-
-def test_config_map_volumes_lay_out_their_items_as_kubelet_does(tmp_path):
-    cm = {"metadata": {"name": "web"}, "data": {"templates_login.html": "<p>", "robots.txt": "User-agent: *"}}
-    pods._write_config_map(tmp_path / "items", cm, [{"key": "templates_login.html", "path": "templates/login.html"}])
-    assert (tmp_path / "items" / "templates" / "login.html").read_text() == "<p>"
-    assert not (tmp_path / "items" / "robots.txt").exists(), "only the listed items"
-    assert (tmp_path / "items" / "templates" / "login.html").stat().st_mode & 0o777 == 0o644
-
-    pods._write_config_map(tmp_path / "all", cm)
-    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["robots.txt", "templates_login.html"]
-
-    with pytest.raises(ValueError, match="leaves the volume"):
-        pods._write_config_map(tmp_path / "bad", cm, [{"key": "robots.txt", "path": "../robots.txt"}])
-    with pytest.raises(ValueError, match="no key"):
-        pods._write_config_map(tmp_path / "bad", cm, [{"key": "missing", "path": "x"}])

@@ -6,7 +6,6 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 
 import dexlab
 from support import decode_jwt_claims, free_port, login_via_browser_flow, wait_until

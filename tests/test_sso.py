@@ -314,5 +314,5 @@ def test_a_rerun_changes_nothing_and_a_removed_ui_loses_its_client_secret_and_in
 def test_no_password_or_token_in_the_logs_of_nginx_and_the_account_service(site):
     assert SECRETS
     logs = [site.nginx.root / "access.log", site.nginx.root / "error.log",
-            site.lab.root / "logs" / "pod-deploy-dexauth-dex-account.log"]
+            *site.lab.pod_logs("deploy-dexauth-dex-account")]
     assert_no_secrets(SECRETS, paths=[p for p in logs if p.exists()])

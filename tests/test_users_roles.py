@@ -1,7 +1,6 @@
 """End to end, Iteration 4: local users and the three roles, with real tokens against kube-apiserver."""
 import json
 import os
-import time
 
 import pytest
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs or builds everything the lab and the tests need, from real sources:
-# Debian packages, Salt from PyPI, and etcd / kube-apiserver / kubectl / dex built
-# with Go through the wrapper modules in toolchain/go/. Results are cached outside
+# Debian packages (runc and the CNI plugins among them), Salt from PyPI, and etcd,
+# containerd, Kubernetes (apiserver, kubelet, controller-manager, scheduler, kubectl)
+# and dex built with Go through the wrapper modules in toolchain/go/. Results are cached outside
 # the repository ($DEXAUTH_CACHE, default ~/.cache/dexauth), keyed by version and
 # by the wrapper's go.sum, so a second run builds nothing.
 #
@@ -90,11 +91,15 @@ salt_venv() {
   echo "SALT_VENV=$venv" >> "$cache/toolchain.env.tmp"
 }
 
-# go_build COMPONENT VERSION OUTPUT_VAR=PKG... : builds packages of a wrapper module.
+# go_build COMPONENT VERSION [ldflags=FLAGS] OUTPUT_VAR=PKG... : builds packages of a wrapper
+# module. The cache key is the version and a hash of go.mod, go.sum and the ldflags.
 go_build() {
   local component="$1" version="$2"; shift 2
+  local ldflags=""
+  if [[ "${1:-}" == ldflags=* ]]; then ldflags="${1#ldflags=}"; shift; fi
   local mod="$here/go/$component"
-  local key; key="$version-$(cat "$mod/go.mod" "$mod/go.sum" | sha256sum | cut -c1-10)"
+  local key; key="$version-$( { cat "$mod/go.mod" "$mod/go.sum"; [[ -z $ldflags ]] || echo "$ldflags"; } \
+    | sha256sum | cut -c1-10)"
   local out="$cache/bin/$component-$key"
   local spec var pkg bin all_cached=1
   for spec in "$@"; do bin="${spec#*=}"; bin="${bin##*/}"; [[ "$bin" == "." ]] && bin="$component"
@@ -105,8 +110,9 @@ go_build() {
     mkdir -p "$out.tmp"
     for spec in "$@"; do
       pkg="${spec#*=}"; bin="${pkg##*/}"; [[ "$bin" == "." ]] && bin="$component"
+      [[ -x "$out.tmp/$bin" ]] && continue   # an interrupted build keeps what it finished
       (cd "$mod" && with_heartbeat "go build $bin" "$cache/logs/build-$component-$bin.log" \
-        env CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -o "$out.tmp/$bin" "$pkg")
+        env CGO_ENABLED=0 GOFLAGS=-mod=mod nice go build -trimpath -ldflags "$ldflags" -o "$out.tmp/$bin" "$pkg")
     done
     # Kept with the binaries so the benchmark can report the cold build time later.
     echo "$(( $(date +%s) - build_start ))" > "$out.tmp/build-seconds"
@@ -117,15 +123,40 @@ go_build() {
     echo "$var=$out/$bin" >> "$cache/toolchain.env.tmp"; done
 }
 
+# Version stamps, as the projects' own release builds set them (`kubelet --version`,
+# the node's kubeletVersion, `containerd --version`).
+kube_ldflags() {
+  local v="${KUBERNETES_VERSION#v}" pkg f=""
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    f+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=${v%%.*}"
+    f+=" -X $pkg.gitMinor=$(cut -d. -f2 <<<"$v") -X $pkg.gitTreeState=clean"
+  done
+  echo "${f# }"
+}
+containerd_ldflags() {
+  echo "-X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION"
+}
+
 main() {
   local total_start; total_start=$(date +%s)
   rm -f "$cache/toolchain.env.tmp"
   step apt apt_packages
   step salt salt_venv
   step etcd go_build etcd "$ETCD_VERSION" ETCD_BIN=.
-  step kubernetes go_build kubernetes "$KUBERNETES_VERSION" \
-    KUBE_APISERVER_BIN=k8s.io/kubernetes/cmd/kube-apiserver KUBECTL_BIN=k8s.io/kubernetes/cmd/kubectl
+  step containerd go_build containerd "$CONTAINERD_VERSION" "ldflags=$(containerd_ldflags)" \
+    CONTAINERD_BIN=github.com/containerd/containerd/v2/cmd/containerd \
+    CONTAINERD_SHIM_BIN=github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 \
+    CTR_BIN=github.com/containerd/containerd/v2/cmd/ctr
+  step kubernetes go_build kubernetes "$KUBERNETES_VERSION" "ldflags=$(kube_ldflags)" \
+    KUBE_APISERVER_BIN=k8s.io/kubernetes/cmd/kube-apiserver KUBECTL_BIN=k8s.io/kubernetes/cmd/kubectl \
+    KUBELET_BIN=k8s.io/kubernetes/cmd/kubelet \
+    KUBE_CONTROLLER_MANAGER_BIN=k8s.io/kubernetes/cmd/kube-controller-manager \
+    KUBE_SCHEDULER_BIN=k8s.io/kubernetes/cmd/kube-scheduler
   step dex go_build dex "$DEX_VERSION" DEX_BIN=github.com/dexidp/dex/cmd/dex
+  step pause go_build pause "$PAUSE_VERSION" PAUSE_BIN=.
+  step jarlauncher go_build jarlauncher v1 JARLAUNCHER_BIN=.
+  # The real node's Debian parts, for labctl (one place for their paths).
+  { echo "RUNC_BIN=$(command -v runc)"; echo "CNI_BIN_DIR=/usr/lib/cni"; } >> "$cache/toolchain.env.tmp"
   mv "$cache/toolchain.env.tmp" "$cache/toolchain.env"
   log "toolchain ready in $(( $(date +%s) - total_start ))s; paths in $cache/toolchain.env"
 }

@@ -195,3 +195,50 @@ items, which put each key back at its path, must agree, hence one helper.
 {{- with $v.connectors }}{{ $_ := set $cfg "connectors" . }}{{ end -}}
 {{- toYaml $cfg -}}
 {{- end -}}
+
+{{/*
+Where there is no pod network (values hostNetwork and apiServer, the lab's real node): the pod
+runs in its node's network namespace and reaches kube-apiserver at apiServer instead of the
+`kubernetes` Service. Dex's and the account service's Deployments share these three pieces.
+A host-network pod holds its ports on the node: a surge pod could never start beside the one it
+replaces (the rollout would wait for it forever), so such a Deployment replaces one pod at a time.
+*/}}
+{{- define "dex.hostNetworkStrategy" -}}
+{{- if .Values.hostNetwork }}
+strategy:
+  type: RollingUpdate
+  rollingUpdate:
+    maxSurge: 0
+    maxUnavailable: 1
+{{- end }}
+{{- end -}}
+
+{{- define "dex.hostNetworkPod" -}}
+{{- if .Values.hostNetwork }}
+hostNetwork: true
+dnsPolicy: ClusterFirstWithHostNet
+{{- end }}
+{{- end -}}
+
+{{/* The in-cluster client's address of kube-apiserver (client-go and fabric8 both read these). */}}
+{{- define "dex.apiServerEnv" -}}
+{{- with .Values.apiServer.host }}
+- name: KUBERNETES_SERVICE_HOST
+  value: {{ . | quote }}
+- name: KUBERNETES_SERVICE_PORT
+  value: {{ required "apiServer.port is required with apiServer.host" $.Values.apiServer.port | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Preferred anti-affinity on the node for the pods with these selector labels (given as text). */}}
+{{- define "dex.spreadOverNodes" -}}
+affinity:
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- . | nindent 14 }}
+{{- end -}}

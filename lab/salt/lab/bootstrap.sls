@@ -1,6 +1,6 @@
 # Writes the kube-apiserver static-pod manifest under the lab root, the way a
 # distribution's installer writes /etc/kubernetes/manifests/kube-apiserver.yaml.
-# The lab node agent (the lab's stand-in for kubelet) runs what it describes.
+# The lab node's kubelet runs it as a static pod.
 {%- set lab = pillar['lab'] %}
 
 Create the lab static-pod manifest directory:

@@ -184,19 +184,48 @@ public final class ChartDeployer {
      * Why the Deployment's pods do not start, once they crashed {@code times} times, or null: a
      * container waiting in a crash state (with its last exit's message and log lines), or Warning
      * Events about the Deployment or its pods since {@code since} (kubelet's BackOff; the lab's node
-     * agent writes the same with the log's end).
+     * agent writes the same with the log's end). kubelet repeats its BackOff Event on every pod sync,
+     * so the Events may count {@code times} before the container's restart count does: the crashed
+     * container's exit and log lines are then still the answer, the Event only when there is none.
      */
+    /**
+     * The pod-template-hash of the Deployment's newest ReplicaSet (its current template), or "" while
+     * the controller has not seen the Deployment's latest change: pods of older ReplicaSets, being
+     * rolled away, say nothing of the current template.
+     */
+    private String currentTemplateHash(Deployment d, Map<String, String> selector) {
+        Long observed = d.getStatus() == null ? null : d.getStatus().getObservedGeneration();
+        if (observed == null || observed < d.getMetadata().getGeneration()) return "";
+        String revision = d.getMetadata().getAnnotations() == null ? null
+                : d.getMetadata().getAnnotations().get("deployment.kubernetes.io/revision");
+        if (revision == null) return "";
+        for (var rs : kube.apps().replicaSets().inNamespace(d.getMetadata().getNamespace()).withLabels(selector)
+                .list().getItems()) {
+            var annotations = rs.getMetadata().getAnnotations();
+            if (annotations != null && revision.equals(annotations.get("deployment.kubernetes.io/revision"))) {
+                String hash = rs.getMetadata().getLabels() == null ? null : rs.getMetadata().getLabels().get("pod-template-hash");
+                return hash == null ? "" : hash;
+            }
+        }
+        return "";
+    }
+
     String crash(Deployment d, Instant since, int times) {
         String ns = d.getMetadata().getNamespace();
         String name = d.getMetadata().getName();
         Map<String, String> selector = d.getSpec().getSelector() == null ? null : d.getSpec().getSelector().getMatchLabels();
+        String crashed = null;
         if (selector != null && !selector.isEmpty()) {
+            String current = currentTemplateHash(d, selector);
             for (var pod : kube.pods().inNamespace(ns).withLabels(selector).list().getItems()) {
                 if (pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null) continue;
+                // A pod being replaced (the crashing one a fixed configuration rolls away) says nothing
+                // of the new configuration.
+                String hash = pod.getMetadata().getLabels() == null ? null : pod.getMetadata().getLabels().get("pod-template-hash");
+                if (pod.getMetadata().getDeletionTimestamp() != null || !current.equals(hash)) continue;
                 for (var c : pod.getStatus().getContainerStatuses()) {
                     var waiting = c.getState() == null ? null : c.getState().getWaiting();
-                    if (waiting == null || !CRASHES.contains(waiting.getReason())
-                            || c.getRestartCount() == null || c.getRestartCount() < times) continue;
+                    if (waiting == null || !CRASHES.contains(waiting.getReason()) || c.getRestartCount() == null) continue;
                     var ended = c.getLastState() == null ? null : c.getLastState().getTerminated();
                     String log;
                     try {
@@ -205,11 +234,13 @@ public final class ChartDeployer {
                     } catch (RuntimeException noLog) {
                         log = "";
                     }
-                    return "pod " + pod.getMetadata().getName() + ": " + waiting.getReason()
+                    String text = "pod " + pod.getMetadata().getName() + ": " + waiting.getReason()
                             + (waiting.getMessage() == null ? "" : " (" + waiting.getMessage() + ")")
                             + (ended == null ? "" : "; exit code " + ended.getExitCode()
                                     + (ended.getMessage() == null ? "" : ": " + ended.getMessage().strip()))
                             + (log == null || log.isBlank() ? "" : "; last log lines: " + log.strip().replace("\n", " | "));
+                    if (c.getRestartCount() >= times) return text;
+                    if (crashed == null) crashed = text;
                 }
             }
         }
@@ -236,7 +267,7 @@ public final class ChartDeployer {
             latest = at;
             found = e.getMessage();
         }
-        return seen >= times ? found : null;
+        return seen < times ? null : crashed != null ? crashed : found;
     }
 
     /** Problems of the last {@link #deploy} that did not stop it (missing IdP Secrets). */
@@ -276,12 +307,37 @@ public final class ChartDeployer {
             changes.put("release/" + cfg.namespace() + "/" + cfg.release(), "uninstalled");
             if (!dryRun) {
                 Helm.uninstall(cfg.release()).withNamespace(cfg.namespace()).withKubeConfig(kubeconfig).call();
+                awaitPodsGone(cfg.namespace(), cfg.release(), Duration.ofSeconds(120));
             }
         }
         if (kube.configMaps().inNamespace(cfg.namespace()).withName(STATE_CONFIGMAP).get() != null && !dryRun) {
             kube.configMaps().inNamespace(cfg.namespace()).withName(STATE_CONFIGMAP).delete();
         }
         return changes;
+    }
+
+    /**
+     * Waits until the release's pods are gone, not only their Deployments: "removed" then means
+     * Dex no longer answers, and a redeploy right after does not meet the old pods (with host
+     * networking they would still hold the node's ports, and the new Dex could not start).
+     */
+    private void awaitPodsGone(String ns, String release, Duration timeout) {
+        Instant deadline = Instant.now().plus(timeout);
+        List<String> left = List.of();
+        while (Instant.now().isBefore(deadline)) {
+            left = kube.pods().inNamespace(ns).withLabel("app.kubernetes.io/instance", release).list().getItems()
+                    .stream().map(p -> p.getMetadata().getName()).toList();
+            if (left.isEmpty()) return;
+            try {
+                Thread.sleep(500);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        throw new Unavailable(Unavailable.Dependency.KUBERNETES, "the release " + ns + "/" + release
+                + " is uninstalled but its pods " + left + " did not stop within " + timeout.toSeconds()
+                + " s; check their events (kubectl -n " + ns + " describe pod)", null);
     }
 
     static String checksum(Path chartDir, Map<String, String> values) throws IOException {

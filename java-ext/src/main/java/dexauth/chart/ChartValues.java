@@ -49,6 +49,12 @@ public final class ChartValues {
         v.put("image.tag", hasTag ? image.substring(colon + 1) : Versions.dex());
         v.put("issuer", cfg.issuer().toString());
         v.put("listenAddress", cfg.listenAddress());
+        v.put("hostNetwork", Boolean.toString(cfg.hostNetwork()));
+        if (cfg.apiserverAddress() != null) {
+            int sep = cfg.apiserverAddress().lastIndexOf(':');
+            v.put("apiServer.host", cfg.apiserverAddress().substring(0, sep));
+            v.put("apiServer.port", cfg.apiserverAddress().substring(sep + 1));
+        }
         v.put("ports.https", Integer.toString(cfg.httpsPort()));
         v.put("ports.grpc", Integer.toString(cfg.grpcPort()));
         v.put("ports.telemetry", Integer.toString(cfg.telemetryPort()));

@@ -31,7 +31,7 @@ public record DeploymentConfig(
         Path chartDir, String release, String superadminEmail, String superadminUsername,
         int bcryptCost, String kubernetesVersion, Path kubeconfig, Path apiserverManifest, Path authenticationConfig,
         Map<String, IdpSpec> idps, String productName, String primaryColor, Account account,
-        List<AdminUi> adminUis, LoginGuard loginGuard) {
+        List<AdminUi> adminUis, boolean hostNetwork, String apiserverAddress, LoginGuard loginGuard) {
 
     /**
      * The login guard in front of Dex (pillar {@code dexauth:login_guard}); null when a partial
@@ -58,6 +58,7 @@ public record DeploymentConfig(
     private static final Pattern DURATION = Pattern.compile("(\\d+(h|m|s))+");
     /** A colour the login pages and the console put into their stylesheet: only #rrggbb, never free text. */
     private static final Pattern COLOR = Pattern.compile("#[0-9a-fA-F]{6}");
+    private static final Pattern HOST_PORT = Pattern.compile("[A-Za-z0-9.\\-]+:\\d{1,5}");
 
     public static final String ROOT = "dexauth";
 
@@ -148,7 +149,8 @@ public record DeploymentConfig(
                 pathOf(r.path("kubernetes:kubeconfig")), pathOf(r.path("kubernetes:apiserver_manifest")),
                 pathOf(r.path("kubernetes:authentication_config")), idps(pillar.get("idps")),
                 productName(r), color(r, "branding:primary_color"),
-                account, adminUis, partial && !r.has("login_guard") ? null : loginGuard(r, https, grpc, telemetry));
+                account, adminUis, r.has("dex:host_network") && r.bool("dex:host_network"), apiserverAddress(r),
+                partial && !r.has("login_guard") ? null : loginGuard(r, https, grpc, telemetry));
         if (!cfg.idps().isEmpty() && version != null && !cfg.structuredAuthentication()) {
             throw invalid(ROOT + ":idps", "upstream IdPs need Kubernetes 1.30 or later: only its structured"
                     + " authentication keeps their users (oidc:<idp>:<email>) apart from local users (oidc:<email>)");
@@ -240,6 +242,15 @@ public record DeploymentConfig(
     /** The scheme, host and port of a URL: the admin host's origin. */
     public static URI origin(URI url) {
         return URI.create(url.getScheme() + "://" + url.getRawAuthority());
+    }
+
+    /** host:port where Dex's pods reach kube-apiserver instead of the in-cluster Service (optional). */
+    private static String apiserverAddress(Reader r) {
+        String v = r.optionalText("dex:apiserver_address");
+        if (v != null && !HOST_PORT.matcher(v).matches()) {
+            throw invalid(ROOT + ":dex:apiserver_address", "'" + v + "' is not host:port, e.g. 127.0.0.1:6443");
+        }
+        return v;
     }
 
     private static Path pathOf(String path) { return path == null ? null : Path.of(path); }

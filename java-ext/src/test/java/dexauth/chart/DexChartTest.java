@@ -288,6 +288,17 @@ class DexChartTest {
   }
 
   @Test
+  void dexAndAccountReplicasPreferDifferentNodes() throws Exception {
+    for (JsonNode deployment : kinds(render(t -> t.set("replicaCount", "3").set("account.replicas", "3")), "Deployment")) {
+      String name = deployment.at("/metadata/name").asText();
+      JsonNode term = deployment.at("/spec/template/spec/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/0/podAffinityTerm");
+      assertEquals("kubernetes.io/hostname", term.path("topologyKey").asText(), name);
+      // The term selects this Deployment's own pods, and only them.
+      assertEquals(deployment.at("/spec/selector/matchLabels"), term.at("/labelSelector/matchLabels"), name);
+    }
+  }
+
+  @Test
   void accountConfigChangeRollsItsPods() throws Exception {
     String before = account(render(t -> t), "Deployment").at("/spec/template/metadata/annotations/checksum~1config").asText();
     String after = account(render(t -> t.set("account.session.idleMinutes", "5")), "Deployment")
@@ -312,6 +323,35 @@ class DexChartTest {
 
   private static List<String> texts(List<JsonNode> list) {
     return list.stream().map(JsonNode::asText).collect(Collectors.toList());
+  }
+
+  @Test
+  void hostNetworkAndApiserverAddressOnlyWhenAsked() throws Exception {
+    List<JsonNode> plainDocs = render(t -> t);
+    List<JsonNode> labDocs = render(t -> t.set("hostNetwork", "true").set("apiServer.host", "127.0.0.1")
+        .set("apiServer.port", "6443"));
+    // Dex and the account service alike: both must reach kube-apiserver from a real pod.
+    for (boolean isAccount : List.of(false, true)) {
+      JsonNode plain = one(plainDocs, "Deployment", isAccount);
+      assertTrue(plain.at("/spec/template/spec/hostNetwork").isMissingNode());
+      assertFalse(plain.at("/spec/template/spec/containers").toString().contains("KUBERNETES_SERVICE_HOST"));
+      assertTrue(plain.at("/spec/strategy").isMissingNode());
+      JsonNode lab = one(labDocs, "Deployment", isAccount);
+      JsonNode pod = lab.at("/spec/template/spec");
+      assertTrue(pod.path("hostNetwork").asBoolean());
+      assertEquals("ClusterFirstWithHostNet", pod.path("dnsPolicy").asText());
+      // Every container: Dex's login guard keeps its records in Leases too.
+      for (JsonNode container : pod.path("containers")) {
+        Map<String, String> env = new java.util.HashMap<>();
+        container.path("env").forEach(e -> env.put(e.path("name").asText(), e.path("value").asText()));
+        assertEquals("127.0.0.1", env.get("KUBERNETES_SERVICE_HOST"), container.path("name").asText());
+        assertEquals("6443", env.get("KUBERNETES_SERVICE_PORT"), container.path("name").asText());
+      }
+      // On the node's ports a surge pod cannot start beside the old one: replace, never surge.
+      JsonNode strategy = lab.at("/spec/strategy/rollingUpdate");
+      assertEquals(0, strategy.path("maxSurge").asInt(-1));
+      assertEquals(1, strategy.path("maxUnavailable").asInt());
+    }
   }
 
   private static TemplateCommand template() {

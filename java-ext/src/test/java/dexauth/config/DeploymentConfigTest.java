@@ -1,6 +1,8 @@
 package dexauth.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -140,6 +142,16 @@ class DeploymentConfigTest {
     @Test
     void portOutOfRangeIsRejected() {
         rejected("dexauth:dex:ports:grpc", () -> TestPillars.with("dex:ports:grpc", 70000));
+    }
+
+    @Test
+    void hostNetworkAndApiserverAddressDefaultOffAndAreChecked() {
+        assertFalse(TestPillars.with("dex:ports:https", 5556).hostNetwork());
+        assertNull(TestPillars.with("dex:ports:https", 5556).apiserverAddress());
+        assertTrue(TestPillars.with("dex:host_network", true).hostNetwork());
+        assertEquals("127.0.0.1:6443", TestPillars.with("dex:apiserver_address", "127.0.0.1:6443").apiserverAddress());
+        rejected("dexauth:dex:apiserver_address", () -> TestPillars.with("dex:apiserver_address", "https://x:6443"));
+        rejected("dexauth:dex:host_network", () -> TestPillars.with("dex:host_network", "yes"));
     }
 
     @Test
