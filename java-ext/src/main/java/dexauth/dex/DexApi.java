@@ -118,6 +118,17 @@ public final class DexApi implements AutoCloseable {
         }
     }
 
+    /**
+     * Dex over Kubernetes storage writes with optimistic concurrency but passes a refused write
+     * (HTTP 409: the object changed since Dex read it) back as UNKNOWN with the server's answer in
+     * the text; such a call may simply run again.
+     */
+    public static boolean isStorageConflict(StatusRuntimeException e) {
+        String text = e.getStatus().getDescription();
+        return e.getStatus().getCode() == io.grpc.Status.Code.UNKNOWN && text != null
+                && text.replace(" ", "").contains("\"code\":409");
+    }
+
     /** The one translation of a failed gRPC call into a domain error. */
     public static Unavailable failure(StatusRuntimeException e) {
         return new Unavailable(Unavailable.Dependency.DEX, "Dex's gRPC API failed: " + describe(e), e);

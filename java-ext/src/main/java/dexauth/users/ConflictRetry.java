@@ -1,7 +1,9 @@
 package dexauth.users;
 
+import dexauth.dex.DexApi;
 import dexauth.errors.Conflict;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.grpc.StatusRuntimeException;
 
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Supplier;
@@ -9,7 +11,8 @@ import java.util.function.Supplier;
 /**
  * Optimistic concurrency for read-modify-write of stored records: an attempt whose write Kubernetes
  * refused with 409 (the object changed since it was read, or was created meanwhile) runs again from
- * the read, after a short random pause so that racing writers spread out.
+ * the read, after a short random pause so that racing writers spread out. Dex's own writes to its
+ * Kubernetes storage race the same way ({@link DexApi#isStorageConflict}) and are retried alike.
  */
 final class ConflictRetry {
     static final int ATTEMPTS = 12;
@@ -22,12 +25,19 @@ final class ConflictRetry {
                 return attempt.get();
             } catch (KubernetesClientException e) {
                 if (e.getCode() != 409) throw e;
-                if (i >= ATTEMPTS) {
-                    throw new Conflict("the record kept changing while being written (" + ATTEMPTS + " attempts); retry");
-                }
-                pause(i);
+                giveUpAfter(i);
+            } catch (StatusRuntimeException e) {
+                if (!DexApi.isStorageConflict(e)) throw e;
+                giveUpAfter(i);
             }
         }
+    }
+
+    private static void giveUpAfter(int attempt) {
+        if (attempt >= ATTEMPTS) {
+            throw new Conflict("the record kept changing while being written (" + ATTEMPTS + " attempts); retry");
+        }
+        pause(attempt);
     }
 
     private static void pause(int attempt) {

@@ -201,9 +201,7 @@ public final class UserService {
             }
             store.setPending(e, true);
             reconcileBindings();
-            boolean notFound = dex.stub().updatePassword(UpdatePasswordReq.newBuilder().setEmail(e)
-                    .setNewHash(ByteString.copyFrom(hash)).build()).getNotFound();
-            if (notFound) createInDex(e, rec.map(UserRecord::username).orElse(e.split("@")[0]), hash);
+            if (!setDexHash(e, hash)) createInDex(e, rec.map(UserRecord::username).orElse(e.split("@")[0]), hash);
             revokeRefreshTokens(e);
             audit("issued a one-time password to the super-admin", e, "must change password, sessions ended");
             return password;
@@ -470,9 +468,15 @@ public final class UserService {
     }
 
     private void updateDexPassword(String email, char[] password) {
-        boolean notFound = dex.stub().updatePassword(UpdatePasswordReq.newBuilder().setEmail(email)
-                .setNewHash(ByteString.copyFrom(PasswordHasher.hash(password, bcryptCost))).build()).getNotFound();
-        if (notFound) throw new NotFound("user " + email + " is not in Dex");
+        if (!setDexHash(email, PasswordHasher.hash(password, bcryptCost))) {
+            throw new NotFound("user " + email + " is not in Dex");
+        }
+    }
+
+    /** Sets the user's hash in Dex (false: no such user); a concurrent write to the same user is retried. */
+    private boolean setDexHash(String email, byte[] hash) {
+        UpdatePasswordReq req = UpdatePasswordReq.newBuilder().setEmail(email).setNewHash(ByteString.copyFrom(hash)).build();
+        return !ConflictRetry.run(() -> dex.stub().updatePassword(req).getNotFound());
     }
 
     private void revokeRefreshTokens(String email) {
@@ -483,7 +487,8 @@ public final class UserService {
         String subject = localSubject(userId);
         for (RefreshTokenRef ref : dex.stub().listRefresh(ListRefreshReq.newBuilder().setUserId(subject).build())
                 .getRefreshTokensList()) {
-            dex.stub().revokeRefresh(RevokeRefreshReq.newBuilder().setUserId(subject).setClientId(ref.getClientId()).build());
+            RevokeRefreshReq req = RevokeRefreshReq.newBuilder().setUserId(subject).setClientId(ref.getClientId()).build();
+            ConflictRetry.run(() -> dex.stub().revokeRefresh(req));
         }
     }
 

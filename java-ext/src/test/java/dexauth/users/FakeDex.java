@@ -43,6 +43,10 @@ import java.util.concurrent.ConcurrentHashMap;
 final class FakeDex extends DexGrpc.DexImplBase implements AutoCloseable {
     final Map<String, Password> passwords = new ConcurrentHashMap<>();
     final Map<String, List<RefreshTokenRef>> refreshTokens = new ConcurrentHashMap<>();
+    /** Writes still to be refused as Dex refuses one that raced another in its Kubernetes storage. */
+    final java.util.concurrent.atomic.AtomicInteger conflictsAhead = new java.util.concurrent.atomic.AtomicInteger();
+    /** Set: every update fails with this (an unrelated storage failure). */
+    volatile String brokenStorage;
     private final Server server;
     private final ManagedChannel channel;
     final DexApi api;
@@ -97,6 +101,17 @@ final class FakeDex extends DexGrpc.DexImplBase implements AutoCloseable {
 
     @Override
     public void updatePassword(UpdatePasswordReq req, StreamObserver<UpdatePasswordResp> out) {
+        if (brokenStorage != null) {
+            out.onError(io.grpc.Status.UNKNOWN.withDescription(brokenStorage).asRuntimeException());
+            return;
+        }
+        if (conflictsAhead.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+            // Dex's wording for a PUT that lost the race (storage/kubernetes, then api.go)
+            out.onError(io.grpc.Status.UNKNOWN.withDescription("update password: put passwords: Conflict: "
+                    + "response from server \"{\"kind\":\"Status\",\"reason\":\"Conflict\",\"code\":409}\"")
+                    .asRuntimeException());
+            return;
+        }
         Password p = passwords.computeIfPresent(req.getEmail().toLowerCase(),
                 (k, old) -> old.toBuilder().setHash(req.getNewHash()).build());
         reply(out, UpdatePasswordResp.newBuilder().setNotFound(p == null).build());

@@ -203,6 +203,21 @@ class UserServiceTest extends UserServiceFixture {
     }
 
     @Test
+    void aResetThatRacesAnotherWriteInDexsStorageIsRetriedAndAnyOtherStorageFailureIsNot() {
+        activeJane(Role.READ_ONLY);
+        dex.conflictsAhead.set(3);
+        users.resetPassword(JANE, "Granite-Window-3388".toCharArray());
+        assertTrue(dex.accepts(JANE, "Granite-Window-3388"));
+        assertEquals(0, dex.conflictsAhead.get());
+
+        dex.brokenStorage = "update password: put passwords: response from server \"etcdserver: no space\"";
+        RuntimeException e = refused(dexauth.errors.Unavailable.class,
+                () -> users.resetPassword(JANE, "Marble-Falcon-2291".toCharArray()));
+        assertTrue(e.getMessage().contains("no space"), e.getMessage());
+        assertTrue(dex.accepts(JANE, "Granite-Window-3388"));
+    }
+
+    @Test
     void resetRefusesAnUnknownUserAndAWeakPasswordChangingNothing() {
         activeJane(Role.READ_ONLY);
         refused(NOT_FOUND, () -> users.resetPassword("nobody@example.com", "Granite-Window-3388".toCharArray()));
