@@ -278,7 +278,9 @@ def test_grafana_generic_oauth_is_a_dex_client_with_pkce_and_a_strict_role_expre
                                        "code_verifier": verifier})
     assert status == 200, body
     SECRETS.append(body["id_token"])
-    assert jmespath.search(expression, dexlab.claims(body["id_token"])) == "Viewer"
+    claims = dexlab.claims(body["id_token"])
+    assert jmespath.search(expression, claims) == "Viewer", (expression, claims.get("email"),
+                                                              claims.get("federated_claims"))
     status, _ = dexlab.token_request(lab, {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect,
                                     "client_id": client_id, "client_secret": data["client-secret"],
                                     "code_verifier": "wrong"})
