@@ -89,8 +89,12 @@ final class DeploymentOperations implements AutoCloseable {
         ops.put("admin_uis.ensure", (req, dry) -> {
             DeploymentConfig cfg = config(req);
             KubernetesClient kube = kube(cfg);
-            return changes(AdminUiObjects.ensure(kube, adminUiContext(cfg, dry), cfg.adminUis(),
-                    () -> Holders.fromCluster(kube, cfg.namespace()), dry));
+            AdminUiObjects.Context ctx = adminUiContext(cfg, dry);
+            // Grafana's role expression is written from the role store: again if it changed meanwhile.
+            Map<String, String> changes = new java.util.LinkedHashMap<>();
+            Holders.followingStore(kube, cfg.namespace(), dry, read -> changes.putAll(
+                    AdminUiObjects.ensure(kube, ctx, cfg.adminUis(), read::holders, dry)));
+            return changes(changes);
         });
         ops.put("admin_uis.prune", (req, dry) -> {
             DeploymentConfig cfg = config(req);

@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Consumer;
 
 /** Who holds which role, read from the stored users and group grants. */
 public final class Holders {
@@ -45,8 +46,23 @@ public final class Holders {
         return new Snapshot(holders, users.rejected(), versions);
     }
 
-    public static RoleAssignments.Holders fromCluster(KubernetesClient kube, String namespace) {
-        return snapshot(kube, namespace).holders();
+    /**
+     * Runs {@code write} from the holders as stored, and again while the store changed during it.
+     * Several writers run at once (admins, the schedule), each from what it read: one that read the
+     * store before another's change must not leave its older result last. So after writing, the
+     * store is read again, and a writer whose store changed meanwhile starts over: the last one to
+     * write wrote from the store as it is. Returns the snapshot written last.
+     */
+    public static Snapshot followingStore(KubernetesClient kube, String namespace, boolean dryRun,
+                                          Consumer<Snapshot> write) {
+        Snapshot read = snapshot(kube, namespace);
+        for (int pass = 1; ; pass++) {
+            write.accept(read);
+            if (dryRun || pass == PASSES) return read;
+            Snapshot again = snapshot(kube, namespace);
+            if (Objects.equals(again.versions(), read.versions())) return read;
+            read = again;
+        }
     }
 
     /** Every dexauth binding recomputed from the stored assignments, under the stored solution policy. */
@@ -55,22 +71,13 @@ public final class Holders {
     }
 
     /**
-     * Makes the bindings follow the store. Several reconciles may run at once (admins, the schedule),
-     * each from what it read: one that read the store before another's change must not leave its older
-     * bindings last. So after writing, the store is read again, and a reconcile whose store changed
-     * meanwhile starts over: the last one to write bindings wrote them from the store as it is.
-     * An invalid record never stops the others: it is skipped, with a warning Event about it.
+     * Makes the bindings follow the store ({@link #followingStore}). An invalid record never stops
+     * the others: it is skipped, with a warning Event about it.
      */
     public static Outcome reconcile(KubernetesClient kube, String namespace, SolutionPolicy policy, boolean dryRun) {
         Map<String, String> changes = new LinkedHashMap<>();
-        Snapshot read = snapshot(kube, namespace);
-        for (int pass = 1; ; pass++) {
-            changes.putAll(RoleAssignments.reconcile(kube, read.holders(), policy, dryRun));
-            if (dryRun || pass == PASSES) break;
-            Snapshot again = snapshot(kube, namespace);
-            if (Objects.equals(again.versions(), read.versions())) break;
-            read = again;
-        }
+        Snapshot read = followingStore(kube, namespace, dryRun,
+                r -> changes.putAll(RoleAssignments.reconcile(kube, r.holders(), policy, dryRun)));
         List<String> warnings = new ArrayList<>();
         for (UserStore.Rejected r : read.rejected()) {
             warnings.add("user record " + namespace + "/" + r.object() + " skipped: " + r.reason());

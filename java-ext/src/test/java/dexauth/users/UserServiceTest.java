@@ -84,6 +84,25 @@ class UserServiceTest extends UserServiceFixture {
         users.changeOwnPassword(JANE, FIRST.toCharArray(), CHOSEN.toCharArray());
     }
 
+    // ------------------------------------------------------------------ writers following the store
+
+    @Test
+    void aWriterWhoseStoreChangedWhileItWroteWritesAgainFromTheStoreAsItIs() {
+        activeJane(Role.READ_ONLY);
+        List<Set<String>> written = new java.util.ArrayList<>();
+        Holders.followingStore(kube, NS, false, read -> {
+            written.add(Set.copyOf(read.holders().users().get(Role.CLUSTER_ADMIN)));
+            // another admin's change lands after this writer read the store
+            if (written.size() == 1) users.grant(JANE, Role.CLUSTER_ADMIN, false);
+        });
+        assertEquals(List.of(Set.of(), Set.of(JANE)), written,
+                "the first result was written from a store that changed meanwhile: written again from the new one");
+
+        List<Integer> passes = new java.util.ArrayList<>();
+        Holders.followingStore(kube, NS, false, read -> passes.add(1));
+        assertEquals(1, passes.size(), "nothing changed meanwhile: written once");
+    }
+
     // ------------------------------------------------------------------ add
 
     @Test
