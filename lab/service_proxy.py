@@ -87,6 +87,12 @@ class _Forwarder:
         _pump(upstream, client)
 
     def close(self):
+        # shutdown first: close() alone leaves the socket listening, held by the thread blocked in
+        # accept(), so the address stays taken and a re-added Service cannot bind it.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
 
 
