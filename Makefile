@@ -10,6 +10,8 @@ CACHE  ?= $(or $(DEXAUTH_CACHE),$(HOME)/.cache/dexauth)
 TOOLS   = $(CACHE)/toolchain.env
 PY      = $$(grep ^SALT_VENV= $(TOOLS) | cut -d= -f2)/bin/python
 JAR     = java-ext/target/authctl.jar
+# Control-plane hosts of `make lab` (more than 1: each in its own network namespace, lab/cluster.py).
+NODES  ?= 1
 
 .PHONY: help toolchain jar lab lab-up lab-down lab-status lab-main test unit-java unit-python e2e bench clean
 
@@ -24,8 +26,8 @@ jar: ## build the authctl jar (only when its sources changed)
 
 lab: toolchain jar lab-up lab-main ## bring the lab up and run the main job on it
 
-lab-up: ## start the lab (etcd, kube-apiserver, salt master/minion/api) in .lab/
-	@$(PY) lab/labctl.py up >/dev/null
+lab-up: ## start the lab (etcd, kube-apiserver, salt master/minion/api) in .lab/; NODES=3 for three hosts
+	@$(PY) lab/labctl.py up $(if $(filter-out 1,$(NODES)),--nodes $(NODES)) >/dev/null
 
 lab-main: ## run the main job (Dex orchestration) on the running lab and print the summary
 	@$(PY) lab/main_job.py
