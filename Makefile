@@ -13,7 +13,7 @@ JAR     = java-ext/target/authctl.jar
 # Control-plane hosts of `make lab` (more than 1: each in its own network namespace, lab/cluster.py).
 NODES  ?= 1
 
-.PHONY: help toolchain jar lab lab-up lab-down lab-status lab-main test unit-java unit-python e2e bench clean
+.PHONY: help toolchain jar lab lab-up lab-add-node lab-down lab-status lab-main test unit-java unit-python e2e bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ lab: toolchain jar lab-up lab-main ## bring the lab up and run the main job on i
 
 lab-up: ## start the lab (etcd, kube-apiserver, salt master/minion/api) in .lab/; NODES=3 for three hosts
 	@$(PY) lab/labctl.py up $(if $(filter-out 1,$(NODES)),--nodes $(NODES)) >/dev/null
+
+lab-add-node: ## add a control-plane host to a running lab of several (then: docs/operations.md, "Adding a control-plane node")
+	@$(PY) lab/labctl.py add-node >/dev/null
 
 lab-main: ## run the main job (Dex orchestration) on the running lab and print the summary
 	@$(PY) lab/main_job.py

@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import etcd_cluster
 import hosts as labhosts
@@ -77,14 +78,14 @@ class Cluster:
         """One mount namespace per host, kept by a bind mount of it on <lab>/run/mnt/<host>. That
         file must be on a mount that is not shared, hence <lab>/run/mnt bound on itself, private."""
         self.mnt_dir.mkdir(parents=True, exist_ok=True)
-        if not os.path.ismount(self.mnt_dir):
+        if not _mounted(self.mnt_dir):
             _run(["mount", "--bind", self.mnt_dir, self.mnt_dir])
             _run(["mount", "--make-private", self.mnt_dir])
         for rel in PRIVATE_DIRS:
             (self.lab.root / rel).mkdir(parents=True, exist_ok=True)
         for host in self.hosts():
             f = self.mntns(host)
-            if f.exists() and os.path.ismount(f):
+            if _mounted(f):
                 continue
             f.touch()
             binds = []
@@ -96,17 +97,21 @@ class Cluster:
             script = f"set -e; umount -l '{self.mnt_dir}'; " + "; ".join(binds)
             _run(["unshare", f"--mount={f}", "--propagation", "slave", "sh", "-c", script])
 
-    def start_etcd(self):
+    def start_etcd(self, only=None, state="new"):
+        """The etcd members of every host (or of ``only``, joining with ``state`` "existing")."""
         hosts = self.hosts()
-        for host in hosts:
+        for host in only or hosts:
             data = self.host_dir(host) / "etcd"
             data.mkdir(parents=True, exist_ok=True)
             os.chmod(data, 0o700)
             self.lab.spawn(f"{host.name}-etcd", self.wrap(host)(etcd_cluster.member_argv(
-                self.lab.tools["ETCD_BIN"], host, hosts, data, self.lab.pki, f"dexauth-lab-{self.net.tag}")))
+                self.lab.tools["ETCD_BIN"], host, hosts, data, self.lab.pki, f"dexauth-lab-{self.net.tag}", state)))
 
-    def start_forwarder(self, ports):
-        """The machine's stand-in for the control plane's load balancer (see the module's doc)."""
+    def start_forwarder(self, ports, restart=False):
+        """The machine's stand-in for the control plane's load balancer (see the module's doc);
+        ``restart``: again, with the hosts of now."""
+        if restart:
+            self.lab.stop_process("forwarder")
         m = self.machine_address()
         also = [f"127.0.0.1:{ports['apiserver']}"] + [f"{m}:{ports[p]}" for p in ("dex_https", "dex_grpc",
                                                                                     "account_https")]
@@ -139,31 +144,38 @@ class Cluster:
             d.mkdir(parents=True, exist_ok=True)
             (d / "minion").write_text(yaml.safe_dump(self.minion_config(host, ports)))
 
-    def start_minions(self):
-        for host in self.hosts():
-            self.lab.preseed_minion_key(host.name, self.lab.salt_root / host.name)
-            self.lab.spawn(f"{host.name}-salt-minion", self.wrap(host)(
-                [self.lab.salt_bin("salt-minion"), "-c", str(self.salt_dir(host)), "-l", "warning"]))
+    def start_minions(self, only=None):
+        for host in only or self.hosts():
+            self.start_minion(host)
+
+    def start_minion(self, host):
+        self.lab.preseed_minion_key(host.name, self.lab.salt_root / host.name)
+        self.lab.spawn(f"{host.name}-salt-minion", self.wrap(host)(
+            [self.lab.salt_bin("salt-minion"), "-c", str(self.salt_dir(host)), "-l", "warning"]))
+
+    def stop_minion(self, host):
+        """A node whose minion is down (the tests' way to lose a node from Salt's view)."""
+        self.lab.stop_process(f"{host.name}-salt-minion")
 
     def salt(self, *args, timeout=600):
         """`salt` on the master (the machine): JSON out."""
         return subprocess.run([self.lab.salt_bin("salt"), "-c", str(self.lab.salt_conf), "--out=json",
                                "--static", *args], capture_output=True, text=True, timeout=timeout, check=False)
 
-    def wait_minions(self):
-        names = [h.name for h in self.hosts()]
+    def wait_minions(self, only=None):
+        names = [h.name for h in only or self.hosts()]
 
         def all_answer():
             r = self.salt("-L", ",".join(names), "test.ping", "-t", "20", timeout=60)
             return all(json.loads(r.stdout or "{}").get(n) is True for n in names)
         self.lab.wait_for(f"salt-minions {', '.join(names)} (test.ping)", all_answer, timeout=180)
 
-    def sync_and_bootstrap(self):
+    def sync_and_bootstrap(self, only=None):
         r = subprocess.run([self.lab.salt_bin("salt-run"), "-c", str(self.lab.salt_conf), "saltutil.sync_all"],
                            capture_output=True, text=True, timeout=120, check=False)
         if r.returncode != 0:
             raise SystemExit(f"labctl: salt-run saltutil.sync_all failed: {r.stderr}")
-        names = ",".join(h.name for h in self.hosts())
+        names = ",".join(h.name for h in only or self.hosts())
         self.salt("-L", names, "saltutil.sync_all", timeout=300)
         r = self.salt("-L", names, "state.apply", "lab.bootstrap", "queue=True", timeout=600)
         try:
@@ -171,7 +183,7 @@ class Cluster:
         except ValueError:
             raise SystemExit(f"labctl: lab.bootstrap failed:\n{r.stdout}\n{r.stderr}")
         failed = []
-        for host in self.hosts():
+        for host in only or self.hosts():
             states = result.get(host.name)
             if not isinstance(states, dict) or not states:
                 failed.append(f"{host.name}: {states!r}")
@@ -184,27 +196,52 @@ class Cluster:
     def apiserver_url(self, host, ports):
         return f"https://{host.address}:{ports['apiserver']}"
 
-    def wait_apiservers(self, ports):
+    def wait_apiservers(self, ports, only=None):
         import labkube
-        for host in self.hosts():
+        for host in only or self.hosts():
             kube = labkube.Client(self.apiserver_url(host, ports), self.lab.pki / "ca.crt",
                                   self.lab.pki / "admin.crt", self.lab.pki / "admin.key")
             self.lab.wait_for(f"kube-apiserver of {host.name} /readyz", lambda: kube.get("/readyz", raw=True) == "ok",
                               timeout=180)
 
-    def start_service_proxies(self):
+    def start_service_proxies(self, restart=False):
         hosts = self.hosts()
+        if restart:  # their targets are every host's address: a host added needs them anew
+            _parallel([lambda h=h: self.lab.stop_process(f"{h.name}-service-proxy") for h in hosts])
         for host in hosts:
             order = [host] + [h for h in hosts if h != host]  # the local pod first, as kube-proxy may
             self.lab.spawn(f"{host.name}-service-proxy", self.wrap(host)(
                 [sys.executable, str(self.lab.repo / "lab" / "service_proxy.py"), "--root", str(self.lab.root),
                  "--targets", ",".join(h.address for h in order), "--node", host.address]))
 
-    def wait_nodes_ready(self):
+    def wait_nodes_ready(self, only=None):
         import labkube
         kube = labkube.Client.from_lab(self.lab)
-        for host in self.hosts():
+        for host in only or self.hosts():
             self.node(host).wait_ready(kube)
+
+    def add_host(self, ports):
+        """One more control-plane host in a running lab, as an installer adds a node: network,
+        certificates, its etcd member joining the cluster, containerd and kubelet, a fresh
+        salt-minion (key accepted), the lab's bootstrap state (its kube-apiserver manifest).
+        Nothing of dexauth: that is the operator's step (docs/operations.md). Returns the host."""
+        hosts = self.net.create(len(self.hosts()) + 1)
+        new = hosts[-1]
+        self.lab.log(f"adding {new.name} {new.address}")
+        self.lab.lab_pki()
+        self.write_minion_configs(ports)
+        self.make_mount_namespaces()
+        etcd_cluster.add_member(hosts[0], new, self.lab.pki)
+        self.start_etcd(only=[new], state="existing")
+        self.node(new).start(ports)
+        self.start_minion(new)
+        self.wait_minions(only=[new])
+        self.sync_and_bootstrap(only=[new])
+        self.wait_apiservers(ports, only=[new])
+        self.start_forwarder(ports, restart=True)
+        self.start_service_proxies(restart=True)
+        self.wait_nodes_ready(only=[new])
+        return new
 
     # -- stop ------------------------------------------------------------------
     def stop(self):
@@ -215,17 +252,14 @@ class Cluster:
         left = [x for found in _parallel([self.node(h).stop for h in hosts]) for x in found]
         _parallel([lambda n=f"{h.name}-{p}": self.lab.stop_process(n) for h in hosts
                    for p in ("service-proxy", "salt-minion", "etcd")] + [lambda: self.lab.stop_process("forwarder")])
-        for f in sorted(self.mnt_dir.iterdir()) if self.mnt_dir.is_dir() else []:
-            subprocess.run(["umount", str(f)], capture_output=True)
+        _unmount_all(self.mnt_dir)
+        for f in sorted(self.mnt_dir.iterdir()) if self.mnt_dir.is_dir() and not _mounted(self.mnt_dir) else []:
             f.unlink(missing_ok=True)
-        if os.path.ismount(self.mnt_dir):
-            subprocess.run(["umount", str(self.mnt_dir)], capture_output=True)
         result = self.net.teardown()
         for k in result.killed:
             self.lab.log(f"hosts: stopped a stray {k}")
         left += result.left
-        if os.path.ismount(self.mnt_dir) or any(os.path.ismount(f) for f in self.mnt_dir.glob("*")):
-            left.append(f"mount under {self.mnt_dir}")
+        left += [f"mount {m}" for m in _mounts_under(self.mnt_dir)]
         return left
 
     def summary(self, ports):
@@ -257,6 +291,28 @@ def _parallel(calls, errors=False):
         if e is not None:
             raise e
     return out
+
+
+def _mounts_under(path):
+    """Mount points at or under ``path`` (os.path.ismount misses a directory bound on itself)."""
+    path = str(path)
+    points = [line.split()[4].replace("\\040", " ") for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    return [p for p in points if p == path or p.startswith(path + "/")]
+
+
+def _mounted(path):
+    return str(path) in _mounts_under(path)
+
+
+def _unmount_all(path):
+    """Unmounts everything at and under ``path``, deepest first, in rounds (mounts may be stacked:
+    the files of a lower mount show once the one above is gone)."""
+    for _ in range(5):
+        points = _mounts_under(path)
+        if not points:
+            return
+        for p in sorted(points, key=len, reverse=True):
+            subprocess.run(["umount", p], capture_output=True)
 
 
 def _run(argv):

@@ -9,6 +9,8 @@ The lab is made of real components, all bound to 127.0.0.1:
   labctl up     [--root DIR] [--nodes N]
                                start everything (a running lab is kept); with N > 1, N
                                control-plane hosts, each in its own network namespace (cluster.py)
+  labctl add-node [--root DIR] one more control-plane host in a running lab of several (its
+                               dexauth configuration is the operator's step: docs/operations.md)
   labctl down   [--root DIR]   stop everything, leaving no process, port, mount, cgroup or
                                file outside the lab root behind (also after a failed start)
   labctl status [--root DIR]   print the summary and the health of each process
@@ -611,6 +613,20 @@ class Lab:
         log(f"lab of {self.nodes} nodes up in {time.time() - t0:.1f}s")
         return summary
 
+    def add_node(self):
+        if not self.cluster or not self.summary_file.exists():
+            raise SystemExit(f"labctl: add-node needs a running lab of several hosts (`labctl up --nodes 3 "
+                             f"--root {self.root}` first)")
+        t0 = time.time()
+        ports = self.ports()
+        new = self.cluster.add_host(ports)
+        self.nodes = len(self.cluster.hosts())
+        (self.root / "nodes").write_text(str(self.nodes))
+        summary = self.write_summary(ports)
+        log(f"{new.name} ({new.address}) added in {time.time() - t0:.1f}s; now apply dexauth to it: "
+            f"{self.salt_bin('salt-run')} -c {self.salt_conf} state.orchestrate dexauth.orchestrate.deploy")
+        return summary
+
     def down(self):
         left = []
         # A lab of several hosts, or what a failed start of one made (the network's state file is
@@ -693,7 +709,7 @@ def _wait_port_free(port, timeout=10):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["up", "down", "status"])
+    ap.add_argument("command", choices=["up", "add-node", "down", "status"])
     ap.add_argument("--root", default=os.environ.get("LAB_ROOT", str(DEFAULT_ROOT)),
                     help="lab root directory (default: .lab in the repository, or $LAB_ROOT)")
     ap.add_argument("--random-ports", action="store_true", help="never use the well-known default ports")
@@ -706,6 +722,9 @@ def main(argv=None):
     if args.command == "up":
         summary = lab.up(prefer_default_ports=not args.random_ports, )
         print(json.dumps(summary, indent=2))
+        return 0
+    if args.command == "add-node":
+        print(json.dumps(lab.add_node(), indent=2))
         return 0
     if args.command == "down":
         lab.down()
