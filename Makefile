@@ -10,8 +10,10 @@ CACHE  ?= $(or $(DEXAUTH_CACHE),$(HOME)/.cache/dexauth)
 TOOLS   = $(CACHE)/toolchain.env
 PY      = $$(grep ^SALT_VENV= $(TOOLS) | cut -d= -f2)/bin/python
 JAR     = java-ext/target/authctl.jar
+# Control-plane hosts of `make lab` (more than 1: each in its own network namespace, lab/cluster.py).
+NODES  ?= 1
 
-.PHONY: help toolchain jar lab lab-up lab-down lab-status lab-main test unit-java unit-python e2e bench clean
+.PHONY: help toolchain jar lab lab-up lab-add-node lab-down lab-status lab-main test unit-java unit-python e2e bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -24,8 +26,11 @@ jar: ## build the authctl jar (only when its sources changed)
 
 lab: toolchain jar lab-up lab-main ## bring the lab up and run the main job on it
 
-lab-up: ## start the lab (etcd, kube-apiserver, salt master/minion/api) in .lab/
-	@$(PY) lab/labctl.py up >/dev/null
+lab-up: ## start the lab (etcd, kube-apiserver, salt master/minion/api) in .lab/; NODES=3 for three hosts
+	@$(PY) lab/labctl.py up $(if $(filter-out 1,$(NODES)),--nodes $(NODES)) >/dev/null
+
+lab-add-node: ## add a control-plane host to a running lab of several (then: docs/operations.md, "Adding a control-plane node")
+	@$(PY) lab/labctl.py add-node >/dev/null
 
 lab-main: ## run the main job (Dex orchestration) on the running lab and print the summary
 	@$(PY) lab/main_job.py

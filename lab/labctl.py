@@ -6,7 +6,11 @@ The lab is made of real components, all bound to 127.0.0.1:
   whose kubelet runs kube-apiserver as a static pod and the chart's pods as containers,
   salt-master, one salt-minion ("bootstrap", also control plane) and salt-api.
 
-  labctl up     [--root DIR]   start everything (a running lab is kept)
+  labctl up     [--root DIR] [--nodes N]
+                               start everything (a running lab is kept); with N > 1, N
+                               control-plane hosts, each in its own network namespace (cluster.py)
+  labctl add-node [--root DIR] one more control-plane host in a running lab of several (its
+                               dexauth configuration is the operator's step: docs/operations.md)
   labctl down   [--root DIR]   stop everything, leaving no process, port, mount, cgroup or
                                file outside the lab root behind (also after a failed start)
   labctl status [--root DIR]   print the summary and the health of each process
@@ -27,6 +31,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cluster as labcluster  # noqa: E402
+import etcd_cluster  # noqa: E402
 import labkube  # noqa: E402
 import node as labnode  # noqa: E402
 
@@ -106,8 +112,19 @@ def choose_ports(prefer_defaults, have=None):
 
 
 class Lab:
-    def __init__(self, root):
+    def __init__(self, root, nodes=None):
+        """``nodes``: the number of hosts for `up` (default: what the lab has, else 1)."""
         self.root = Path(root).resolve()
+        self.repo = REPO
+        self.log = log
+        nodes_file = self.root / "nodes"
+        have = int(nodes_file.read_text()) if nodes_file.exists() else None
+        if nodes is not None and have is not None and nodes != have:
+            raise SystemExit(f"labctl: {self.root} is a lab of {have} node(s), not {nodes}: "
+                             f"`labctl down --root {self.root}` and remove it first")
+        self.nodes = nodes or have or 1
+        # Several hosts: each its own namespaces (cluster.py); one: everything on the machine's loopback.
+        self.cluster = labcluster.Cluster(self) if self.nodes > 1 else None
         self.run = self.root / "run"
         self.logs = self.root / "logs"
         self.pki = self.root / "etc" / "kubernetes" / "pki"
@@ -262,6 +279,19 @@ class Lab:
             ],
             "keyPairs": ["sa"],
         }
+        if self.cluster:
+            hosts, m = self.cluster.hosts(), self.cluster.machine_address()
+            by_name = {c["name"]: c for c in req["certificates"]}
+            by_name["apiserver"]["ipAddresses"] += [h.address for h in hosts]
+            by_name["salt-api"]["ipAddresses"].append(m)
+            for h in hosts:
+                node = self.cluster.node(h)
+                req["certificates"] += [
+                    {"name": node.cert("kubelet"), "commonName": f"system:node:{node.name}",
+                     "organizations": ["system:nodes"], "usage": "client"},
+                    {"name": node.cert("kubelet-serving"), "commonName": "kubelet", "ipAddresses": [node.name],
+                     "dnsNames": ["localhost"]}]
+            req["certificates"] += etcd_cluster.certificates(hosts)
         reply = lab_tool("pki.ensure", req)
         if not reply.get("result"):
             raise SystemExit(f"labctl: lab PKI failed: {reply.get('error')}")
@@ -297,7 +327,7 @@ class Lab:
         if not link.is_symlink():
             link.symlink_to(salt_root, target_is_directory=True)
         master = {
-            **common, "root_dir": str(salt_root / "master"), "interface": "127.0.0.1",
+            **common, "root_dir": str(salt_root / "master"), "interface": self.listen_address(),
             "publish_port": ports["salt_publish"], "ret_port": ports["salt_ret"],
             "log_file": str(self.logs / "salt-master-internal.log"),
             "file_roots": {"base": [str(REPO / "salt"), str(REPO / "lab" / "salt")]},
@@ -305,7 +335,7 @@ class Lab:
             "netapi_enable_clients": ["local", "local_async", "runner", "runner_async", "wheel"],
             # eauth `auto` accepts any password: acceptable in the lab only, never in production.
             "external_auth": {"auto": {"root": [".*", "@runner", "@wheel", "@jobs"]}},
-            "rest_cherrypy": {"host": "127.0.0.1", "port": ports["salt_api"],
+            "rest_cherrypy": {"host": self.listen_address(), "port": ports["salt_api"],
                               "ssl_crt": str(self.pki / "salt-api.crt"), "ssl_key": str(self.pki / "salt-api.key"),
                               "log_access_file": str(self.logs / "salt-api-access.log"),
                               "log_error_file": str(self.logs / "salt-api-error.log")},
@@ -320,18 +350,30 @@ class Lab:
             "dexauth_engine_stats": str(self.root / "engine-calls.tsv"),
         }
         minion = {
-            **common, "id": "bootstrap", "root_dir": str(salt_root / "minion"), "master": "127.0.0.1",
+            **self.minion_common(), "id": "bootstrap", "root_dir": str(salt_root / "minion"), "master": "127.0.0.1",
             "master_port": ports["salt_ret"], "publish_port": ports["salt_publish"],
             "log_file": str(self.logs / "salt-minion-internal.log"),
             "grains": {"dexauth_roles": ["bootstrap", "control-plane"]},
+        }
+        (self.salt_conf / "master").write_text(yaml.safe_dump(master))
+        if self.cluster:
+            self.cluster.write_minion_configs(ports)
+        else:
+            (self.salt_conf / "minion").write_text(yaml.safe_dump(minion))
+        self.write_lab_pillar(ports)
+
+    def minion_common(self):
+        return {
+            "user": "root", "log_level_logfile": "info",
             # Where this node's engine lives; a real node has authctl installed.
             "dexauth_authctl": str(REPO / "bin" / "authctl"),
             "dexauth_engine_stats": str(self.root / "engine-calls.tsv"),
             "acceptance_wait_time": 1, "random_reauth_delay": 0, "master_tries": -1,
         }
-        (self.salt_conf / "master").write_text(yaml.safe_dump(master))
-        (self.salt_conf / "minion").write_text(yaml.safe_dump(minion))
-        self.write_lab_pillar(ports)
+
+    def listen_address(self):
+        """Where the machine's services listen: loopback, or the bridge that every host reaches."""
+        return self.cluster.machine_address() if self.cluster else "127.0.0.1"
 
     def write_lab_pillar(self, ports):
         import yaml
@@ -377,6 +419,8 @@ class Lab:
                              "ca_file": str(self.pki / "ca.crt")},
             },
         }
+        if self.cluster:
+            self.multi_host_pillar(pillar["dexauth"], ports)
         (self.root / "pillar" / "lab.sls").write_text(yaml.safe_dump(pillar))
         (self.root / "pillar" / "top.sls").write_text(
             yaml.safe_dump({"base": {"*": ["lab", "lab_overrides", "dexauth_idps"]}}))
@@ -387,11 +431,24 @@ class Lab:
         if not override.exists():
             override.write_text("# Pillar overrides for this lab only (tests write here).\n{}\n")
 
-    def preseed_minion_key(self):
+    def multi_host_pillar(self, dexauth, ports):
+        """Several hosts: Dex's and the account service's pods listen on their host's every address
+        and are reached (issuer, gRPC, console) at the machine's bridge address, which every host
+        reaches and the forwarder passes on to them (cluster.py). The apiserver stays
+        https://127.0.0.1:<port>: inside each host that is the host's own."""
+        m = self.cluster.machine_address()
+        dexauth["issuer"] = f"https://{m}:{ports['dex_https']}/oidc"
+        dexauth["certificates"]["ip_sans"] = ["127.0.0.1", m]
+        dexauth["dex"].update(listen_address="0.0.0.0", grpc_address=f"{m}:{ports['dex_grpc']}")
+        dexauth["account"].update(listen_address="0.0.0.0", public_url=f"https://{m}:{ports['account_https']}/account",
+                                  dex_grpc_address=f"{m}:{ports['dex_grpc']}")
+        dexauth["salt_api"]["url"] = f"https://{m}:{ports['salt_api']}"
+
+    def preseed_minion_key(self, minion_id="bootstrap", root_dir=None):
         """Generates the minion's key and accepts it on the master before either starts, as a
         bootstrap installer does: no auto-accept, and no first-contact race between the two."""
-        minion_pki = self.salt_root / "minion" / "etc" / "salt" / "pki" / "minion"
-        accepted = self.salt_root / "master" / "etc" / "salt" / "pki" / "master" / "minions" / "bootstrap"
+        minion_pki = (root_dir or self.salt_root / "minion") / "etc" / "salt" / "pki" / "minion"
+        accepted = self.salt_root / "master" / "etc" / "salt" / "pki" / "master" / "minions" / minion_id
         if not (minion_pki / "minion.pub").exists():
             minion_pki.mkdir(parents=True, exist_ok=True)
             subprocess.run([self.salt_bin("salt-key"), "-c", str(self.salt_conf), "--gen-keys=minion",
@@ -465,12 +522,14 @@ class Lab:
             "lab_root": str(self.root),
             "apiserver_url": f"https://127.0.0.1:{ports['apiserver']}",
             "admin_kubeconfig": str(self.kubeconfig),
-            "salt_api_url": f"https://127.0.0.1:{ports['salt_api']}",
+            "salt_api_url": f"https://{self.listen_address()}:{ports['salt_api']}",
             "salt_config_dir": str(self.salt_conf),
             "kubectl": self.tools["KUBECTL_BIN"],
             "authctl_config": str(self.root / "authctl.yaml"),
             "ports": ports,
         })
+        if self.cluster:
+            summary.update(self.cluster.summary(ports))
         self.summary_file.write_text(json.dumps(summary, indent=2) + "\n")
         import yaml
         cfg_file = self.root / "authctl.yaml"
@@ -494,6 +553,8 @@ class Lab:
             raise SystemExit(f"labctl: {self.root} is a lab of the former node agent: run `labctl down "
                              f"--root {self.root}`, remove that directory, then `up` again")
         log(f"lab root {self.root}")
+        if self.cluster:
+            return self.up_hosts(ports, t0)
         self.lab_pki()
         self.write_kubeconfig(ports)
         self.salt_configs(ports)
@@ -517,9 +578,64 @@ class Lab:
         log(f"lab up in {time.time() - t0:.1f}s")
         return summary
 
+    def up_hosts(self, ports, t0):
+        """`up` of a lab of several hosts (cluster.py)."""
+        c = self.cluster
+        (self.root / "nodes").write_text(str(self.nodes))
+        c.create_network(self.nodes)
+        self.lab_pki()
+        self.write_kubeconfig(ports)
+        self.salt_configs(ports)
+        # The machine's registration (kernel settings, global directories) before the hosts' mount
+        # namespaces copy the machine's view.
+        self.node.claim_machine()
+        c.make_mount_namespaces()
+        c.start_etcd()
+        c.start_forwarder(ports)
+        c.start_nodes(ports)
+        log(f"{self.nodes} hosts: etcd, containerd and kubelet started ({time.time() - t0:.1f}s)")
+        self.spawn("salt-master", [self.salt_bin("salt-master"), "-c", str(self.salt_conf), "-l", "warning"])
+        self.wait_for("salt-master", lambda: _connects(self.listen_address(), ports["salt_ret"]), timeout=60)
+        c.start_minions()
+        self.spawn("salt-api", [self.salt_bin("salt-api"), "-c", str(self.salt_conf), "-l", "warning"])
+        c.wait_minions()
+        log(f"salt master and {self.nodes} minions answer ({time.time() - t0:.1f}s)")
+        c.sync_and_bootstrap()
+        c.wait_apiservers(ports)
+        log(f"{self.nodes} kube-apiservers ready ({time.time() - t0:.1f}s)")
+        self.ensure_service_cidr()
+        self.node.start_controllers(ports)
+        c.start_service_proxies()
+        c.wait_nodes_ready()
+        log(f"{self.nodes} nodes Ready ({time.time() - t0:.1f}s)")
+        summary = self.write_summary(ports)
+        self.wait_for("salt-api", lambda: _connects(self.listen_address(), ports["salt_api"]), timeout=60)
+        log(f"lab of {self.nodes} nodes up in {time.time() - t0:.1f}s")
+        return summary
+
+    def add_node(self):
+        if not self.cluster or not self.summary_file.exists():
+            raise SystemExit(f"labctl: add-node needs a running lab of several hosts (`labctl up --nodes 3 "
+                             f"--root {self.root}` first)")
+        t0 = time.time()
+        ports = self.ports()
+        new = self.cluster.add_host(ports)
+        self.nodes = len(self.cluster.hosts())
+        (self.root / "nodes").write_text(str(self.nodes))
+        summary = self.write_summary(ports)
+        log(f"{new.name} ({new.address}) added in {time.time() - t0:.1f}s; now apply dexauth to it: "
+            f"{self.salt_bin('salt-run')} -c {self.salt_conf} state.orchestrate dexauth.orchestrate.deploy")
+        return summary
+
     def down(self):
+        left = []
+        # A lab of several hosts, or what a failed start of one made (the network's state file is
+        # written before anything it names).
+        cluster = self.cluster or (labcluster.Cluster(self) if (self.run / "hosts.json").exists() else None)
+        if cluster:
+            left += cluster.stop()
         # The node first: its kubelet would restart what the others' stop leaves.
-        left = self.node.stop()
+        left += self.node.stop()
         for name in ["salt-api", "salt-minion", "salt-master", "service-proxy", "etcd"]:
             self.stop_process(name)
         # Any other process with a pid file: a lab of the former node agent (node-agent, pod-*).
@@ -541,8 +657,13 @@ class Lab:
     def status(self):
         summary = json.loads(self.summary_file.read_text()) if self.summary_file.exists() else {}
         print(json.dumps(summary, indent=2))
-        procs = ["etcd", "salt-master", "salt-minion", "salt-api"]
-        procs += labnode.COMPONENTS + ["service-proxy"]
+        if self.cluster:
+            procs = ["salt-master", "salt-api", "forwarder", "kube-controller-manager", "kube-scheduler"]
+            procs += [f"{h.name}-{p}" for h in self.cluster.hosts()
+                      for p in ("etcd", "containerd", "kubelet", "salt-minion", "service-proxy")]
+        else:
+            procs = ["etcd", "salt-master", "salt-minion", "salt-api"]
+            procs += labnode.COMPONENTS + ["service-proxy"]
         healthy = True
         for name in procs:
             pid = self.pid(name)
@@ -569,6 +690,14 @@ def _group_alive(pgid):
         return True
 
 
+def _connects(address, port):
+    try:
+        socket.create_connection((address, port), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
 def _wait_port_free(port, timeout=10):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -580,15 +709,22 @@ def _wait_port_free(port, timeout=10):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["up", "down", "status"])
+    ap.add_argument("command", choices=["up", "add-node", "down", "status"])
     ap.add_argument("--root", default=os.environ.get("LAB_ROOT", str(DEFAULT_ROOT)),
                     help="lab root directory (default: .lab in the repository, or $LAB_ROOT)")
     ap.add_argument("--random-ports", action="store_true", help="never use the well-known default ports")
+    ap.add_argument("--nodes", type=int, default=None,
+                    help="up: control-plane hosts (default: the lab's count, else 1; more than 1: cluster.py)")
     args = ap.parse_args(argv)
-    lab = Lab(args.root)
+    if args.nodes is not None and not 1 <= args.nodes <= 9:
+        ap.error(f"--nodes {args.nodes}: give 1 to 9")
+    lab = Lab(args.root, args.nodes if args.command == "up" else None)
     if args.command == "up":
         summary = lab.up(prefer_default_ports=not args.random_ports, )
         print(json.dumps(summary, indent=2))
+        return 0
+    if args.command == "add-node":
+        print(json.dumps(lab.add_node(), indent=2))
         return 0
     if args.command == "down":
         lab.down()

@@ -81,11 +81,25 @@ def _registry():
 
 
 class Node:
-    def __init__(self, lab, repo):
-        self.lab, self.repo = lab, repo
-        self.dir = lab.root / "node"
+    """The lab's node; with ``host`` (hosts.Host) one node of a multi-host lab (cluster.py): its own
+    directories under <lab>/hosts/<host>/node, processes named "<host>-containerd"..., named by the
+    host's address, every process started through ``wrap`` (into the host's namespaces). The lab's
+    own Node (host None) then only holds the machine's registration and the controllers."""
+
+    def __init__(self, lab, repo, host=None, wrap=None):
+        self.lab, self.repo, self.host = lab, repo, host
+        self.wrap = wrap or (lambda argv: argv)
+        self.dir = lab.root / "node" if host is None else lab.root / "hosts" / host.name / "node"
         self.socket = self.dir / "containerd.sock"
-        self.name = node_name()
+        self.name = node_name() if host is None else host.address
+
+    def proc(self, component):
+        """The pid-file name of one of this node's processes."""
+        return component if self.host is None else f"{self.host.name}-{component}"
+
+    def cert(self, name):
+        """The lab PKI's name of this node's kubelet certificates ("kubelet", "kubelet-serving")."""
+        return name if self.host is None else f"{name}-{self.host.name}"
 
     # -- what the node shares with the machine ------------------------------------------------
     @property
@@ -95,7 +109,8 @@ class Node:
 
     @property
     def cgroup(self):
-        return "/dexauth-lab-" + hashlib.sha256(str(self.lab.root).encode()).hexdigest()[:8]
+        base = "/dexauth-lab-" + hashlib.sha256(str(self.lab.root).encode()).hexdigest()[:8]
+        return base if self.host is None else f"{base}-{self.host.name}"
 
     def _cgroup_dirs(self):
         return [d / self.cgroup.lstrip("/") for d in sorted(CGROUP_FS.iterdir())
@@ -105,6 +120,10 @@ class Node:
         """Registers this lab as a user of the machine-global directories and kernel settings
         (the first one records their previous state), and makes its own cgroup root."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        if self.host is not None:  # the lab's own Node registered the machine
+            (self.dir / "claimed").write_text(str(self.lab.root))
+            self._make_cgroups()
+            return
         with _registry() as reg:
             if not reg["labs"]:
                 reg["made_dirs"] = [str(d) for d in GLOBAL_DIRS if not d.exists()]
@@ -116,6 +135,9 @@ class Node:
                 d.mkdir(parents=True, exist_ok=True)
             for k, v in SYSCTLS.items():
                 Path("/proc/sys", k).write_text(v)
+        self._make_cgroups()
+
+    def _make_cgroups(self):
         for d in self._cgroup_dirs():
             d.mkdir(exist_ok=True)
             if d.parent.name == "cpuset":  # a new cpuset is empty: give it its parent's CPUs and memory
@@ -126,6 +148,9 @@ class Node:
         """Unregisters this lab; the last one restores the kernel settings and removes the
         directories that did not exist before the first."""
         if not (self.dir / "claimed").exists():
+            return
+        if self.host is not None:
+            (self.dir / "claimed").unlink()
             return
         with _registry() as reg:
             (self.dir / "claimed").unlink()
@@ -185,12 +210,13 @@ state = "{d / 'containerd-state'}"
                          "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.0.0/24"}]],
                                   "dataDir": str(d / "cni" / "ipam")}}]}))
         labkube.write_kubeconfig(d / "kubelet.kubeconfig", f"https://127.0.0.1:{ports['apiserver']}",
-                                     pki / "ca.crt", pki / "kubelet.crt", pki / "kubelet.key",
+                                     pki / "ca.crt", pki / f"{self.cert('kubelet')}.crt",
+                                     pki / f"{self.cert('kubelet')}.key",
                                      user=f"system:node:{self.name}")
         import yaml
         (d / "kubelet.yaml").write_text(yaml.safe_dump({
             "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
-            "address": "127.0.0.1", "port": ports["kubelet"], "readOnlyPort": 0,
+            "address": self.name, "port": ports["kubelet"], "readOnlyPort": 0,
             "healthzBindAddress": "127.0.0.1", "healthzPort": ports["kubelet_healthz"],
             # The one static pod's file, not its directory: Salt's file.managed writes a temporary
             # file beside its target, and kubelet would run that half-written copy as a second pod
@@ -206,7 +232,8 @@ state = "{d / 'containerd-state'}"
             "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True},
                                "x509": {"clientCAFile": str(pki / "ca.crt")}},
             "authorization": {"mode": "Webhook"},
-            "tlsCertFile": str(pki / "kubelet-serving.crt"), "tlsPrivateKeyFile": str(pki / "kubelet-serving.key"),
+            "tlsCertFile": str(pki / f"{self.cert('kubelet-serving')}.crt"),
+            "tlsPrivateKeyFile": str(pki / f"{self.cert('kubelet-serving')}.key"),
             # The lab's images exist only here: never collect them, whatever the disk's fill.
             "imageGCHighThresholdPercent": 100, "imageGCLowThresholdPercent": 99,
             "evictionHard": {"memory.available": "50Mi", "nodefs.available": "1%", "imagefs.available": "1%"},
@@ -227,14 +254,14 @@ state = "{d / 'containerd-state'}"
         self.write_configs(ports, tools, vers)
         path = ":".join([str(Path(tools["CONTAINERD_SHIM_BIN"]).parent), str(Path(tools["RUNC_BIN"]).parent),
                          os.environ.get("PATH", "/usr/bin:/bin")])
-        self.lab.spawn("containerd", [tools["CONTAINERD_BIN"], "--config", str(self.dir / "containerd.toml")],
-                       env={"PATH": path})
-        self.lab.wait_for("containerd", lambda: self.ctr("version").returncode == 0, timeout=60)
+        self.lab.spawn(self.proc("containerd"), self.wrap([tools["CONTAINERD_BIN"], "--config",
+                                                           str(self.dir / "containerd.toml")]), env={"PATH": path})
+        self.lab.wait_for(self.proc("containerd"), lambda: self.ctr("version").returncode == 0, timeout=60)
         self.import_images(tools, vers)
-        self.lab.spawn("kubelet", [
+        self.lab.spawn(self.proc("kubelet"), self.wrap([
             tools["KUBELET_BIN"], "--config", str(self.dir / "kubelet.yaml"),
             "--kubeconfig", str(self.dir / "kubelet.kubeconfig"), "--root-dir", str(self.dir / "kubelet"),
-            "--hostname-override", self.name, "--v", "1"],
+            "--hostname-override", self.name, "--v", "1"]),
             # Without iptables on its PATH kubelet adds no chains to the host's firewall (its
             # KUBE-FIREWALL and canary chains serve kube-proxy, which the lab does not run).
             env={"PATH": "/usr/local/bin:/usr/bin:/bin"})
@@ -313,8 +340,8 @@ state = "{d / 'containerd-state'}"
         machine (it failed before) touches nothing outside its root. Returns what is still left behind."""
         claimed = (self.dir / "claimed").exists()
         pod_netns = []
-        if claimed and self.socket.exists() and self.lab.pid("containerd"):
-            self.lab.stop_process("kubelet")
+        if claimed and self.socket.exists() and self.lab.pid(self.proc("containerd")):
+            self.lab.stop_process(self.proc("kubelet"))
             pod_netns = self._pod_netns()
             tasks = lambda: [line.split() for line in self.ctr("tasks", "ls", timeout=20).stdout.splitlines()[1:]]  # noqa: E731
             for t in tasks():
@@ -325,16 +352,20 @@ state = "{d / 'containerd-state'}"
             for t in tasks():
                 self.ctr("tasks", "delete", "-f", t[0], timeout=20)
         for name in ["kubelet", "kube-scheduler", "kube-controller-manager", "containerd"]:
-            self.lab.stop_process(name)
+            self.lab.stop_process(self.proc(name))
         if claimed:
             self._kill_shims()
             # Without kubelet no CNI DEL runs: the namespaces containerd pinned for pods off the
             # host's network (and their veths on the lab's bridge) would stay in /run/netns.
             for path in pod_netns:
                 self._remove_netns(path)
-            self._unmount()
+            # A host's mounts live in its own mount namespace (cluster.py), gone with it; its CNI
+            # bridge would be in its network namespace.
+            if self.host is None:
+                self._unmount()
             self._remove_cgroups()
-            subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+            if self.host is None:
+                subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
             self.release_machine()
         return self._leftovers() + [f"network namespace {p}" for p in pod_netns if Path(p).exists()]
 
@@ -420,12 +451,12 @@ state = "{d / 'containerd-state'}"
 
     def _leftovers(self):
         """What the node left outside the lab root, and its processes (empty after a clean stop)."""
-        found = [f"process {name}" for name in COMPONENTS if self.lab.pid(name)]
+        found = [f"process {self.proc(name)}" for name in COMPONENTS if self.lab.pid(self.proc(name))]
         found += [f"shim pid {pid}" for pid in self._shims()]
         found += [f"cgroup {d}" for d in self._cgroup_dirs() if d.exists()]
         if Path("/sys/class/net", self.bridge).exists():
             found.append(f"interface {self.bridge}")
-        found += [f"mount {m}" for m in self._mounts()]
+        found += [f"mount {m}" for m in self._mounts()] if self.host is None else []
         if (self.dir / "claimed").exists():
             found.append("registration in " + str(REGISTRY))
         return found

@@ -16,3 +16,14 @@ def lab():
     handle.remove()
     # After the full run: `labctl down` fails when anything is left (process, port, mount, cgroup...).
     assert down.returncode == 0, down.stdout + down.stderr
+
+
+@pytest.fixture(scope="module")
+def lab3():
+    """A private lab of three control-plane hosts (labctl up --nodes 3), shared by one module's tests."""
+    handle = LabHandle(short_root(), nodes=3).up()
+    yield handle
+    down = handle.down()
+    # A failed down keeps the root: its state is what a second `labctl down --root` needs.
+    assert down.returncode == 0, down.stdout + down.stderr
+    handle.remove()

@@ -19,14 +19,16 @@ def short_root(prefix="dxl-"):
 
 
 class LabHandle:
-    def __init__(self, root):
+    def __init__(self, root, nodes=1):
         self.root = Path(root)
-        self.lab = labctl.Lab(root)
+        self.nodes = nodes
+        self.lab = labctl.Lab(root, nodes)
         self.summary = {}
 
     def up(self):
+        nodes = ["--nodes", str(self.nodes)] if self.nodes > 1 else []
         r = subprocess.run([sys.executable, str(REPO / "lab" / "labctl.py"), "up", "--root", str(self.root),
-                            "--random-ports"], capture_output=True, text=True, timeout=300)
+                            "--random-ports", *nodes], capture_output=True, text=True, timeout=300 * self.nodes)
         if r.returncode != 0:
             self.down()  # leave nothing behind, even on failure
             raise AssertionError(f"lab up failed:\n{r.stdout}\n{r.stderr}")
@@ -59,6 +61,17 @@ class LabHandle:
         else:
             cmd += ["--kubeconfig", str(self.lab.kubeconfig)]
         return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=60, check=check)
+
+    @property
+    def hosts(self):
+        """The hosts of a multi-host lab: [{name, address, apiserver_url, ...}] (labctl's summary)."""
+        return self.summary.get("hosts", [])
+
+    def kubectl_at(self, host, *args, token):
+        """kubectl against one host's own kube-apiserver (``host`` as in ``hosts``), with a token."""
+        cmd = [self.lab.tools["KUBECTL_BIN"], "--server", host["apiserver_url"], "--certificate-authority",
+               str(self.lab.pki / "ca.crt"), "--token", token]
+        return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=60)
 
     def salt_call(self, *args, timeout=900):
         r = self.lab.salt_call(*args, timeout=timeout)

@@ -16,5 +16,8 @@ Write the kube-apiserver static-pod manifest:
     - replace: False
     - context:
         lab: {{ lab | json }}
+        # A host of a multi-host lab (grains set by labctl): its address and its local etcd member.
+        address: {{ grains.get('lab_address', '127.0.0.1') | json }}
+        etcd_port: {{ grains.get('lab_etcd_port', lab.ports.etcd_client) | json }}
     - require:
       - file: Create the lab static-pod manifest directory
