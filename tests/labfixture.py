@@ -54,13 +54,28 @@ class LabHandle:
         return labkube.Client.from_lab(self.lab)
 
     def kubectl(self, *args, token=None, check=False):
-        cmd = [self.lab.tools["KUBECTL_BIN"]]
         if token:
-            cmd += ["--server", self.summary["apiserver_url"], "--certificate-authority",
-                    str(self.lab.pki / "ca.crt"), "--token", token]
-        else:
-            cmd += ["--kubeconfig", str(self.lab.kubeconfig)]
-        return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=60, check=check)
+            return self._kubectl_with_token(self.summary["apiserver_url"], token, args, check)
+        return subprocess.run([self.lab.tools["KUBECTL_BIN"], "--kubeconfig", str(self.lab.kubeconfig), *args],
+                              capture_output=True, text=True, timeout=60, check=check)
+
+    def _kubectl_with_token(self, server, token, args, check=False):
+        """kubectl as the token's holder. The token goes in a kubeconfig file of mode 0600 (mkstemp),
+        removed after the call, never on kubectl's command line, where any process could read it."""
+        import tempfile
+        config = {"apiVersion": "v1", "kind": "Config", "current-context": "as-token",
+                  "clusters": [{"name": "lab", "cluster": {"server": server,
+                                                           "certificate-authority": str(self.lab.pki / "ca.crt")}}],
+                  "users": [{"name": "token", "user": {"token": token}}],
+                  "contexts": [{"name": "as-token", "context": {"cluster": "lab", "user": "token"}}]}
+        fd, path = tempfile.mkstemp(prefix="kubeconfig-token-", dir=self.root)
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(config, f)
+            return subprocess.run([self.lab.tools["KUBECTL_BIN"], "--kubeconfig", path, *args],
+                                  capture_output=True, text=True, timeout=60, check=check)
+        finally:
+            os.unlink(path)
 
     @property
     def hosts(self):
@@ -69,9 +84,7 @@ class LabHandle:
 
     def kubectl_at(self, host, *args, token):
         """kubectl against one host's own kube-apiserver (``host`` as in ``hosts``), with a token."""
-        cmd = [self.lab.tools["KUBECTL_BIN"], "--server", host["apiserver_url"], "--certificate-authority",
-               str(self.lab.pki / "ca.crt"), "--token", token]
-        return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=60)
+        return self._kubectl_with_token(host["apiserver_url"], token, args)
 
     def salt_call(self, *args, timeout=900):
         r = self.lab.salt_call(*args, timeout=timeout)
