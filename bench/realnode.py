@@ -5,7 +5,8 @@
     endpoint accepting the super-admin's one-time password;
   * Dex pod start: a deleted Dex pod until its replacement is Ready (median of 3), and the
     first pod's creation-to-Ready from its own conditions;
-  * memory (RSS) of the node's components and of the containers.
+  * memory (RSS) of the node's components and of the containers;
+  * the same first login on three control-plane hosts (`make lab NODES=3`), and each host's memory.
 """
 import json
 import shutil
@@ -66,28 +67,58 @@ def _rss_mb(pid):
     return None
 
 
+def to_first_login(root, nodes):
+    """`make lab` with ``nodes`` hosts until the super-admin's first login: (lab, up s, main job s,
+    first login s, main job ok)."""
+    t0 = time.time()
+    r = subprocess.run([sys.executable, str(REPO / "lab" / "labctl.py"), "up", "--root", str(root), "--random-ports",
+                        *(["--nodes", str(nodes)] if nodes > 1 else [])], capture_output=True, text=True)
+    up = time.time() - t0
+    if r.returncode != 0:
+        print(r.stdout[-2000:], r.stderr[-2000:])
+        raise SystemExit(f"lab up ({nodes} node(s)) failed")
+    lab = labctl.Lab(root)
+    ok, _, orch = main_job.run_orchestration(lab)
+    email = _pillar(lab)["superadmin"]["email"]
+    password = main_job.superadmin_password_file(lab).read_text().strip()
+    while time.time() - t0 < 900:
+        try:
+            if _login(lab, email, password):
+                break
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return lab, up, orch, time.time() - t0, ok
+
+
+def down(root):
+    subprocess.run([sys.executable, str(REPO / "lab" / "labctl.py"), "down", "--root", str(root)],
+                   capture_output=True, text=True)
+    salt_root = labctl.Lab(root).salt_root
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(salt_root, ignore_errors=True)
+
+
+def three_nodes():
+    """The same on three control-plane hosts, and each host's node components' memory."""
+    root = Path(tempfile.mkdtemp(prefix="dxb3-", dir="/tmp"))
+    try:
+        lab, up, orch, first_login, ok = to_first_login(root, 3)
+        print("== three control-plane hosts: `make lab NODES=3` until the first super-admin login")
+        print(f"  lab up {up:.1f} s, main job {orch:.1f} s{'' if ok else ' FAILED'}, first login at {first_login:.1f} s")
+        print("== memory (RSS) of each host's components")
+        for host in lab.cluster.hosts():
+            node = lab.cluster.node(host)
+            parts = [(c, _rss_mb(lab.pid(node.proc(c)))) for c in ["etcd", "containerd", "kubelet", "salt-minion"]]
+            print(f"  {host.name}: " + ", ".join(f"{c} {mb:.0f} MB" for c, mb in parts if mb))
+    finally:
+        down(root)
+
+
 def main():
     root = Path(tempfile.mkdtemp(prefix="dxbn-", dir="/tmp"))
     try:
-        t0 = time.time()
-        r = subprocess.run([sys.executable, str(REPO / "lab" / "labctl.py"), "up", "--root", str(root),
-                            "--random-ports"], capture_output=True, text=True)
-        up = time.time() - t0
-        if r.returncode != 0:
-            print(r.stdout[-2000:], r.stderr[-2000:])
-            raise SystemExit("lab up failed")
-        lab = labctl.Lab(root)
-        ok, _, orch = main_job.run_orchestration(lab)
-        email = _pillar(lab)["superadmin"]["email"]
-        password = main_job.superadmin_password_file(lab).read_text().strip()
-        while time.time() - t0 < 600:
-            try:
-                if _login(lab, email, password):
-                    break
-            except OSError:
-                pass
-            time.sleep(0.2)
-        first_login = time.time() - t0
+        lab, up, orch, first_login, ok = to_first_login(root, 1)
         print("== real node: `make lab` (toolchain cached) until the first super-admin login")
         print(f"  lab up {up:.1f} s, main job {orch:.1f} s{'' if ok else ' FAILED'}, first login at {first_login:.1f} s")
 
@@ -119,11 +150,8 @@ def main():
             mb = _rss_mb(pid)
             print(f"  container {ns}/{container:14} {mb:.0f} MB" if mb else f"  container {container}: gone")
     finally:
-        subprocess.run([sys.executable, str(REPO / "lab" / "labctl.py"), "down", "--root", str(root)],
-                       capture_output=True, text=True)
-        salt_root = labctl.Lab(root).salt_root
-        shutil.rmtree(root, ignore_errors=True)
-        shutil.rmtree(salt_root, ignore_errors=True)
+        down(root)
+    three_nodes()
 
 
 if __name__ == "__main__":

@@ -180,6 +180,11 @@ state = "{d / 'containerd-state'}"
   address = ""
 [plugins."io.containerd.internal.v1.opt"]
   path = "{d / 'opt'}"
+# NRI (on by default in containerd 2) would listen on the machine's /var/run/nri/nri.sock: one
+# path for every containerd, so two starting at once (hosts of a lab, labs side by side) race for
+# it and one dies, and the socket is left outside the lab root. The lab has no NRI plugin.
+[plugins."io.containerd.nri.v1.nri"]
+  disable = true
 [plugins."io.containerd.grpc.v1.cri"]
   disable_tcp_service = true
   stream_server_address = "127.0.0.1"
