@@ -67,9 +67,9 @@ def _rss_mb(pid):
     return None
 
 
-def to_first_login(root, nodes):
-    """`make lab` with ``nodes`` hosts until the super-admin's first login: (lab, up s, main job s,
-    first login s, main job ok)."""
+def to_first_login(root, nodes, title):
+    """`make lab` with ``nodes`` hosts until the super-admin's first login, printed under ``title``;
+    returns the lab."""
     t0 = time.time()
     r = subprocess.run([sys.executable, str(REPO / "lab" / "labctl.py"), "up", "--root", str(root), "--random-ports",
                         *(["--nodes", str(nodes)] if nodes > 1 else [])], capture_output=True, text=True)
@@ -88,7 +88,9 @@ def to_first_login(root, nodes):
         except OSError:
             pass
         time.sleep(0.2)
-    return lab, up, orch, time.time() - t0, ok
+    print(f"== {title}")
+    print(f"  lab up {up:.1f} s, main job {orch:.1f} s{'' if ok else ' FAILED'}, first login at {time.time() - t0:.1f} s")
+    return lab
 
 
 def down(root):
@@ -103,9 +105,8 @@ def three_nodes():
     """The same on three control-plane hosts, and each host's node components' memory."""
     root = Path(tempfile.mkdtemp(prefix="dxb3-", dir="/tmp"))
     try:
-        lab, up, orch, first_login, ok = to_first_login(root, 3)
-        print("== three control-plane hosts: `make lab NODES=3` until the first super-admin login")
-        print(f"  lab up {up:.1f} s, main job {orch:.1f} s{'' if ok else ' FAILED'}, first login at {first_login:.1f} s")
+        lab = to_first_login(root, 3, "three control-plane hosts: `make lab NODES=3` until the first super-admin "
+                                      "login")
         print("== memory (RSS) of each host's components")
         for host in lab.cluster.hosts():
             node = lab.cluster.node(host)
@@ -118,9 +119,7 @@ def three_nodes():
 def main():
     root = Path(tempfile.mkdtemp(prefix="dxbn-", dir="/tmp"))
     try:
-        lab, up, orch, first_login, ok = to_first_login(root, 1)
-        print("== real node: `make lab` (toolchain cached) until the first super-admin login")
-        print(f"  lab up {up:.1f} s, main job {orch:.1f} s{'' if ok else ' FAILED'}, first login at {first_login:.1f} s")
+        lab = to_first_login(root, 1, "real node: `make lab` (toolchain cached) until the first super-admin login")
 
         kubectl = [lab.tools["KUBECTL_BIN"], "--kubeconfig", str(lab.kubeconfig), "-n", "dexauth"]
         pod = _dex_pods(kubectl)[0]
