@@ -88,8 +88,9 @@ def to_first_login(root, nodes, title):
         except OSError:
             pass
         time.sleep(0.2)
+    first_login = time.time() - t0
     print(f"== {title}")
-    print(f"  lab up {up:.1f} s, main job {orch:.1f} s{'' if ok else ' FAILED'}, first login at {time.time() - t0:.1f} s")
+    print(f"  lab up {up:.1f} s, main job {orch:.1f} s{'' if ok else ' FAILED'}, first login at {first_login:.1f} s")
     return lab
 
 
