@@ -18,6 +18,25 @@ def short_root(prefix="dxl-"):
     return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
 
 
+def processes_naming(root):
+    """Pids of the processes whose command line names ``root`` (a lab's processes all do)."""
+    found = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if str(root).encode() in (p / "cmdline").read_bytes():
+                    found.append(p.name)
+            except OSError:
+                pass
+    return found
+
+
+def mounts_under(root):
+    """Mount points at or below ``root``."""
+    return [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()
+            if line.split()[1].startswith(str(root))]
+
+
 class LabHandle:
     def __init__(self, root, nodes=1):
         self.root = Path(root)

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 import dexlab
-from labfixture import REPO, LabHandle, short_root
+from labfixture import REPO, LabHandle, mounts_under, processes_naming, short_root
 from support import wait_until
 
 sys.path.insert(0, str(REPO / "lab"))
@@ -38,18 +38,9 @@ def _leftovers(handle):
     """What of a multi-host lab exists outside its root, or runs: processes naming the root,
     network namespaces, interfaces and addresses (hosts.py), mounts under the root (the hosts'
     mount namespaces), cgroups of the hosts' kubelets."""
-    root = str(handle.root)
-    left = []
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                if root.encode() in (p / "cmdline").read_bytes():
-                    left.append(f"process {p.name}")
-            except OSError:
-                pass
+    left = [f"process {pid}" for pid in processes_naming(handle.root)]
     left += hosts.Network(handle.root).leftovers()
-    left += [f"mount {line.split()[1]}" for line in Path("/proc/self/mounts").read_text().splitlines()
-             if line.split()[1].startswith(root)]
+    left += [f"mount {m}" for m in mounts_under(handle.root)]
     cgroup = handle.lab.node.cgroup
     left += [f"cgroup {d}" for top in Path("/sys/fs/cgroup").iterdir() if top.is_dir()
              for d in top.glob(cgroup.lstrip("/") + "*")]

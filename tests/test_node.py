@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 import dexlab
-from labfixture import REPO, LabHandle, short_root
+from labfixture import REPO, LabHandle, mounts_under, processes_naming, short_root
 from support import wait_until
 
 sys.path.insert(0, str(REPO / "lab"))
@@ -61,22 +61,12 @@ def _processes_in_cgroup(cgroup):
 
 
 def _assert_nothing_left(handle, before, root_alive):
-    root = str(handle.root)
-    procs = []
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                if root.encode() in (p / "cmdline").read_bytes():
-                    procs.append(p.name)
-            except OSError:
-                pass
+    procs = processes_naming(handle.root)
     assert procs == [], f"processes of the lab still run: {procs}"
     assert _processes_in_cgroup(handle.lab.node.cgroup) == [], "pod processes still run"
     busy = {name: port for name, port in (handle.ports or {}).items() if not labctl.port_free(port)}
     assert busy == {}, f"ports still taken: {busy}"
-    mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()
-              if line.split()[1].startswith(root)]
-    assert mounts == []
+    assert mounts_under(handle.root) == []
     assert not any(d.exists() for d in handle.lab.node._cgroup_dirs())
     assert not Path("/sys/class/net", handle.lab.node.bridge).exists()
     assert not handle.lab.salt_root.exists(), f"Salt's state outside the root stays: {handle.lab.salt_root}"
