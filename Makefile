@@ -12,6 +12,8 @@ PY      = $$(grep ^SALT_VENV= $(TOOLS) | cut -d= -f2)/bin/python
 JAR     = java-ext/target/authctl.jar
 # Control-plane hosts of `make lab` (more than 1: each in its own network namespace, lab/cluster.py).
 NODES  ?= 1
+# Parallel streams of `make test`, each on its own lab (pytest-xdist; 0: one stream, no xdist).
+TEST_WORKERS ?= 2
 
 .PHONY: help toolchain jar lab lab-up lab-add-node lab-down lab-status lab-main test unit-java unit-python e2e bench clean
 
@@ -44,7 +46,9 @@ lab-status: ## print the lab summary and the health of each process
 test: toolchain ## run every test (JUnit, pytest for Salt modules, end to end on private labs)
 	@echo "[test] Java unit tests"; mvn -q -B package
 	@echo "[test] Salt module unit tests and end-to-end tests"
-	@$(PY) -m pytest -q -p no:cacheprovider salt/tests tests
+	@$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile -m "not alone" salt/tests tests
+	@echo "[test] End-to-end tests that compare the whole machine before and after, with no other lab running"
+	@$(PY) -m pytest -q -p no:cacheprovider -m alone tests
 
 bench: toolchain jar ## run the benchmarks and print figures
 	@bench/run.sh

@@ -120,7 +120,7 @@ class Image:
                                         "org.opencontainers.image.ref.name": self.name.rsplit(":", 1)[1]}
         index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
                  "manifests": [manifest_desc]}
-        tmp = Path(str(out) + ".tmp")
+        tmp = _private_tmp(out)
         with tarfile.open(tmp, "w") as tar:
             def add(name, data):
                 ti = tarfile.TarInfo(name)
@@ -193,18 +193,35 @@ def java_runtime(jar, cache_dir):
         mods = ",".join(sorted(set(filter(None, mods.split(","))) | {"jdk.crypto.ec", "jdk.naming.dns",
                                                                        "jdk.zipfs", "java.naming"}))
         cache_dir.mkdir(parents=True, exist_ok=True)
-        deps_file.write_text(mods)
+        _publish_file(deps_file, mods.encode())
     mods = deps_file.read_text().strip()
     jdk = subprocess.run(["java", "-XshowSettings:properties", "-version"], capture_output=True, text=True).stderr
     jdk_version = next((line.split("=")[1].strip() for line in jdk.splitlines() if "java.runtime.version" in line), "")
     out = cache_dir / f"jre-{hashlib.sha256((jdk_version + mods).encode()).hexdigest()[:16]}"
     if not out.exists():
-        tmp = Path(str(out) + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
+        tmp = _private_tmp(out)
+        shutil.rmtree(tmp, ignore_errors=True)  # a killed build's, under a reused pid
         subprocess.run(["jlink", "--add-modules", mods, "--strip-debug", "--no-man-pages", "--no-header-files",
                         "--compress=2", "--output", str(tmp)], check=True, capture_output=True, timeout=600)
-        tmp.replace(out)
+        try:
+            tmp.replace(out)
+        except OSError:
+            if not out.is_dir():
+                raise
+            shutil.rmtree(tmp)  # another lab published the same runtime first
     return out
+
+
+def _private_tmp(out):
+    """Where this process builds ``out`` before publishing it: labs starting at once (a parallel
+    test run) build the same cached file side by side, each in its own, and the last rename wins."""
+    return out.with_name(f"{out.name}.{os.getpid()}.tmp")
+
+
+def _publish_file(out, data):
+    tmp = _private_tmp(out)
+    tmp.write_bytes(data)
+    tmp.replace(out)
 
 
 def shared_libraries(runtime):

@@ -7,9 +7,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from labfixture import LabHandle, short_root  # noqa: E402
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "alone: compares the whole machine before and after; `make test` runs it after"
+                                       " the parallel streams, with no other lab running")
+
+
+def pytest_collection_modifyitems(items):
+    # The three-host tests are the longest file: started first, they do not end a parallel run alone.
+    items.sort(key=lambda item: "lab3" not in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture(scope="session")
 def lab():
-    """One private lab shared by the end-to-end tests of a session."""
+    """One private lab shared by the end-to-end tests of a session (of each parallel stream)."""
     handle = LabHandle(short_root()).up()
     yield handle
     down = handle.down()

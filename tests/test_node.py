@@ -74,8 +74,10 @@ def _assert_nothing_left(handle, before, root_alive):
         assert _machine_state() == before
 
 
-# The labs of their own first: run alone, this file then compares the machine before and after
-# (the session's lab, a real-node lab too, starts with the first test below that needs it).
+# The labs of their own first: marked `alone` (make test runs them with no other lab), they then
+# compare the machine before and after (the session's lab, a real-node lab too, starts with the
+# first test below that needs it; run by hand beside another lab, they check only their own).
+@pytest.mark.alone
 def test_lab_down_after_a_failed_start_leaves_nothing_behind():
     others = labnode.REGISTRY.exists()
     before = _machine_state()
@@ -94,6 +96,7 @@ def test_lab_down_after_a_failed_start_leaves_nothing_behind():
     handle.remove()
 
 
+@pytest.mark.alone
 def test_lab_down_after_a_full_run_leaves_nothing_behind():
     """Up, the orchestration (Dex and the account service running as pods), then down: no pod's
     process, port, mount, cgroup, network namespace, interface or file outside the root stays."""

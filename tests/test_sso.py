@@ -148,7 +148,8 @@ def log_in_at(b, url, email, password):
 
 
 def headers_shown(b):
-    return json.loads(b.find("#headers")[0].text)
+    """The headers the UI received, once its page shows (a refusal or error page instead fails with its text)."""
+    return json.loads(b.wait_for(lambda: b.find("#headers"), what="the UI's page")[0].text)
 
 
 @pytest.mark.parametrize("role", list(ROLES))
