@@ -48,6 +48,7 @@ public final class ChartValues {
         v.put("image.repository", hasTag ? image.substring(0, colon) : image);
         v.put("image.tag", hasTag ? image.substring(colon + 1) : Versions.dex());
         v.put("issuer", cfg.issuer().toString());
+        v.put("replicaCount", Integer.toString(cfg.dexReplicas()));
         v.put("listenAddress", cfg.listenAddress());
         v.put("hostNetwork", Boolean.toString(cfg.hostNetwork()));
         if (cfg.apiserverAddress() != null) {

@@ -31,7 +31,8 @@ public record DeploymentConfig(
         Path chartDir, String release, String superadminEmail, String superadminUsername,
         int bcryptCost, String kubernetesVersion, Path kubeconfig, Path apiserverManifest, Path authenticationConfig,
         Map<String, IdpSpec> idps, String productName, String primaryColor, Account account,
-        List<AdminUi> adminUis, boolean hostNetwork, String apiserverAddress, LoginGuard loginGuard) {
+        List<AdminUi> adminUis, boolean hostNetwork, String apiserverAddress, LoginGuard loginGuard,
+        int dexReplicas) {
 
     /**
      * The login guard in front of Dex (pillar {@code dexauth:login_guard}); null when a partial
@@ -150,7 +151,8 @@ public record DeploymentConfig(
                 pathOf(r.path("kubernetes:authentication_config")), idps(pillar.get("idps")),
                 productName(r), color(r, "branding:primary_color"),
                 account, adminUis, r.has("dex:host_network") && r.bool("dex:host_network"), apiserverAddress(r),
-                partial && !r.has("login_guard") ? null : loginGuard(r, https, grpc, telemetry));
+                partial && !r.has("login_guard") ? null : loginGuard(r, https, grpc, telemetry),
+                r.intIn("dex:replicas", 1, 20));
         if (!cfg.idps().isEmpty() && version != null && !cfg.structuredAuthentication()) {
             throw invalid(ROOT + ":idps", "upstream IdPs need Kubernetes 1.30 or later: only its structured"
                     + " authentication keeps their users (oidc:<idp>:<email>) apart from local users (oidc:<email>)");

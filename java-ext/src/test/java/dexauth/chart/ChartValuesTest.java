@@ -49,6 +49,12 @@ class ChartValuesTest {
     }
 
     @Test
+    void dexReplicasFromPillar() {
+        assertEquals("1", values().get("replicaCount"));
+        assertEquals("3", values("dex:replicas", 3).get("replicaCount"));
+    }
+
+    @Test
     void accountServiceValuesNameItsSecretsAndConsoleClient() {
         Map<String, String> v = values();
         assertEquals("true", v.get("account.enabled"));

@@ -288,6 +288,15 @@ class DexChartTest {
   }
 
   @Test
+  void dexDisruptionBudgetOnlyWithSeveralReplicas() throws Exception {
+    assertTrue(kinds(render(t -> t), "PodDisruptionBudget").stream().allMatch(DexChartTest::isAccount));
+    JsonNode pdb = kinds(render(t -> t.set("replicaCount", "2")), "PodDisruptionBudget").stream()
+        .filter(b -> !isAccount(b)).findFirst().orElseThrow();
+    assertEquals(1, pdb.at("/spec/maxUnavailable").asInt());
+    assertTrue(pdb.at("/spec/minAvailable").isMissingNode());
+  }
+
+  @Test
   void dexAndAccountReplicasPreferDifferentNodes() throws Exception {
     for (JsonNode deployment : kinds(render(t -> t.set("replicaCount", "3").set("account.replicas", "3")), "Deployment")) {
       String name = deployment.at("/metadata/name").asText();

@@ -203,6 +203,15 @@ class DeploymentConfigTest {
     }
 
     @Test
+    void dexReplicasAreOneToTwenty() {
+        assertEquals(1, DeploymentConfig.fromPillar(TestPillars.valid()).dexReplicas());
+        assertEquals(3, TestPillars.with("dex:replicas", 3).dexReplicas());
+        rejected("dexauth:dex:replicas", () -> TestPillars.with("dex:replicas", 0));
+        rejected("dexauth:dex:replicas", () -> TestPillars.with("dex:replicas", 21));
+        rejected("dexauth:dex:replicas", () -> TestPillars.with("dex:replicas", "three"));
+    }
+
+    @Test
     void accountKeysAreValidatedByName() {
         rejected("dexauth:account:path", () -> TestPillars.with("account:path", "account"));
         rejected("dexauth:account:path", () -> TestPillars.with("account:path", "/account/"));
