@@ -139,6 +139,38 @@ def changed_states(states):
     return out
 
 
+ROLES_MANAGED = "Roles and role bindings match the stored assignments"
+
+
+def apply_roles_state(lab):
+    """What the roles schedule runs, run now: the dexauth.roles state, once no other state run (e.g.
+    a scheduled one) holds the minion's state lock. Every state of it must succeed (salt-call's
+    exit code does not say). Returns the roles_managed result. (Salt 3008's queue=True returns at
+    once with "Job queued", before the run: so this waits for the lock itself.)"""
+    ran = {}
+
+    def applied():
+        r = lab.salt_call("state.apply", "dexauth.roles")
+        try:
+            states = json.loads(r.stdout)["local"]
+        except (ValueError, KeyError):
+            return False
+        if isinstance(states, list) and any("is running as PID" in str(s) for s in states):
+            return False  # another state run holds the lock: try again once it ended
+        ran.update(r=r, states=states)
+        return True
+    wait_until(applied, timeout=300, what="the roles state applied after any state run in progress")
+    r, states = ran["r"], ran["states"]
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert isinstance(states, dict), r.stdout[-2000:]
+    failed = [f"{s.get('__id__')}: {s.get('comment')}" for s in states.values()
+              if isinstance(s, dict) and s.get("result") is not True]
+    assert not failed, failed
+    managed = [s for s in states.values() if isinstance(s, dict) and s.get("__id__") == ROLES_MANAGED]
+    assert managed, r.stdout[-3000:]
+    return managed[0]
+
+
 def set_overrides(lab, overrides):
     """Writes the lab's pillar override file (the test's way to change pillar)."""
     (lab.root / "pillar" / "lab_overrides.sls").write_text(yaml.safe_dump(overrides or {}))

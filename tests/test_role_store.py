@@ -35,32 +35,6 @@ def whoami(lab, tok):
     return json.loads(r.stdout)["status"]["userInfo"]
 
 
-def apply_roles_state(lab):
-    """What the schedule runs: the roles state, once no other state run (e.g. a scheduled one) holds
-    the minion's state lock; its roles_managed result. (Salt 3008's queue=True returns at once with
-    "Job queued", so the test waits for the lock itself.)"""
-    ran = {}
-
-    def applied():
-        r = lab.salt_call("state.apply", "dexauth.roles")
-        try:
-            states = json.loads(r.stdout)["local"]
-        except (ValueError, KeyError):
-            return False
-        if isinstance(states, list) and any("is running as PID" in str(s) for s in states):
-            return False  # another state run holds the lock: try again once it ended
-        ran.update(r=r, states=states)
-        return True
-    wait_until(applied, timeout=300, what="the roles state applied after any state run in progress")
-    r, states = ran["r"], ran["states"]
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert isinstance(states, dict), r.stdout[-2000:]
-    managed = [s for s in states.values()
-               if isinstance(s, dict) and s.get("__id__") == "Roles and role bindings match the stored assignments"]
-    assert managed and managed[0]["result"] is True, r.stdout[-3000:]
-    return managed[0]
-
-
 @contextlib.contextmanager
 def schedule_paused(lab):
     """The minion's scheduled reconcile held back, so that the test's own runs are the ones that act."""
@@ -135,7 +109,7 @@ def test_group_grants_stored_without_idp_are_migrated_once_by_the_states(lab_up)
             path.write_text(json.dumps(legacy))
             with schedule_paused(lab):
                 assert lab.kubectl("replace", "--force", "-f", str(path)).returncode == 0
-                first = apply_roles_state(lab)
+                first = dexlab.apply_roles_state(lab)
             assert "corp" in json.dumps(first["changes"]) and "somegitlab" in first["comment"], first
             data = stored_grants(lab)
             assert "grants.json" not in data
@@ -143,7 +117,7 @@ def test_group_grants_stored_without_idp_are_migrated_once_by_the_states(lab_up)
             alice = directory_token(lab, "corp", corp)
             wait_until(lambda: can_list_pods(lab, alice), timeout=30, what="the migrated grant in force")
 
-            second = apply_roles_state(lab)
+            second = dexlab.apply_roles_state(lab)
             assert second["changes"] == {}, second
         finally:
             ctl(lab, "role", "revoke", "--group", "ops", "--idp", "corp", "read-only")
@@ -185,7 +159,7 @@ def test_empty_and_forged_user_records_are_skipped_with_a_warning_and_others_sti
         assert r.returncode == 0, r.stdout + r.stderr
         wait_until(lambda: can_list_pods(lab, dev), timeout=30,
                    what="the developer's new role, beside the bad records")
-        state = apply_roles_state(lab)
+        state = dexlab.apply_roles_state(lab)
         assert "dexauth-user-forged" in state["comment"], state
         assert lab.kubectl("get", "secrets", "-n", NS, token=viewer).returncode != 0, "the forged record counted"
         assert "oidc:" + VIEWER not in json.dumps(
@@ -302,7 +276,7 @@ def test_a_revoke_whose_binding_removal_failed_shows_as_drift_and_the_next_recon
         assert "DRIFT" in line and "read-only" in line, r.stdout  # ...and the operator is told
     finally:
         lab.kubectl("delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", name)
-    apply_roles_state(lab)  # the next (scheduled) reconcile
+    dexlab.apply_roles_state(lab)  # the next (scheduled) reconcile
     wait_until(lambda: not can_list_pods(lab, viewer), timeout=30, what="the revoked binding removed")
     line = next(x for x in ctl(lab, "user", "list").stdout.splitlines() if x.startswith(VIEWER))
     assert "DRIFT" not in line
