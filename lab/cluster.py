@@ -30,6 +30,7 @@ from pathlib import Path
 import etcd_cluster
 import hosts as labhosts
 import node as labnode
+import statelock
 
 # What each host has of its own under the shared lab root (relative to it).
 PRIVATE_DIRS = ["etc/kubernetes/manifests", "etc/kubernetes/dexauth"]
@@ -177,11 +178,18 @@ class Cluster:
             raise SystemExit(f"labctl: salt-run saltutil.sync_all failed: {r.stderr}")
         names = ",".join(h.name for h in only or self.hosts())
         self.salt("-L", names, "saltutil.sync_all", timeout=300)
-        r = self.salt("-L", names, "state.apply", "lab.bootstrap", "queue=True", timeout=600)
-        try:
-            result = json.loads(r.stdout)
-        except ValueError:
-            raise SystemExit(f"labctl: lab.bootstrap failed:\n{r.stdout}\n{r.stderr}")
+        result, waiting = {}, [h.name for h in only or self.hosts()]
+
+        def applied():
+            nonlocal waiting
+            r = self.salt("-L", ",".join(waiting), "state.apply", "lab.bootstrap", timeout=600)
+            try:
+                result.update(json.loads(r.stdout))
+            except ValueError:
+                raise SystemExit(f"labctl: lab.bootstrap failed:\n{r.stdout}\n{r.stderr}")
+            waiting = [n for n in waiting if statelock.held(result.get(n))]
+            return not waiting
+        statelock.until_free(applied, "lab.bootstrap")
         failed = []
         for host in only or self.hosts():
             states = result.get(host.name)

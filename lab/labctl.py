@@ -35,6 +35,7 @@ import cluster as labcluster  # noqa: E402
 import etcd_cluster  # noqa: E402
 import labkube  # noqa: E402
 import node as labnode  # noqa: E402
+import statelock  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = REPO / ".lab"
@@ -484,17 +485,22 @@ class Lab:
         self.wait_for("salt-minion (test.ping through the master)", ok, timeout=120)
 
     def bootstrap_state(self):
-        # queue=True: the minion's schedule (dexauth.roles) may be running a state at this moment.
-        r = self.salt_call("state.apply", "lab.bootstrap", "queue=True")
-        try:
-            result = json.loads(r.stdout)["local"]
-        except (ValueError, KeyError, TypeError):
-            raise SystemExit(f"labctl: lab.bootstrap failed:\n{r.stdout}\n{r.stderr}")
-        if not isinstance(result, dict):  # a list of errors (render failure, conflicting run)
+        result, r = None, None
+
+        def applied():
+            nonlocal result, r
+            r = self.salt_call("state.apply", "lab.bootstrap")
+            try:
+                result = json.loads(r.stdout)["local"]
+            except (ValueError, KeyError, TypeError):
+                raise SystemExit(f"labctl: lab.bootstrap failed:\n{r.stdout}\n{r.stderr}")
+            return not statelock.held(result)
+        statelock.until_free(applied, "lab.bootstrap")
+        if not isinstance(result, dict):  # a list of errors (render failure)
             raise SystemExit("labctl: lab.bootstrap failed: " + "; ".join(map(str, result)))
         # A state is done only with result True; say which one is not, with everything Salt said.
         failed = [f"{v.get('__id__', key)}: result={v.get('result')!r}, comment={v.get('comment')!r}, "
-                  f"changes={json.dumps(v.get('changes'))}"
+                  f"changes={json.dumps(v.get('changes'))}" if isinstance(v, dict) else f"{key}: {v!r}"
                   for key, v in result.items() if not (isinstance(v, dict) and v.get("result") is True)]
         if failed or r.returncode != 0 or not result:
             raise SystemExit(f"labctl: lab.bootstrap failed (salt-call exit code {r.returncode}):\n  "

@@ -16,6 +16,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lab"))
 import main_job  # noqa: E402
+import statelock  # noqa: E402
 from support import Slapd, TestCA, login_page, wait_until  # noqa: E402
 
 CLI_REDIRECT = "http://127.0.0.1:5555/callback"
@@ -155,7 +156,7 @@ def apply_roles_state(lab):
             states = json.loads(r.stdout)["local"]
         except (ValueError, KeyError):
             return False
-        if isinstance(states, list) and any("is running as PID" in str(s) for s in states):
+        if statelock.held(states):
             return False  # another state run holds the lock: try again once it ended
         ran.update(r=r, states=states)
         return True

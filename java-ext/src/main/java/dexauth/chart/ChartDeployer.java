@@ -34,6 +34,8 @@ import java.util.stream.Stream;
 public final class ChartDeployer {
     static final String STATE_CONFIGMAP = "dexauth-chart-state";
 
+    /** The chart's label of every object of a release, its pods included. */
+    private static final String INSTANCE_LABEL = "app.kubernetes.io/instance";
     private final KubernetesClient kube;
     private final Path kubeconfig;
     private final List<String> warnings = new java.util.ArrayList<>();
@@ -307,6 +309,7 @@ public final class ChartDeployer {
             changes.put("release/" + cfg.namespace() + "/" + cfg.release(), "uninstalled");
             if (!dryRun) {
                 Helm.uninstall(cfg.release()).withNamespace(cfg.namespace()).withKubeConfig(kubeconfig).call();
+                deleteWorkloadsLeft(cfg.namespace(), cfg.release());
                 awaitPodsGone(cfg.namespace(), cfg.release(), Duration.ofSeconds(120));
             }
         }
@@ -314,6 +317,17 @@ public final class ChartDeployer {
             kube.configMaps().inNamespace(cfg.namespace()).withName(STATE_CONFIGMAP).delete();
         }
         return changes;
+    }
+
+    /**
+     * The ReplicaSets and pods of the release's uninstalled Deployments, deleted now instead of by
+     * kube-controller-manager's garbage collector: right after the removal restarted kube-apiserver,
+     * the collector took over a minute to act (80 s in the lab), and Dex kept serving meanwhile.
+     * ReplicaSets first, so none makes a pod again.
+     */
+    private void deleteWorkloadsLeft(String ns, String release) {
+        kube.apps().replicaSets().inNamespace(ns).withLabel(INSTANCE_LABEL, release).delete();
+        kube.pods().inNamespace(ns).withLabel(INSTANCE_LABEL, release).delete();
     }
 
     /**
@@ -325,7 +339,7 @@ public final class ChartDeployer {
         Instant deadline = Instant.now().plus(timeout);
         List<String> left = List.of();
         while (Instant.now().isBefore(deadline)) {
-            left = kube.pods().inNamespace(ns).withLabel("app.kubernetes.io/instance", release).list().getItems()
+            left = kube.pods().inNamespace(ns).withLabel(INSTANCE_LABEL, release).list().getItems()
                     .stream().map(p -> p.getMetadata().getName()).toList();
             if (left.isEmpty()) return;
             try {
