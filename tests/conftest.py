@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -13,8 +14,9 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(items):
-    # The three-host tests are the longest file: started first, they do not end a parallel run alone.
-    items.sort(key=lambda item: "lab3" not in getattr(item, "fixturenames", ()))
+    # In parallel streams the three-host tests, the longest file, start first: they do not end the run alone.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: "lab3" not in getattr(item, "fixturenames", ()))
 
 
 @pytest.fixture(scope="session")

@@ -131,9 +131,10 @@ class ApiserverWatch:
         for name, t in since.items():
             self.down[name].append((t, time.time()))
 
-    def restarts(self, min_seconds=1.0):
-        """Not-ready intervals of at least ``min_seconds`` (a restart; a single slow poll under load
-        is not one), per host."""
+    def restarts(self, min_seconds=5.0):
+        """Not-ready intervals of at least ``min_seconds``, per host: a restart lasts over 10 s
+        (kubelet's fixed back-off for a static pod, docs/architecture.md); a shorter outage is an
+        apiserver or its etcd member slow to answer on a loaded machine (2.5 s seen), not one."""
         return {n: [(a, b) for a, b in iv if b - a >= min_seconds] for n, iv in self.down.items()}
 
 
