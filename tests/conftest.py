@@ -1,4 +1,3 @@
-import os
 import sys
 from pathlib import Path
 
@@ -11,12 +10,6 @@ from labfixture import LabHandle, short_root  # noqa: E402
 def pytest_configure(config):
     config.addinivalue_line("markers", "alone: compares the whole machine before and after; `make test` runs it after"
                                        " the parallel streams, with no other lab running")
-
-
-def pytest_collection_modifyitems(items):
-    # In parallel streams the three-host tests, the longest file, start first: they do not end the run alone.
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        items.sort(key=lambda item: "lab3" not in getattr(item, "fixturenames", ()))
 
 
 @pytest.fixture(scope="session")
