@@ -15,7 +15,7 @@ of the lab root is shared (the hosts' disks are one). Mounts made inside a host 
 (slave propagation) and vanish with its namespace.
 
 The machine itself keeps salt-master and salt-api (on the bridge address, which every host
-reaches), kube-controller-manager and kube-scheduler (once, leader election off), and a
+reaches), kube-controller-manager and kube-scheduler (once, restarted when they exit), and a
 forwarder standing in for the load balancer in front of the control plane: 127.0.0.1:<apiserver>
 to the first apiserver that accepts, and Dex's and the account service's ports on the bridge
 address (the issuer's address) to whichever host runs their pods.
