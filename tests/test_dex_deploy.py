@@ -180,11 +180,21 @@ def test_expired_token_is_refused(deployed):
 
 
 def test_removal_keeps_users_and_redeploy_restores_login(deployed):
+    """The removal stops kube-apiserver trusting Dex by rewriting its authentication file (re-read,
+    no restart); the redeployment trusts Dex again the same way."""
+    token = dexlab.superadmin_token(deployed)
+    assert token and deployed.kubectl("get", "ns", token=token).returncode == 0
+    apiserver = deployed.pod_pid("kube-apiserver")
+    manifest = (deployed.lab.manifests / "kube-apiserver.yaml").read_text()
     ok, states, _ = dexlab.orchestrate(deployed, "dexauth.orchestrate.remove")
     assert ok, dexlab.failures(states)
     wait_until(lambda: deployed.pod_pid("deploy-dexauth-dex") is None, what="Dex stopped")
-    manifest = (deployed.lab.manifests / "kube-apiserver.yaml").read_text()
-    assert "--authentication-config" not in manifest
+    # A token Dex issued before is refused at once (past kube-apiserver's 10 s cache of a success).
+    wait_until(lambda: "Unauthorized" in deployed.kubectl("get", "ns", token=token).stderr, timeout=60,
+               what="the super-admin's token refused after the removal")
+    assert (deployed.lab.manifests / "kube-apiserver.yaml").read_text() == manifest
+    authn = deployed.root / "etc" / "kubernetes" / "dexauth" / "authentication-config.yaml"
+    assert "jwt: []" in authn.read_text() and "certificateAuthority" not in authn.read_text()
     assert deployed.kubectl("-n", "dexauth", "get", "secret", "dex-https-tls").returncode != 0
     # User data stays: Dex's password objects and the client secrets.
     assert "admin" in deployed.kubectl("-n", "dexauth", "get", "passwords.dex.coreos.com", "-o", "yaml").stdout
@@ -194,6 +204,7 @@ def test_removal_keeps_users_and_redeploy_restores_login(deployed):
     wait_until(lambda: dexlab.superadmin_token(deployed), what="super-admin login after redeploy")
     token = dexlab.superadmin_token(deployed)
     wait_until(lambda: deployed.kubectl("get", "ns", token=token).returncode == 0, what="kubectl after redeploy")
+    assert deployed.pod_pid("kube-apiserver") == apiserver, "kube-apiserver restarted for the removal or redeploy"
 
 
 def test_release_named_without_dex_deploys_logs_in_and_reruns_quietly(deployed):

@@ -90,6 +90,12 @@ def test_purge_deletes_the_namespace_certificates_and_authctl_config(purged):
     assert purged.kubectl("-n", "kube-public", "get", "configmap", "dexauth-ca").returncode != 0
 
 
+def test_purge_removes_the_apiserver_flag_and_its_files(purged):
+    manifest = (purged.lab.manifests / "kube-apiserver.yaml").read_text()
+    assert "--authentication-config" not in manifest and "dexauth-authn" not in manifest
+    assert not (purged.root / "etc" / "kubernetes" / "dexauth" / "authentication-config.yaml").exists()
+
+
 def test_after_the_purge_the_namespace_terminates_and_a_redeploy_works(purged):
     wait_until(lambda: purged.kubectl("get", "namespace", "dexauth").returncode != 0, timeout=180,
                what="namespace dexauth gone (its finalizers done)")

@@ -87,10 +87,26 @@ public final class ApiserverAuthentication {
         return "https://" + host + ":" + (port.isEmpty() ? "6443" : port.get(0));
     }
 
-    public static Map<String, String> unconfigure(DeploymentConfig cfg, boolean dryRun) throws IOException {
+    /**
+     * kube-apiserver no longer trusts Dex. Without {@code purge}, where its flag is
+     * {@code --authentication-config}, the flag and its mount stay and the file is rewritten to
+     * trust no issuer: kube-apiserver re-reads it, so a removal and a later redeployment never
+     * restart it (a restart drops every watch in the cluster and delays the controllers). A purge,
+     * or the --oidc-* flags (not re-read), remove the flags, the mount and the files: one restart.
+     */
+    public static Map<String, String> unconfigure(DeploymentConfig cfg, boolean purge, boolean dryRun)
+            throws IOException {
         Map<String, String> changes = new LinkedHashMap<>();
         Path configFile = cfg.authenticationConfig();
         StaticPodManifest manifest = StaticPodManifest.read(cfg.apiserverManifest());
+        Path caFile = configFile.getParent().resolve("dex-ca.crt");
+        if (!purge && manifest.flagValues("--authentication-config").contains(configFile.toString())) {
+            if (writeIfDifferent(configFile, TRUSTS_NO_ISSUER, dryRun)) {
+                changes.put(configFile.toString(), "trusts no issuer (flag kept, no restart; a purge removes it)");
+            }
+            deleteIfPresent(caFile, changes, dryRun);
+            return changes;
+        }
         boolean changed = manifest.setFlags(ApiserverAuthentication::isOurFlag, List.of());
         changed |= manifest.hostPathMount(VOLUME, configFile.getParent().toString(), false);
         if (changed) {
@@ -98,9 +114,13 @@ public final class ApiserverAuthentication {
             if (!dryRun) manifest.writeIfChanged();
         }
         deleteIfPresent(configFile, changes, dryRun);
-        deleteIfPresent(configFile.getParent().resolve("dex-ca.crt"), changes, dryRun);
+        deleteIfPresent(caFile, changes, dryRun);
         return changes;
     }
+
+    /** An authentication configuration without authenticators (kube-apiserver accepts none). */
+    static final String TRUSTS_NO_ISSUER = "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthenticationConfiguration\n"
+            + "jwt: []\n";
 
     static boolean isOurFlag(String flag) {
         return flag.startsWith("--authentication-config") || flag.startsWith("--oidc-");

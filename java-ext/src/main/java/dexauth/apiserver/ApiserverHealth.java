@@ -86,6 +86,21 @@ public final class ApiserverHealth {
         }
     }
 
+    /**
+     * Waits until the node runs {@code writtenConfig} (no token is checked: for a configuration that
+     * trusts no issuer); empty when it does, else what was still wrong at the deadline.
+     */
+    public Optional<String> awaitLoaded(Instant since, String writtenConfig, Duration timeout) throws InterruptedException {
+        Instant deadline = Instant.now().plus(timeout);
+        while (true) {
+            String problem = loadProblem(since, writtenConfig);
+            if (problem == null) return Optional.empty();
+            if (problem.startsWith(REFUSED)) return Optional.of(problem);
+            if (Instant.now().isAfter(deadline)) return Optional.of(problem + " (waited " + timeout.toSeconds() + " s)");
+            Thread.sleep(1000);
+        }
+    }
+
     /** Waits for /readyz only (after a rollback); false if it never came. */
     public boolean awaitReady(Duration timeout) throws InterruptedException {
         Instant deadline = Instant.now().plus(timeout);
@@ -98,27 +113,20 @@ public final class ApiserverHealth {
 
     private String problem(Instant since, boolean restarted, String writtenConfig) {
         String url = kube.getConfiguration().getMasterUrl();
-        if (!"ok".equals(raw("/readyz"))) return "kube-apiserver at " + url + " is not ready (/readyz)";
-        String metrics = raw("/metrics");
-        if (metrics == null) return "kube-apiserver at " + url + " does not answer /metrics";
-        if (restarted && metric(metrics, "process_start_time_seconds", "") < since.getEpochSecond()) {
-            return "kube-apiserver at " + url + " still runs the process from before the manifest changed";
-        }
-        if (writtenConfig != null) {
-            String hash = "hash=\"sha256:" + sha256(writtenConfig) + "\"";
-            if (!metrics.lines().anyMatch(l -> l.startsWith(CONFIG_INFO + "{") && l.contains(hash))) {
-                return metric(metrics, RELOAD, "status=\"failure\"") >= since.getEpochSecond()
-                        ? REFUSED + cfg.authenticationConfig()
-                                + " (its automatic reload failed; kube-apiserver's log says why)"
-                        : "kube-apiserver has not loaded the new authentication configuration " + cfg.authenticationConfig();
+        if (restarted) {
+            String metrics = raw("/metrics");
+            if (metrics != null && metric(metrics, "process_start_time_seconds", "") < since.getEpochSecond()) {
+                return "kube-apiserver at " + url + " still runs the process from before the manifest changed";
             }
         }
+        String notLoaded = loadProblem(since, writtenConfig);
+        if (notLoaded != null) return notLoaded;
         String review = tokenReview();
         if (review == null) return null;
         if (review.startsWith(FINAL) || review.startsWith(NO_TOKEN)) return review;
         String issuerHash = "jwt_issuer_hash=\"sha256:" + sha256(cfg.issuer().toString()) + "\"";
         // The review made kube-apiserver fetch Dex's keys if it could: whether it did tells the likelier cause.
-        metrics = raw("/metrics");
+        String metrics = raw("/metrics");
         if (!cfg.structuredAuthentication() || metrics == null) return review;
         double fetched = metric(metrics, JWKS_FETCH, issuerHash, "result=\"success\"");
         if (fetched < since.getEpochSecond()) {
@@ -133,6 +141,20 @@ public final class ApiserverHealth {
             return FINAL + review;
         }
         return review;
+    }
+
+    /** Null when the node answers /readyz and runs {@code writtenConfig} (when not null); else what is wrong. */
+    private String loadProblem(Instant since, String writtenConfig) {
+        String url = kube.getConfiguration().getMasterUrl();
+        if (!"ok".equals(raw("/readyz"))) return "kube-apiserver at " + url + " is not ready (/readyz)";
+        String metrics = raw("/metrics");
+        if (metrics == null) return "kube-apiserver at " + url + " does not answer /metrics";
+        if (writtenConfig == null) return null;
+        String hash = "hash=\"sha256:" + sha256(writtenConfig) + "\"";
+        if (metrics.lines().anyMatch(l -> l.startsWith(CONFIG_INFO + "{") && l.contains(hash))) return null;
+        return metric(metrics, RELOAD, "status=\"failure\"") >= since.getEpochSecond()
+                ? REFUSED + cfg.authenticationConfig() + " (its automatic reload failed; kube-apiserver's log says why)"
+                : "kube-apiserver has not loaded the new authentication configuration " + cfg.authenticationConfig();
     }
 
     /**

@@ -133,11 +133,7 @@ final class DeploymentOperations implements AutoCloseable {
             }
         });
         ops.put("apiserver.configure", (req, dry) -> configureApiserver(req, dry));
-        ops.put("apiserver.unconfigure", (req, dry) -> {
-            DeploymentConfig cfg = config(req);
-            java.time.Instant before = java.time.Instant.now();
-            return afterRestart(cfg, before, ApiserverAuthentication.unconfigure(cfg, dry), dry);
-        });
+        ops.put("apiserver.unconfigure", (req, dry) -> unconfigureApiserver(req, dry));
         ops.put("chart.remove", (req, dry) -> {
             DeploymentConfig cfg = config(req);
             return changes(new ChartDeployer(kube(cfg), cfg.kubeconfig()).remove(cfg, dry));
@@ -183,6 +179,29 @@ final class DeploymentOperations implements AutoCloseable {
             Kube.awaitRestarted(kube(cfg), before, APISERVER_RESTART);
             // Dex's storage: a login right after the orchestration must not meet its re-initialisation.
             Kube.awaitCustomResources(kube(cfg), "dex.coreos.com", APISERVER_RESTART);
+        }
+        return changes(changes);
+    }
+
+    /**
+     * This node's kube-apiserver no longer trusts Dex: after a restart (flags removed) it must be back;
+     * after its file was rewritten to trust no issuer, it must have re-read it.
+     */
+    private ObjectNode unconfigureApiserver(JsonNode req, boolean dry) throws IOException, InterruptedException {
+        DeploymentConfig cfg = config(req);
+        java.time.Instant before = java.time.Instant.now();
+        Map<String, String> changes = ApiserverAuthentication.unconfigure(cfg, req.path("purge").asBoolean(false), dry);
+        String file = cfg.authenticationConfig().toString();
+        if (dry || changes.containsKey(cfg.apiserverManifest().toString()) || !changes.containsKey(file)) {
+            return afterRestart(cfg, before, changes, dry);
+        }
+        try (KubernetesClient node = Kube.client(cfg.kubeconfig(), ApiserverAuthentication.nodeUrl(cfg))) {
+            java.util.Optional<String> problem = new ApiserverHealth(node, cfg, null)
+                    .awaitLoaded(before, Files.readString(cfg.authenticationConfig()), APISERVER_HEALTH);
+            if (problem.isPresent()) {
+                throw new Unavailable(Unavailable.Dependency.KUBERNETES, "kube-apiserver on this node did not take"
+                        + " the configuration that trusts no issuer: " + problem.get(), null);
+            }
         }
         return changes(changes);
     }

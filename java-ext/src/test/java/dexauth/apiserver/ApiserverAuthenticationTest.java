@@ -240,10 +240,10 @@ class ApiserverAuthenticationTest {
     }
 
     @Test
-    void unconfigureRemovesFlagMountAndFile() throws IOException {
+    void purgeRemovesFlagMountAndFile() throws IOException {
         ApiserverAuthentication.configure(config("1.36.3"), CA_PEM, false);
 
-        Map<String, String> changes = ApiserverAuthentication.unconfigure(config("1.36.3"), false);
+        Map<String, String> changes = ApiserverAuthentication.unconfigure(config("1.36.3"), true, false);
 
         assertEquals(Set.of(manifest.toString(), configFile.toString()), changes.keySet());
         assertEquals(ORIGINAL_FLAGS, flags());
@@ -251,14 +251,40 @@ class ApiserverAuthenticationTest {
         assertEquals(List.of(), mounts(ApiserverAuthentication.VOLUME));
         assertEquals(1, volumes("k8s-certs").size(), "unrelated volumes kept");
         assertFalse(Files.exists(configFile));
-        assertEquals(Map.of(), ApiserverAuthentication.unconfigure(config("1.36.3"), false), "second run is quiet");
+        assertEquals(Map.of(), ApiserverAuthentication.unconfigure(config("1.36.3"), true, false), "second run is quiet");
+    }
+
+    @Test
+    void removalKeepsTheFlagAndTrustsNoIssuerSoNeitherItNorARedeploymentRestarts() throws IOException {
+        ApiserverAuthentication.configure(config("1.36.3"), CA_PEM, false);
+        String manifestBefore = Files.readString(manifest);
+
+        Map<String, String> changes = ApiserverAuthentication.unconfigure(config("1.36.3"), false, false);
+
+        assertEquals(Set.of(configFile.toString()), changes.keySet());
+        assertEquals(manifestBefore, Files.readString(manifest), "the manifest is untouched: no restart");
+        assertEquals(ApiserverAuthentication.TRUSTS_NO_ISSUER, Files.readString(configFile));
+        assertFalse(Files.readString(configFile).contains("issuer"), "no issuer, no CA left");
+        assertEquals(Map.of(), ApiserverAuthentication.unconfigure(config("1.36.3"), false, false), "second run is quiet");
+
+        Map<String, String> redeployed = ApiserverAuthentication.configure(config("1.36.3"), CA_PEM, false);
+
+        assertEquals(Set.of(configFile.toString()), redeployed.keySet(), "only the file: no restart");
+        assertEquals(manifestBefore, Files.readString(manifest));
+    }
+
+    @Test
+    void removalWithoutOurFlagChangesNothing() throws IOException {
+        assertEquals(Map.of(), ApiserverAuthentication.unconfigure(config("1.36.3"), false, false));
+        assertEquals(MANIFEST, Files.readString(manifest));
+        assertFalse(Files.exists(configFile), "no file is made for a flag that is not there");
     }
 
     @Test
     void unconfigureRemovesLegacyFlagsAndCaFile() throws IOException {
         ApiserverAuthentication.configure(config("1.29.4"), CA_PEM, false);
 
-        ApiserverAuthentication.unconfigure(config("1.29.4"), false);
+        ApiserverAuthentication.unconfigure(config("1.29.4"), false, false);
 
         assertEquals(ORIGINAL_FLAGS, flags());
         assertFalse(Files.exists(configDir.resolve("dex-ca.crt")));
@@ -280,9 +306,11 @@ class ApiserverAuthenticationTest {
         byte[] manifestBefore = Files.readAllBytes(manifest);
         byte[] configBefore = Files.readAllBytes(configFile);
 
-        Map<String, String> changes = ApiserverAuthentication.unconfigure(config("1.36.3"), true);
+        Map<String, String> changes = ApiserverAuthentication.unconfigure(config("1.36.3"), true, true);
+        Map<String, String> removal = ApiserverAuthentication.unconfigure(config("1.36.3"), false, true);
 
         assertEquals(Set.of(manifest.toString(), configFile.toString()), changes.keySet());
+        assertEquals(Set.of(configFile.toString()), removal.keySet());
         assertArrayEquals(manifestBefore, Files.readAllBytes(manifest));
         assertArrayEquals(configBefore, Files.readAllBytes(configFile));
     }
