@@ -409,7 +409,6 @@ class Lab:
                 "superadmin": {"email": "admin@lab.local", "username": "admin"},
                 # The lab favours speed; production keeps the default cost (12).
                 "password": {"bcrypt_cost": 10},
-                "roles": {"reconcile_seconds": 30},
                 "kubernetes": {"kubeconfig": str(self.kubeconfig),
                                "apiserver_url": f"https://127.0.0.1:{ports['apiserver']}",
                                "ca_file": str(self.pki / "ca.crt"),

@@ -336,9 +336,10 @@ def solution_admin(lab_up):
     lab.kubectl("create", "namespace", SOLUTION_NS)
     assert lab.kubectl("label", "namespace", SOLUTION_NS, "dexauth.io/solution=true", "--overwrite").returncode == 0
     dev = token(lab, DEV, CHANGED[DEV])
+    dexlab.apply_roles_state(lab)  # what the schedule does, now
     wait_until(lambda: lab.kubectl("auth", "can-i", "create", "services", "-n", SOLUTION_NS,
                                    token=dev).stdout.strip() == "yes",
-               timeout=150, what=f"{DEV} Solution Admin in {SOLUTION_NS}")
+               timeout=60, what=f"{DEV} Solution Admin in {SOLUTION_NS}")
     yield dev
     lab.kubectl("delete", "namespace", SOLUTION_NS, "--wait=false")
 

@@ -105,7 +105,8 @@ def test_new_solution_namespace_is_covered(active):
     active.kubectl("create", "namespace", "solution-b")
     active.kubectl("label", "namespace", "solution-b", "dexauth.io/solution=true")
     tok = token(active, "dev@example.com", CHANGED["dev@example.com"])
-    wait_until(lambda: can(active, tok, "create", "configmap", "c1", "-n", "solution-b"), timeout=90,
+    # Every dexauth:roles:reconcile_seconds (60 s), or later when a state run holds the minion's lock.
+    wait_until(lambda: can(active, tok, "create", "configmap", "c1", "-n", "solution-b"), timeout=180,
                what="the scheduled reconcile covers the new namespace")
 
 
