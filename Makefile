@@ -12,9 +12,8 @@ PY      = $$(grep ^SALT_VENV= $(TOOLS) | cut -d= -f2)/bin/python
 JAR     = java-ext/target/authctl.jar
 # Control-plane hosts of `make lab` (more than 1: each in its own network namespace, lab/cluster.py).
 NODES  ?= 1
-# Parallel streams of `make test`, each on its own lab (pytest-xdist). 0, the default: one stream
-# (2 saves about a third of the time but saturates a 2-core machine; see README).
-TEST_WORKERS ?= 0
+# Parallel streams of `make test`, each on its own lab (pytest-xdist, whole files); 0: one stream.
+TEST_WORKERS ?= 2
 
 .PHONY: help toolchain jar lab lab-up lab-add-node lab-down lab-status lab-main test unit-java unit-python e2e bench clean
 
