@@ -15,10 +15,12 @@
               service, create in the console -> first login (bench/console.py)
   sso         latency the forward-auth subrequest adds behind nginx, p50/p95 over 500 requests
               with a warm session, against the same UI without it (bench/sso.py)
+  removal     removal (no purge) and redeployment until the next login, against the removal that
+              restarted kube-apiserver (bench/removal.py)
   node        the real node: `make lab` until the first super-admin login, Dex pod start,
               memory of containerd, kubelet, controller-manager, scheduler (bench/realnode.py)
 
-  bench/run.sh [toolchain] [jvm] [lab] [orchestrate]   (default: all)
+  bench/run.sh [toolchain] [jvm] [lab] [orchestrate] [users] ... [removal] [node]   (default: all)
 """
 import json
 import os
@@ -176,7 +178,7 @@ def bench_lab_and_orchestrate(do_lab, do_orch):
 
 def main():
     wanted = set(sys.argv[1:]) or {"toolchain", "jvm", "lab", "orchestrate", "users", "idps", "kubectl", "console", "sso",
-                                   "node"}
+                                   "removal", "node"}
     if "toolchain" in wanted:
         bench_toolchain()
     if "jvm" in wanted:
@@ -198,6 +200,9 @@ def main():
     if "sso" in wanted:
         import sso
         sso.main()
+    if "removal" in wanted:
+        import removal
+        removal.main()
     if "node" in wanted:
         import realnode
         realnode.main()
