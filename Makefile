@@ -46,7 +46,7 @@ lab-status: ## print the lab summary and the health of each process
 test: toolchain ## run every test (JUnit, pytest for Salt modules, end to end on private labs)
 	@echo "[test] Java unit tests"; mvn -q -B package
 	@echo "[test] Salt module unit tests and end-to-end tests"
-	@$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile -m "not alone" salt/tests tests
+	@$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not alone" salt/tests tests
 	@echo "[test] End-to-end tests that compare the whole machine before and after, with no other lab running"
 	@$(PY) -m pytest -q -p no:cacheprovider -m alone tests
 

@@ -39,6 +39,10 @@ REGISTRY = Path("/run/dexauth-lab-nodes.json")
 GLOBAL_DIRS = [Path("/run/containerd"), Path("/var/log/containers"), Path("/var/lib/kubelet")]
 SYSCTLS = {"vm/overcommit_memory": "1", "kernel/panic": "10", "kernel/panic_on_oops": "1"}
 
+COMPONENTS = ["containerd", "kubelet", "kube-controller-manager", "kube-scheduler"]
+PORTS = {"kubelet": 10250, "kubelet_healthz": 10248, "controller_manager": 10257, "scheduler": 10259}
+CGROUP_FS = Path("/sys/fs/cgroup")
+
 
 def restarted(argv):
     """``argv`` under a shell that starts it again 1 s after it exits, as kubelet restarts a
@@ -47,11 +51,6 @@ def restarted(argv):
     process group that ``Lab.stop_process`` stops."""
     loop = 'while :; do "$@"; echo "lab: $1 exited ($?), restarting in 1s"; sleep 1; done'
     return ["bash", "-c", loop, "restart-loop", *argv]
-
-
-COMPONENTS = ["containerd", "kubelet", "kube-controller-manager", "kube-scheduler"]
-PORTS = {"kubelet": 10250, "kubelet_healthz": 10248, "controller_manager": 10257, "scheduler": 10259}
-CGROUP_FS = Path("/sys/fs/cgroup")
 
 
 def node_name():

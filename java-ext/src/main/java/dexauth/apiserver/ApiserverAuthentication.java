@@ -119,7 +119,7 @@ public final class ApiserverAuthentication {
     }
 
     /** An authentication configuration without authenticators (kube-apiserver accepts none). */
-    static final String TRUSTS_NO_ISSUER = "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthenticationConfiguration\n"
+    public static final String TRUSTS_NO_ISSUER = "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthenticationConfiguration\n"
             + "jwt: []\n";
 
     static boolean isOurFlag(String flag) {

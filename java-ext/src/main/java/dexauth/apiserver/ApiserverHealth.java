@@ -93,7 +93,7 @@ public final class ApiserverHealth {
     public Optional<String> awaitLoaded(Instant since, String writtenConfig, Duration timeout) throws InterruptedException {
         Instant deadline = Instant.now().plus(timeout);
         while (true) {
-            String problem = loadProblem(since, writtenConfig);
+            String problem = loadProblem(since, false, writtenConfig);
             if (problem == null) return Optional.empty();
             if (problem.startsWith(REFUSED)) return Optional.of(problem);
             if (Instant.now().isAfter(deadline)) return Optional.of(problem + " (waited " + timeout.toSeconds() + " s)");
@@ -112,14 +112,7 @@ public final class ApiserverHealth {
     }
 
     private String problem(Instant since, boolean restarted, String writtenConfig) {
-        String url = kube.getConfiguration().getMasterUrl();
-        if (restarted) {
-            String metrics = raw("/metrics");
-            if (metrics != null && metric(metrics, "process_start_time_seconds", "") < since.getEpochSecond()) {
-                return "kube-apiserver at " + url + " still runs the process from before the manifest changed";
-            }
-        }
-        String notLoaded = loadProblem(since, writtenConfig);
+        String notLoaded = loadProblem(since, restarted, writtenConfig);
         if (notLoaded != null) return notLoaded;
         String review = tokenReview();
         if (review == null) return null;
@@ -143,12 +136,18 @@ public final class ApiserverHealth {
         return review;
     }
 
-    /** Null when the node answers /readyz and runs {@code writtenConfig} (when not null); else what is wrong. */
-    private String loadProblem(Instant since, String writtenConfig) {
+    /**
+     * Null when the node answers /readyz and runs {@code writtenConfig} (when not null), in a process
+     * started after {@code since} when {@code restarted}; else what is wrong.
+     */
+    private String loadProblem(Instant since, boolean restarted, String writtenConfig) {
         String url = kube.getConfiguration().getMasterUrl();
         if (!"ok".equals(raw("/readyz"))) return "kube-apiserver at " + url + " is not ready (/readyz)";
         String metrics = raw("/metrics");
         if (metrics == null) return "kube-apiserver at " + url + " does not answer /metrics";
+        if (restarted && metric(metrics, "process_start_time_seconds", "") < since.getEpochSecond()) {
+            return "kube-apiserver at " + url + " still runs the process from before the manifest changed";
+        }
         if (writtenConfig == null) return null;
         String hash = "hash=\"sha256:" + sha256(writtenConfig) + "\"";
         if (metrics.lines().anyMatch(l -> l.startsWith(CONFIG_INFO + "{") && l.contains(hash))) return null;

@@ -191,13 +191,13 @@ final class DeploymentOperations implements AutoCloseable {
         DeploymentConfig cfg = config(req);
         java.time.Instant before = java.time.Instant.now();
         Map<String, String> changes = ApiserverAuthentication.unconfigure(cfg, req.path("purge").asBoolean(false), dry);
-        String file = cfg.authenticationConfig().toString();
-        if (dry || changes.containsKey(cfg.apiserverManifest().toString()) || !changes.containsKey(file)) {
-            return afterRestart(cfg, before, changes, dry);
-        }
+        // Flag kept, file rewritten: kube-apiserver re-reads it, so wait for that, not for a restart.
+        boolean reread = !dry && !changes.containsKey(cfg.apiserverManifest().toString())
+                && changes.containsKey(cfg.authenticationConfig().toString());
+        if (!reread) return afterRestart(cfg, before, changes, dry);
         try (KubernetesClient node = Kube.client(cfg.kubeconfig(), ApiserverAuthentication.nodeUrl(cfg))) {
             java.util.Optional<String> problem = new ApiserverHealth(node, cfg, null)
-                    .awaitLoaded(before, Files.readString(cfg.authenticationConfig()), APISERVER_HEALTH);
+                    .awaitLoaded(before, ApiserverAuthentication.TRUSTS_NO_ISSUER, APISERVER_HEALTH);
             if (problem.isPresent()) {
                 throw new Unavailable(Unavailable.Dependency.KUBERNETES, "kube-apiserver on this node did not take"
                         + " the configuration that trusts no issuer: " + problem.get(), null);
