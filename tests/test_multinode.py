@@ -84,13 +84,16 @@ def superadmin_token_at(lab, issuer):
 
 class ApiserverWatch:
     """Polls every host's kube-apiserver /readyz from a thread, and records when each one was not
-    ready: {host name: [(first failed poll, first ok poll after it)]}. With ``token`` (a function
-    giving an ID token, or None while there is none yet) it also records when each apiserver first
-    accepted that token."""
+    ready: {host name: [(first failed poll, first ok poll after it)]}, and which of those intervals
+    ended with a new process (its /metrics' process_start_time_seconds changed): a restart, told
+    from an apiserver or its etcd member slow to answer on a loaded machine. With ``token`` (a
+    function giving an ID token, or None while there is none yet) it also records when each
+    apiserver first accepted that token."""
 
     def __init__(self, lab, token=None, interval=0.25):
         self.lab, self.token, self.interval = lab, token, interval
         self.down = {h["name"]: [] for h in lab.hosts}
+        self._restarted = {h["name"]: [] for h in lab.hosts}
         self.accepted = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -106,36 +109,47 @@ class ApiserverWatch:
         self._stop.set()
         self._thread.join(timeout=30)
 
-    def _ready(self, host):
+    def _get(self, host, path):
         try:
-            with urllib.request.urlopen(host["apiserver_url"] + "/readyz", context=self.ctx, timeout=2) as r:
-                return r.read() == b"ok"
+            with urllib.request.urlopen(host["apiserver_url"] + path, context=self.ctx, timeout=2) as r:
+                return r.read().decode()
         except OSError:
-            return False
+            return None
+
+    def _started(self, host):
+        """The serving process's start time, or None when /metrics does not answer."""
+        match = re.search(r"^process_start_time_seconds (\S+)$", self._get(host, "/metrics") or "", re.M)
+        return float(match.group(1)) if match else None
 
     def _run(self):
-        since = {}
+        since, started, unchecked = {}, {}, {}
         while not self._stop.is_set():
             for host in self.lab.hosts:
-                now = time.time()
-                ok = self._ready(host)
-                if not ok and host["name"] not in since:
-                    since[host["name"]] = now
-                elif ok and host["name"] in since:
-                    self.down[host["name"]].append((since.pop(host["name"]), now))
-                if ok and self.token and host["name"] not in self.accepted:
+                name, now = host["name"], time.time()
+                ok = self._get(host, "/readyz") == "ok"
+                if not ok and name not in since:
+                    since[name] = now
+                elif ok and name in since:
+                    self.down[name].append((since.pop(name), now))
+                    unchecked[name] = self.down[name][-1]
+                if ok and (name not in started or name in unchecked):
+                    pid_start = self._started(host)
+                    if pid_start is not None:
+                        if name in unchecked and pid_start != started.get(name):
+                            self._restarted[name].append(unchecked[name])
+                        unchecked.pop(name, None)
+                        started[name] = pid_start
+                if ok and self.token and name not in self.accepted:
                     token = self.token()
                     if token and self.lab.kubectl_at(host, "auth", "whoami", token=token).returncode == 0:
-                        self.accepted[host["name"]] = time.time()
+                        self.accepted[name] = time.time()
             self._stop.wait(self.interval)
         for name, t in since.items():
             self.down[name].append((t, time.time()))
 
-    def restarts(self, min_seconds=5.0):
-        """Not-ready intervals of at least ``min_seconds``, per host: a restart lasts over 10 s
-        (kubelet's fixed back-off for a static pod, docs/architecture.md); a shorter outage is an
-        apiserver or its etcd member slow to answer on a loaded machine (2.5 s seen), not one."""
-        return {n: [(a, b) for a, b in iv if b - a >= min_seconds] for n, iv in self.down.items()}
+    def restarts(self):
+        """Per host, the not-ready intervals that ended with a new kube-apiserver process."""
+        return {n: list(iv) for n, iv in self._restarted.items()}
 
 
 def node_runs(states):
