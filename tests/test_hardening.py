@@ -228,7 +228,8 @@ def test_numeric_looking_client_ids_reach_dex_as_text(lab_up):
     lab = lab_up
     added = []
     try:
-        for kind, name, client_id, extra in (("github", "gh-numeric", "12345", ["--org", "acme"]),
+        # One Dex rollout for both: the first is only saved, the second applies them together.
+        for kind, name, client_id, extra in (("github", "gh-numeric", "12345", ["--org", "acme", "--no-apply"]),
                                              ("gitlab", "gl-clock", "12:30", ["--group", "ops", "--base-url",
                                                                              f"https://127.0.0.1:{free_port()}"])):
             r = ctl(lab, "idp", "add", kind, name, "--client-id", client_id, "--client-secret-stdin", "--force",
@@ -245,7 +246,7 @@ def test_numeric_looking_client_ids_reach_dex_as_text(lab_up):
         assert {"gh-numeric", "gl-clock"} <= set(page["connectors"])
     finally:
         for name in added:
-            ctl(lab, "idp", "remove", name)
+            ctl(lab, "idp", "remove", name, *(["--no-apply"] if name != added[-1] else []))
 
 
 def test_an_unquoted_number_in_hand_written_pillar_is_refused_naming_the_key(lab_up):
