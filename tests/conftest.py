@@ -7,8 +7,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from labfixture import LabHandle, short_root  # noqa: E402
 
 
-# End-to-end files, longest first (per-file totals of `--durations=0` in two streams on a 2-core
-# machine): a stream that starts a long file late ends alone. `make test` keeps this order
+# End-to-end files, longest first (roughly: per-file totals of `--durations=0` in two streams on a
+# 2-core machine, 860 s for the first, 66 s for the last): a stream that starts a long file late
+# ends alone. `make test` keeps this order
 # (--no-loadscope-reorder: xdist would otherwise order files by their number of tests); files
 # not listed follow in collection order.
 LONGEST_FIRST = ["test_multinode.py", "test_hardening.py", "test_issuer_path.py", "test_dex_deploy.py",
