@@ -83,16 +83,15 @@ def superadmin_token_at(lab, issuer):
 
 
 class ApiserverWatch:
-    """Polls every host's kube-apiserver /readyz from a thread, and records when each one was not
-    ready: {host name: [(first failed poll, first ok poll after it)]}, and which of those intervals
-    ended with a new process (its /metrics' process_start_time_seconds changed): a restart, told
-    from an apiserver or its etcd member slow to answer on a loaded machine. With ``token`` (a
+    """Polls every host's kube-apiserver /readyz from a thread, and records the intervals when one
+    was not ready (first failed poll, first ok poll after it) that ended with a new process (its
+    /metrics' process_start_time_seconds changed): a restart, told from an apiserver or its etcd
+    member slow to answer on a loaded machine. With ``token`` (a
     function giving an ID token, or None while there is none yet) it also records when each
     apiserver first accepted that token."""
 
     def __init__(self, lab, token=None, interval=0.25):
         self.lab, self.token, self.interval = lab, token, interval
-        self.down = {h["name"]: [] for h in lab.hosts}
         self._restarted = {h["name"]: [] for h in lab.hosts}
         self.accepted = {}
         self._stop = threading.Event()
@@ -130,8 +129,7 @@ class ApiserverWatch:
                 if not ok and name not in since:
                     since[name] = now
                 elif ok and name in since:
-                    self.down[name].append((since.pop(name), now))
-                    unchecked[name] = self.down[name][-1]
+                    unchecked[name] = (since.pop(name), now)
                 if ok and (name not in started or name in unchecked):
                     pid_start = self._started(host)
                     if pid_start is not None:
@@ -144,8 +142,6 @@ class ApiserverWatch:
                     if token and self.lab.kubectl_at(host, "auth", "whoami", token=token).returncode == 0:
                         self.accepted[name] = time.time()
             self._stop.wait(self.interval)
-        for name, t in since.items():
-            self.down[name].append((t, time.time()))
 
     def restarts(self):
         """Per host, the not-ready intervals that ended with a new kube-apiserver process."""

@@ -226,18 +226,25 @@ public final class ChartDeployer {
                 String hash = pod.getMetadata().getLabels() == null ? null : pod.getMetadata().getLabels().get("pod-template-hash");
                 if (pod.getMetadata().getDeletionTimestamp() != null || !current.equals(hash)) continue;
                 for (var c : pod.getStatus().getContainerStatuses()) {
-                    var waiting = c.getState() == null ? null : c.getState().getWaiting();
-                    if (waiting == null || !CRASHES.contains(waiting.getReason()) || c.getRestartCount() == null) continue;
-                    var ended = c.getLastState() == null ? null : c.getLastState().getTerminated();
+                    if (c.getRestartCount() == null || c.getState() == null) continue;
+                    var waiting = c.getState().getWaiting();
+                    // Between two back-offs the container is briefly running again or just exited:
+                    // its last failed exit still says why.
+                    var exited = c.getState().getTerminated();
+                    var ended = exited != null ? exited : c.getLastState() == null ? null : c.getLastState().getTerminated();
+                    boolean failed = ended != null && ended.getExitCode() != null && ended.getExitCode() != 0;
+                    if (!(waiting != null && CRASHES.contains(waiting.getReason())) && !failed) continue;
                     String log;
                     try {
-                        log = kube.pods().inNamespace(ns).withName(pod.getMetadata().getName()).inContainer(c.getName())
-                                .terminated().tailingLines(3).getLog();
+                        var container = kube.pods().inNamespace(ns).withName(pod.getMetadata().getName()).inContainer(c.getName());
+                        // The exited container's own log while it waits to restart; the previous one's after.
+                        log = (exited != null ? container : container.terminated()).tailingLines(3).getLog();
                     } catch (RuntimeException noLog) {
                         log = "";
                     }
-                    String text = "pod " + pod.getMetadata().getName() + ": " + waiting.getReason()
-                            + (waiting.getMessage() == null ? "" : " (" + waiting.getMessage() + ")")
+                    String state = waiting != null ? waiting.getReason() : exited != null ? "exited" : "restarted after a failure";
+                    String text = "pod " + pod.getMetadata().getName() + ": " + state
+                            + (waiting == null || waiting.getMessage() == null ? "" : " (" + waiting.getMessage() + ")")
                             + (ended == null ? "" : "; exit code " + ended.getExitCode()
                                     + (ended.getMessage() == null ? "" : ": " + ended.getMessage().strip()))
                             + (log == null || log.isBlank() ? "" : "; last log lines: " + log.strip().replace("\n", " | "));
