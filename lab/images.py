@@ -24,6 +24,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import threading
 from pathlib import Path
 
 PATH_ENV = "PATH=/usr/local/bin:/usr/bin:/bin"
@@ -221,9 +222,10 @@ def java_runtime(jar, cache_dir):
 
 
 def _private_tmp(out):
-    """Where this process builds ``out`` before publishing it: labs starting at once (a parallel
-    test run) build the same cached file side by side, each in its own, and the last rename wins."""
-    return out.with_name(f"{out.name}.{os.getpid()}.tmp")
+    """Where this thread builds ``out`` before publishing it: labs starting at once (a parallel
+    test run), and the hosts of one lab (threads of one process), build the same cached file side
+    by side, each in its own, and the last rename wins."""
+    return out.with_name(f"{out.name}.{os.getpid()}-{threading.get_ident()}.tmp")
 
 
 def _publish_file(out, data):
