@@ -55,12 +55,14 @@ def test_down_after_a_failed_start_of_three_hosts_leaves_nothing_behind():
     # A pillar that cannot render: the start fails once every host runs (salt's bootstrap state).
     (handle.root / "pillar").mkdir(parents=True)
     (handle.root / "pillar" / "lab_overrides.sls").write_text("dexauth: [unclosed\n")
-    r = subprocess.run([sys.executable, str(REPO / "lab" / "labctl.py"), "up", "--root", str(handle.root),
-                        "--random-ports", "--nodes", "3"], capture_output=True, text=True, timeout=600)
-    assert r.returncode != 0
-    assert "lab.bootstrap failed" in r.stdout + r.stderr, r.stdout + r.stderr
-    assert _leftovers(handle), "nothing was started before the failure"
-    down = handle.down()
+    try:  # down even when the start fails otherwise than expected: no lab left running
+        r = subprocess.run([sys.executable, str(REPO / "lab" / "labctl.py"), "up", "--root", str(handle.root),
+                            "--random-ports", "--nodes", "3"], capture_output=True, text=True, timeout=600)
+        assert r.returncode != 0
+        assert "lab.bootstrap failed" in r.stdout + r.stderr, r.stdout + r.stderr
+        assert _leftovers(handle), "nothing was started before the failure"
+    finally:
+        down = handle.down()
     assert down.returncode == 0, down.stdout + down.stderr
     assert _leftovers(handle) == []
     handle.remove()

@@ -85,12 +85,14 @@ def test_lab_down_after_a_failed_start_leaves_nothing_behind():
     # A pillar that cannot render: the lab fails after the node is up (salt's bootstrap state).
     (handle.root / "pillar").mkdir(parents=True)
     (handle.root / "pillar" / "lab_overrides.sls").write_text("dexauth: [unclosed\n")
-    r = subprocess.run([sys.executable, str(REPO / "lab" / "labctl.py"), "up", "--root", str(handle.root),
-                        "--random-ports"], capture_output=True, text=True, timeout=300)
-    assert r.returncode != 0
-    assert "lab.bootstrap failed" in r.stdout + r.stderr, r.stdout + r.stderr
-    assert (handle.root / "node" / "claimed").exists(), "the node was not started before the failure"
-    down = handle.down()
+    try:  # down even when the start fails otherwise than expected: no lab left running
+        r = subprocess.run([sys.executable, str(REPO / "lab" / "labctl.py"), "up", "--root", str(handle.root),
+                            "--random-ports"], capture_output=True, text=True, timeout=300)
+        assert r.returncode != 0
+        assert "lab.bootstrap failed" in r.stdout + r.stderr, r.stdout + r.stderr
+        assert (handle.root / "node" / "claimed").exists(), "the node was not started before the failure"
+    finally:
+        down = handle.down()
     assert down.returncode == 0, down.stdout + down.stderr
     _assert_nothing_left(handle, before, others)
     handle.remove()
