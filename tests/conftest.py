@@ -11,8 +11,8 @@ from labfixture import LabHandle, short_root  # noqa: E402
 # machine: 835 s for the first, 44 s for the last): a stream that starts a long file late ends
 # alone. `make test` keeps this order (--no-loadscope-reorder: xdist would otherwise order files by
 # their number of tests); files not listed follow in collection order.
-LONGEST_FIRST = ["test_multinode.py", "test_hardening.py", "test_issuer_path.py", "test_idp.py",
-                 "test_dex_deploy.py", "test_dex_purge.py", "test_role_store.py", "test_kubectl_login.py",
+LONGEST_FIRST = ["test_multinode.py", "test_hardening.py", "test_issuer_path.py", "test_dex_deploy.py",
+                 "test_idp.py", "test_dex_purge.py", "test_role_store.py", "test_kubectl_login.py",
                  "test_users_roles.py", "test_account_deploy.py", "test_sso.py", "test_login_guard.py",
                  "test_login_theme.py", "test_console.py", "test_node.py", "test_lab.py"]
 
