@@ -646,6 +646,7 @@ class Lab:
         # Any other process with a pid file: a lab of the former node agent (node-agent, pod-*).
         for f in sorted(self.run.glob("*.pid")) if self.run.exists() else []:
             self.stop_process(f.stem, grace=5)
+        self.stop_engine_servers()
         ports = self.ports() or {}
         busy = [f"{n}:{p}" for n, p in ports.items() if not _wait_port_free(p)]
         if busy:
@@ -658,6 +659,26 @@ class Lab:
         if left:
             raise SystemExit(f"labctl: left behind after down: {', '.join(left)}")
         log("lab down: no process, port, mount or file outside the lab root left")
+
+    def stop_engine_servers(self):
+        """The engine servers Salt's module started (one per minion and the master, beside their
+        sockets in Salt's cache): a salt-call's may be outside the minion's process group."""
+        for pid_file in self.salt_root.glob("*/var/cache/salt/*/dexauth/engine-*.sock.pid"):
+            socket_path = str(pid_file)[:-len(".pid")]
+            try:
+                pid = int(pid_file.read_text())
+                if socket_path.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    continue  # gone, and its pid reused
+                os.kill(pid, signal.SIGTERM)
+            except (OSError, ValueError):
+                continue
+            deadline = time.time() + 10
+            while time.time() < deadline and _running(pid):
+                time.sleep(0.1)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def status(self):
         summary = json.loads(self.summary_file.read_text()) if self.summary_file.exists() else {}
@@ -683,6 +704,14 @@ class Lab:
             print(f"{'kube-apiserver /readyz':24} {'ok' if ready else 'NOT READY'}")
             healthy &= ready
         return 0 if healthy else 1
+
+
+def _running(pid):
+    """The process exists and has not exited (a zombie has)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _group_alive(pgid):

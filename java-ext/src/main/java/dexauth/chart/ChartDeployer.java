@@ -256,7 +256,8 @@ public final class ChartDeployer {
         String found = null;
         Instant latest = null;
         int seen = 0;
-        for (var e : kube.v1().events().inNamespace(ns).list().getItems()) {
+        // Only Warnings, filtered by kube-apiserver: the namespace also holds every audit Event.
+        for (var e : kube.v1().events().inNamespace(ns).withField("type", "Warning").list().getItems()) {
             var about = e.getInvolvedObject();
             if (about == null || !"Warning".equals(e.getType()) || !CRASHES.contains(e.getReason())) continue;
             boolean ours = ("Deployment".equals(about.getKind()) && name.equals(about.getName()))
