@@ -176,7 +176,7 @@ RUNTIME_OPTIONS = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
 
 
 def java_runtime(jar, cache_dir):
-    """A jlink'ed Java runtime with the modules ``jar`` needs, cached by JDK and module list."""
+    """A jlink'ed Java runtime with the modules ``jar`` needs, cached by JDK, module list and RUNTIME_OPTIONS."""
     jar = Path(jar)
     cache_dir = Path(cache_dir)
     deps_file = cache_dir / f"jdeps-{hashlib.sha256(jar.read_bytes()).hexdigest()[:16]}.txt"

@@ -94,6 +94,16 @@ def record_superadmin_password(lab, password, *, one_time=False):
         current.unlink(missing_ok=True)
 
 
+def reset_superadmin(lab):
+    """`authctl admin reset --break-glass`: the super-admin gets a one-time password again (the
+    output's second line), recorded here as the password to change first. Returns (result, password)."""
+    r = lab.authctl("admin", "reset", "--break-glass")
+    assert r.returncode == 0, r.stderr
+    password = r.stdout.splitlines()[1].strip()
+    record_superadmin_password(lab, password, one_time=True)
+    return r, password
+
+
 def superadmin_token(lab, **kw):
     status, body = password_grant(lab, pillar(lab)["superadmin"]["email"], superadmin_password(lab), **kw)
     assert status == 200, body

@@ -8,8 +8,16 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 JAR = REPO / "java-ext" / "target" / "authctl.jar"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def built():
+    """The repository's jar, built if its sources changed (the launcher builds on first use)."""
+    subprocess.run([str(REPO / "bin" / "authctl"), "version"], check=True, capture_output=True, timeout=900)
 
 
 def checkout(where):
@@ -33,7 +41,6 @@ def archives(cache):
 
 
 def test_each_checkout_gets_an_archive_the_jvm_accepts(tmp_path):
-    subprocess.run([str(REPO / "bin" / "authctl"), "version"], check=True, capture_output=True, timeout=900)
     cache = tmp_path / "cache"
     one, two = checkout(tmp_path / "one"), checkout(tmp_path / "two")
     os.utime(two / "java-ext" / "target" / "authctl.jar", (1, 1))  # as a build at another time
@@ -54,7 +61,6 @@ def test_each_checkout_gets_an_archive_the_jvm_accepts(tmp_path):
 
 
 def test_a_rebuilt_jar_replaces_the_archives_of_its_checkout_and_gone_checkouts_lose_theirs(tmp_path):
-    subprocess.run([str(REPO / "bin" / "authctl"), "version"], check=True, capture_output=True, timeout=900)
     cache = tmp_path / "cache"
     one, two = checkout(tmp_path / "one"), checkout(tmp_path / "two")
     run(one, cache)

@@ -88,9 +88,8 @@ class ApiserverWatch:
     """Polls every host's kube-apiserver /readyz from a thread, and records the intervals when one
     was not ready (first failed poll, first ok poll after it) that ended with a new process (its
     /metrics' process_start_time_seconds changed): a restart, told from an apiserver or its etcd
-    member slow to answer on a loaded machine. With ``token`` (a
-    function giving an ID token, or None while there is none yet) it also records when each
-    apiserver first accepted that token."""
+    member slow to answer on a loaded machine. With ``token`` (a function giving an ID token, or
+    None while there is none yet) it also records when each apiserver first accepted that token."""
 
     def __init__(self, lab, token=None, interval=0.25):
         self.lab, self.token, self.interval = lab, token, interval
