@@ -13,7 +13,9 @@ JAR     = java-ext/target/authctl.jar
 # Control-plane hosts of `make lab` (more than 1: each in its own network namespace, lab/cluster.py).
 NODES  ?= 1
 # Parallel streams of `make test`, each on its own lab (pytest-xdist, whole files); 0: one stream.
-TEST_WORKERS ?= 2
+# Three on 2 cores: one stream alone keeps about 0.7 of a core busy (it mostly waits for kubelet,
+# Dex, kube-apiserver), two left the CPU idle a fifth of the time.
+TEST_WORKERS ?= 3
 
 .PHONY: help toolchain jar lab lab-up lab-add-node lab-down lab-status lab-main test unit-java unit-python e2e bench clean
 

@@ -17,6 +17,8 @@ Images (the binaries are static: no libc, nothing else in the layer):
     runtime made by ``jlink`` with only the modules the jar uses (``jdeps``), the C libraries that
     runtime links (glibc, zlib: the JDK is not static) and a static launcher as ``authctl``.
 """
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -180,6 +182,19 @@ def java_runtime(jar, cache_dir):
     jar = Path(jar)
     cache_dir = Path(cache_dir)
     deps_file = cache_dir / f"jdeps-{hashlib.sha256(jar.read_bytes()).hexdigest()[:16]}.txt"
+    with _one_builder(deps_file):
+        _module_list(jar, deps_file)
+    mods = deps_file.read_text().strip()
+    jdk = subprocess.run(["java", "-XshowSettings:properties", "-version"], capture_output=True, text=True).stderr
+    jdk_version = next((line.split("=")[1].strip() for line in jdk.splitlines() if "java.runtime.version" in line), "")
+    out = cache_dir / f"jre-{hashlib.sha256((jdk_version + mods + ' '.join(RUNTIME_OPTIONS)).encode()).hexdigest()[:16]}"
+    with _one_builder(out):
+        _jlink(mods, out)
+    return out
+
+
+def _module_list(jar, deps_file):
+    """The modules ``jar`` needs (jdeps), written to ``deps_file`` unless it is there."""
     if not deps_file.exists():
         import tempfile
         import zipfile
@@ -200,12 +215,11 @@ def java_runtime(jar, cache_dir):
         # Named at run time only (TLS curves, DNS, JMX-less management): jdeps cannot see them.
         mods = ",".join(sorted(set(filter(None, mods.split(","))) | {"jdk.crypto.ec", "jdk.naming.dns",
                                                                        "jdk.zipfs", "java.naming"}))
-        cache_dir.mkdir(parents=True, exist_ok=True)
         _publish_file(deps_file, mods.encode())
-    mods = deps_file.read_text().strip()
-    jdk = subprocess.run(["java", "-XshowSettings:properties", "-version"], capture_output=True, text=True).stderr
-    jdk_version = next((line.split("=")[1].strip() for line in jdk.splitlines() if "java.runtime.version" in line), "")
-    out = cache_dir / f"jre-{hashlib.sha256((jdk_version + mods + ' '.join(RUNTIME_OPTIONS)).encode()).hexdigest()[:16]}"
+
+
+def _jlink(mods, out):
+    """The runtime of ``mods`` at ``out`` unless it is there."""
     if not out.exists():
         tmp = _private_tmp(out)
         shutil.rmtree(tmp, ignore_errors=True)  # a killed build's, under a reused pid
@@ -218,7 +232,17 @@ def java_runtime(jar, cache_dir):
             if not out.is_dir():
                 raise
             shutil.rmtree(tmp)  # another lab published the same runtime first
-    return out
+
+
+@contextlib.contextmanager
+def _one_builder(out):
+    """Held while ``out`` is built: labs starting at once (a parallel test run, the hosts of one
+    lab) would each build the same cached file, at the moment CPU is scarcest; the others wait,
+    then find it made."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.with_name(out.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _private_tmp(out):
@@ -273,8 +297,9 @@ def build(image, cache_dir):
     cache_dir.mkdir(parents=True, exist_ok=True)
     safe = image.name.replace("/", "_").replace(":", "_")
     out = cache_dir / f"{safe}-{image.key()}.tar"
-    if not out.exists():
-        image.write_layout(out)
+    with _one_builder(out):
+        if not out.exists():
+            image.write_layout(out)
     return out
 
 

@@ -661,24 +661,20 @@ class Lab:
         log("lab down: no process, port, mount or file outside the lab root left")
 
     def stop_engine_servers(self):
-        """The engine servers Salt's module started (one per minion and the master, beside their
-        sockets in Salt's cache): a salt-call's may be outside the minion's process group."""
-        for pid_file in self.salt_root.glob("*/var/cache/salt/*/dexauth/engine-*.sock.pid"):
-            socket_path = str(pid_file)[:-len(".pid")]
-            try:
-                pid = int(pid_file.read_text())
-                if socket_path.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    continue  # gone, and its pid reused
-                os.kill(pid, signal.SIGTERM)
-            except (OSError, ValueError):
-                continue
-            deadline = time.time() + 10
-            while time.time() < deadline and _running(pid):
+        """Once Salt is stopped, what still names its state: the engine servers its module started
+        (salt/_modules/dexauth.py: one per minion and the master, with their launchers). A
+        salt-call's may be outside the minion's process group."""
+        pids = _pids_naming(str(self.salt_root) + "/")
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.time() + wait
+            while time.time() < deadline and any(_running(p) for p in pids):
                 time.sleep(0.1)
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            pids = [p for p in pids if _running(p)]
 
     def status(self):
         summary = json.loads(self.summary_file.read_text()) if self.summary_file.exists() else {}
@@ -704,6 +700,19 @@ class Lab:
             print(f"{'kube-apiserver /readyz':24} {'ok' if ready else 'NOT READY'}")
             healthy &= ready
         return 0 if healthy else 1
+
+
+def _pids_naming(text):
+    """Pids of the processes whose command line contains ``text``."""
+    found = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit() and int(p.name) != os.getpid():
+            try:
+                if text.encode() in (p / "cmdline").read_bytes():
+                    found.append(int(p.name))
+            except OSError:
+                pass
+    return found
 
 
 def _running(pid):

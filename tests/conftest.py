@@ -7,14 +7,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from labfixture import LabHandle, short_root  # noqa: E402
 
 
-# End-to-end files, longest first (per-file totals of `--durations=0` in two streams on a 2-core
-# machine: 835 s for the first, 44 s for the last): a stream that starts a long file late ends
+# End-to-end files, longest first (per-file totals of `--durations=0` in three streams on a 2-core
+# machine: 872 s for the first, 12 s for the last): a stream that starts a long file late ends
 # alone. `make test` keeps this order (--no-loadscope-reorder: xdist would otherwise order files by
 # their number of tests); files not listed follow in collection order.
 LONGEST_FIRST = ["test_multinode.py", "test_hardening.py", "test_issuer_path.py", "test_dex_deploy.py",
-                 "test_idp.py", "test_dex_purge.py", "test_role_store.py", "test_kubectl_login.py",
-                 "test_users_roles.py", "test_account_deploy.py", "test_sso.py", "test_login_guard.py",
-                 "test_login_theme.py", "test_console.py", "test_node.py", "test_lab.py"]
+                 "test_users_roles.py", "test_idp.py", "test_dex_purge.py", "test_kubectl_login.py",
+                 "test_role_store.py", "test_account_deploy.py", "test_login_guard.py", "test_sso.py",
+                 "test_login_theme.py", "test_console.py", "test_lab.py", "test_launcher.py", "test_support.py",
+                 "test_service_proxy.py", "test_node.py", "test_hosts.py", "test_directories.py"]
 
 
 def pytest_collection_modifyitems(config, items):

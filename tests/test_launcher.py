@@ -1,11 +1,13 @@
-"""bin/authctl's class-data-sharing archives: each checkout gets archives the JVM accepts.
+"""bin/authctl's class-data-sharing archives: every checkout of the same jar gets archives the JVM accepts.
 
 The JVM takes an archive only with the jar file it was made from (path, size, time): an archive
-made by one checkout and found by another is silently ignored, and every start is slow again.
+made from one checkout's jar and found by another is silently ignored, and every start is slow
+again. So the launcher runs a copy of the jar kept in the cache per digest, beside its archives.
 """
 import os
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -40,35 +42,44 @@ def archives(cache):
     return sorted((cache / "cds").rglob("version-.jsa"))
 
 
-def test_each_checkout_gets_an_archive_the_jvm_accepts(tmp_path):
+def digest_dirs(cache):
+    return sorted(d.name for d in (cache / "cds").iterdir() if (d / "authctl.jar").exists())
+
+
+def test_checkouts_of_the_same_jar_share_one_archive_the_jvm_accepts(tmp_path):
     cache = tmp_path / "cache"
     one, two = checkout(tmp_path / "one"), checkout(tmp_path / "two")
     os.utime(two / "java-ext" / "target" / "authctl.jar", (1, 1))  # as a build at another time
-    for root in (one, two):
-        run(root, cache)  # makes its archive
-        run(root, cache)  # uses it
+    run(one, cache)  # makes the archive
+    run(two, cache)  # finds it
     found = archives(cache)
-    assert len(found) == 2, found
-    for root in (one, two):
-        jar = root / "java-ext" / "target" / "authctl.jar"
-        mine = [a for a in found if str(jar).replace("/", "_") in str(a)]
-        assert len(mine) == 1, (jar, found)
-        # -Xshare:on fails instead of ignoring an archive it cannot use.
-        r = subprocess.run(["java", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-XX:-UsePerfData", "-Xshare:on",
-                            f"-XX:SharedArchiveFile={mine[0]}", "-jar", str(jar), "version"],
-                           capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, r.stdout + r.stderr
+    assert len(found) == 1 and len(digest_dirs(cache)) == 1, found
+    # -Xshare:on fails instead of ignoring an archive it cannot use: the launcher's copy of the jar
+    # is what the archive was made from, whichever checkout runs it.
+    r = subprocess.run(["java", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-XX:-UsePerfData", "-Xshare:on",
+                        f"-XX:SharedArchiveFile={found[0]}", "-jar", str(found[0].parent / "authctl.jar"), "version"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_a_rebuilt_jar_replaces_the_archives_of_its_checkout_and_gone_checkouts_lose_theirs(tmp_path):
+def rebuild(root, n):
+    """The checkout's jar built again from other sources: another digest."""
+    with zipfile.ZipFile(root / "java-ext" / "target" / "authctl.jar", "a") as z:
+        z.writestr(f"rebuild-{n}.txt", str(n))
+
+
+def test_new_jars_get_their_own_archives_and_only_the_two_newest_others_are_kept(tmp_path):
     cache = tmp_path / "cache"
-    one, two = checkout(tmp_path / "one"), checkout(tmp_path / "two")
+    old_layout = cache / "cds" / "_tmp_gone_java-ext_target_authctl.jar" / "0123456789abcdef-1-1"
+    old_layout.mkdir(parents=True)
+    (old_layout / "version-.jsa").write_bytes(b"archive of a layout the JVM never took from other checkouts")
+    one = checkout(tmp_path / "one")
     run(one, cache)
-    run(two, cache)
-    assert len(archives(cache)) == 2
-    shutil.rmtree(two)  # a clone deleted
-    jar = one / "java-ext" / "target" / "authctl.jar"
-    os.utime(jar, (1, 1))  # rebuilt
-    run(one, cache)
-    found = archives(cache)
-    assert len(found) == 1 and found[0].parent.name.endswith(f"-{jar.stat().st_size}-1"), found
+    first = digest_dirs(cache)
+    assert not old_layout.parent.exists()
+    for n in range(1, 4):
+        rebuild(one, n)
+        run(one, cache)
+    kept = digest_dirs(cache)
+    assert len(kept) == 3 and first[0] not in kept, kept
+    assert len(archives(cache)) == 3

@@ -56,11 +56,16 @@ final class EngineCommand implements Callable<Integer> {
         reply.put("engineVersion", VersionCommand.version());
     }
 
-    /** True while the jar this JVM runs is the one it started from (a rebuild replaces it). */
+    /**
+     * True while the checkout's jar is the one this JVM started from (a rebuild replaces it). The
+     * launcher names it in {@code authctl.jar} when the JVM runs the cache's copy of it.
+     */
     private static BooleanSupplier sameJar() {
         Path jar;
         try {
-            jar = Path.of(EngineCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            String named = System.getProperty("authctl.jar");
+            jar = named != null ? Path.of(named)
+                    : Path.of(EngineCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI());
         } catch (URISyntaxException | RuntimeException e) {
             return () -> true;
         }
