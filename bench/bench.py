@@ -6,6 +6,7 @@
   lab         warm `make lab` (toolchain cached, lab down): time until the lab is up and
               the main job (Dex orchestration) is done, in a private lab root
   jvm         start time of `authctl version` (median of 7)
+  engine      state runs' sessions through the engine server against one JVM per session (bench/engine.py)
   orchestrate fresh Dex orchestration on a running lab, then idempotent re-runs (median of 3)
               with their breakdown (per orchestration step and minion state, Salt's share,
               engine calls, JVM starts, engine time), then a re-run that repairs drift
@@ -20,7 +21,7 @@
   node        the real node: `make lab` until the first super-admin login, Dex pod start,
               memory of containerd, kubelet, controller-manager, scheduler (bench/realnode.py)
 
-  bench/run.sh [toolchain] [jvm] [lab] [orchestrate] [users] ... [removal] [node]   (default: all)
+  bench/run.sh [toolchain] [jvm] [engine] [lab] [orchestrate] [users] ... [removal] [node]   (default: all)
 """
 import json
 import os
@@ -177,12 +178,15 @@ def bench_lab_and_orchestrate(do_lab, do_orch):
 
 
 def main():
-    wanted = set(sys.argv[1:]) or {"toolchain", "jvm", "lab", "orchestrate", "users", "idps", "kubectl", "console", "sso",
+    wanted = set(sys.argv[1:]) or {"toolchain", "jvm", "engine", "lab", "orchestrate", "users", "idps", "kubectl", "console", "sso",
                                    "removal", "node"}
     if "toolchain" in wanted:
         bench_toolchain()
     if "jvm" in wanted:
         bench_jvm()
+    if "engine" in wanted:
+        import engine
+        engine.main()
     if wanted & {"lab", "orchestrate"}:
         bench_lab_and_orchestrate("lab" in wanted, "orchestrate" in wanted)
     if "users" in wanted:
