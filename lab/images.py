@@ -226,12 +226,7 @@ def _jlink(mods, out):
         subprocess.run(["jlink", "--add-modules", mods, "--strip-debug", "--no-man-pages", "--no-header-files",
                         "--compress=2", "--add-options=" + " ".join(RUNTIME_OPTIONS), "--output", str(tmp)],
                        check=True, capture_output=True, timeout=600)
-        try:
-            tmp.replace(out)
-        except OSError:
-            if not out.is_dir():
-                raise
-            shutil.rmtree(tmp)  # another lab published the same runtime first
+        tmp.replace(out)  # alone: _one_builder holds the lock
 
 
 @contextlib.contextmanager

@@ -664,7 +664,7 @@ class Lab:
         """Once Salt is stopped, what still names its state: the engine servers its module started
         (salt/_modules/dexauth.py: one per minion and the master, with their launchers). A
         salt-call's may be outside the minion's process group."""
-        pids = _pids_naming(str(self.salt_root) + "/")
+        pids = pids_naming(str(self.salt_root) + "/")
         for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
             for pid in pids:
                 try:
@@ -702,8 +702,8 @@ class Lab:
         return 0 if healthy else 1
 
 
-def _pids_naming(text):
-    """Pids of the processes whose command line contains ``text``."""
+def pids_naming(text):
+    """Pids of the processes (but this one) whose command line contains ``text``."""
     found = []
     for p in Path("/proc").iterdir():
         if p.name.isdigit() and int(p.name) != os.getpid():

@@ -18,17 +18,9 @@ def short_root(prefix="dxl-"):
     return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
 
 
-def processes_naming(root):
-    """Pids of the processes whose command line names ``root`` (a lab's processes all do)."""
-    found = []
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                if str(root).encode() in (p / "cmdline").read_bytes():
-                    found.append(p.name)
-            except OSError:
-                pass
-    return found
+def processes_naming(*roots):
+    """Pids of the processes whose command line names one of ``roots`` (a lab's processes all do)."""
+    return [pid for root in roots for pid in labctl.pids_naming(str(root))]
 
 
 def mounts_under(root):

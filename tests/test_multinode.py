@@ -36,9 +36,9 @@ APISERVER_STATE = "kube-apiserver trusts Dex"
 
 def _leftovers(handle):
     """What of a multi-host lab exists outside its root, or runs: processes naming the root or
-    Salt's state (the engine servers), network namespaces, interfaces and addresses (hosts.py), mounts under the root (the hosts'
-    mount namespaces), cgroups of the hosts' kubelets."""
-    left = [f"process {pid}" for pid in processes_naming(handle.root) + processes_naming(handle.lab.salt_root)]
+    Salt's state (the engine servers), network namespaces, interfaces and addresses (hosts.py),
+    mounts under the root (the hosts' mount namespaces), cgroups of the hosts' kubelets."""
+    left = [f"process {pid}" for pid in processes_naming(handle.root, handle.lab.salt_root)]
     left += hosts.Network(handle.root).leftovers()
     left += [f"mount {m}" for m in mounts_under(handle.root)]
     cgroup = handle.lab.node.cgroup

@@ -61,7 +61,7 @@ def _processes_in_cgroup(cgroup):
 
 
 def _assert_nothing_left(handle, before, root_alive):
-    procs = processes_naming(handle.root) + processes_naming(handle.lab.salt_root)
+    procs = processes_naming(handle.root, handle.lab.salt_root)
     assert procs == [], f"processes of the lab still run: {procs}"
     assert _processes_in_cgroup(handle.lab.node.cgroup) == [], "pod processes still run"
     busy = {name: port for name, port in (handle.ports or {}).items() if not labctl.port_free(port)}
