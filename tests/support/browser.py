@@ -40,6 +40,12 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--no-first-run", "--disable-component-update", "--disable-sync")
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "build" / "screenshots"
+# Chromium drops a request still connecting when any address of the machine changes, and shows its
+# own error page (ERR_NETWORK_CHANGED). Labs of several hosts add and remove bridges and veths in the
+# machine's namespace while other tests browse; a user would press Reload, and so does Browser, this
+# many times at most per page load. Only requests not yet sent are dropped, so reloading (also a
+# POST) repeats nothing the server saw.
+NETWORK_CHANGE_RELOADS = 5
 # Proxies from the environment have no business with 127.0.0.1 (Chromium on Linux honours them).
 _PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"}
 
@@ -88,6 +94,7 @@ class Browser:
         self.name = name
         self.timeout = timeout
         self.driver = None
+        self.network_reloads = 0  # pages reloaded after Chromium dropped them (ERR_NETWORK_CHANGED)
         self._tmp = Path(tempfile.mkdtemp(prefix="dxb-"))
         try:
             home = self._tmp / "home"
@@ -115,7 +122,23 @@ class Browser:
     # ------------------------------------------------------------------ pages
     def open(self, url):
         self.driver.get(url)
+        for _ in range(NETWORK_CHANGE_RELOADS):
+            if not self._reloaded_after_network_change():
+                break
         return self
+
+    def _reloaded_after_network_change(self):
+        """Reloads, as a user would, when Chromium shows its error page for a request it dropped
+        because the machine's network changed (never a page of ours: its URL is chrome-error://)."""
+        try:
+            dropped = (self.driver.execute_script("return document.URL").startswith("chrome-error://")
+                       and "ERR_NETWORK_CHANGED" in self.text())
+        except WebDriverException:
+            return False
+        if dropped:
+            self.network_reloads += 1
+            self.driver.refresh()
+        return dropped
 
     @property
     def url(self):
@@ -144,10 +167,14 @@ class Browser:
         return out
 
     def wait_for(self, predicate, timeout=None, what="condition"):
-        """wait_until for the page: a WebDriver error counts as "not yet", and the failure
-        shows where the browser is and what it shows."""
-        return wait_until(predicate, timeout or self.timeout, what, interval=0.1, retry_on=(WebDriverException,),
-                          describe=lambda: f" at {self.url}; page: {self.text()[:500]!r}", error=TimeoutError)
+        """wait_until for the page: a WebDriver error counts as "not yet", a page Chromium dropped
+        on a network change is reloaded, and the failure shows where the browser is and what it shows."""
+        def check():
+            return not self._reloaded_after_network_change() and predicate()
+        return wait_until(check, timeout or self.timeout, what, interval=0.1, retry_on=(WebDriverException,),
+                          describe=lambda: f" at {self.url}; page: {self.text()[:500]!r}"
+                                           f" ({self.network_reloads} reloads after network changes)",
+                          error=TimeoutError)
 
     def _navigating(self, action, timeout=None):
         """Runs ``action`` (a click or submit) and waits until the current document was replaced."""
