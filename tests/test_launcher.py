@@ -83,3 +83,11 @@ def test_new_jars_get_their_own_archives_and_only_the_two_newest_others_are_kept
     kept = digest_dirs(cache)
     assert len(kept) == 3 and first[0] not in kept, kept
     assert len(archives(cache)) == 3
+
+
+def test_helm_native_library_is_ours_in_the_shaded_jar():
+    """helm-java takes the first NativeLibrary service: only dexauth's, which loads Helm's 94 MB
+    library from the launcher's cache directory instead of a fresh /tmp copy per JVM."""
+    with zipfile.ZipFile(JAR) as z:
+        services = z.read("META-INF/services/com.marcnuri.helm.jni.NativeLibrary").decode().split()
+    assert services == ["dexauth.chart.HelmNativeLibrary"], services
