@@ -30,6 +30,21 @@ def ca_file(lab):
     return Path(main_job.authctl_config(lab.lab)["dex"]["caFile"])
 
 
+def dex_config_secret(lab, ns="dexauth", deployment="dex"):
+    """The name of the config Secret Dex's Deployment mounts (its name ends with a digest of the config)."""
+    r = lab.kubectl("-n", ns, "get", "deployment", deployment, "-o",
+                    "jsonpath={.spec.template.spec.volumes[?(@.name=='config')].secret.secretName}")
+    assert r.returncode == 0 and r.stdout, r.stderr
+    return r.stdout
+
+
+def dex_config(lab, ns="dexauth"):
+    """Dex's config.yaml, as the Secret its Deployment mounts holds it."""
+    r = lab.kubectl("-n", ns, "get", "secret", dex_config_secret(lab, ns), "-o", "jsonpath={.data.config\\.yaml}")
+    assert r.returncode == 0, r.stderr
+    return yaml.safe_load(base64.b64decode(r.stdout))
+
+
 def password_grant(lab, email, password, audience=True):
     """Returns (status, body dict) of Dex's token endpoint."""
     scope = "openid email groups profile federated:id" + (" audience:server:client_id:kubernetes" if audience else "")

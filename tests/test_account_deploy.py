@@ -62,8 +62,7 @@ def console_secret(lab):
 
 
 def dex_config(lab):
-    data = kube_json(lab, "-n", NS, "get", "secret", "dex-config")["data"]
-    return yaml.safe_load(base64.b64decode(data["config.yaml"]))
+    return dexlab.dex_config(lab, NS)
 
 
 def test_console_answers_over_https_at_its_public_url(deployed):

@@ -164,7 +164,7 @@ def restored(lab_up):
 def test_the_service_account_issuer_as_pillar_issuer_is_refused_before_any_change(lab_up):
     lab = lab_up
     before = authentication_config(lab)
-    dex_config = kubectl_json(lab, "-n", NS, "get", "secret", "dex-config")["metadata"]["resourceVersion"]
+    dex_config = dexlab.dex_config_secret(lab, NS)
 
     ok, states, _ = dexlab.orchestrate(lab, "dexauth.orchestrate.deploy",
                                        cli_pillar({"issuer": "https://kubernetes.default.svc"}))
@@ -176,7 +176,7 @@ def test_the_service_account_issuer_as_pillar_issuer_is_refused_before_any_chang
     assert not any(isinstance(s, dict) and s.get("__id__") == "Dex is deployed" and s.get("changes")
                    for s in states.values())
     assert authentication_config(lab) == before
-    assert kubectl_json(lab, "-n", NS, "get", "secret", "dex-config")["metadata"]["resourceVersion"] == dex_config
+    assert dexlab.dex_config_secret(lab, NS) == dex_config
     assert whoami(lab, token(lab, VIEWER, CHANGED[VIEWER])) == "oidc:" + VIEWER
 
 

@@ -63,8 +63,7 @@ def secret_data(lab, ns, name):
 
 
 def dex_clients(lab):
-    config = yaml.safe_load(secret_data(lab, NS, "dex-config")["config.yaml"])
-    return {c["id"]: c for c in config["staticClients"]}
+    return {c["id"]: c for c in dexlab.dex_config(lab, NS)["staticClients"]}
 
 
 def new_password():

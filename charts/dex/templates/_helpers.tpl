@@ -130,6 +130,18 @@ items, which put each key back at its path, must agree, hence one helper.
 {{- trimPrefix "web/" . | replace "/" "_" -}}
 {{- end -}}
 
+{{/*
+The name of Dex's config Secret: the release's name, "-config" and a digest of the config. Dex
+reads its config only at start, and kubelet gives a starting pod the Secret from its own cache,
+which lags behind kube-apiserver while its watch reconnects (after a kube-apiserver restart, for
+seconds): a Secret changed in place could start the new Dex with the old config (an IdP just
+added missing until the next restart). A new config is a new, immutable Secret, which kubelet
+fetches for the new pod. The config holds no secret value (only the names of variables that do).
+*/}}
+{{- define "dex.configSecretName" -}}
+{{ include "dex.fullname" . }}-config-{{ include "dex.config" . | sha256sum | trunc 10 }}
+{{- end -}}
+
 {{/* Dex's config.yaml. Built as a dict so toYaml does the quoting and indentation. */}}
 {{- define "dex.config" -}}
 {{- $v := .Values -}}

@@ -290,14 +290,26 @@ public final class ChartDeployer {
         ConfigMap state = kube.configMaps().inNamespace(ns).withName(STATE_CONFIGMAP).get();
         if (state == null || !checksum.equals(state.getData().get("checksum"))) return "upgraded (chart or values changed)";
         String name = ChartValues.fullname(cfg.release());
-        if (kube.apps().deployments().inNamespace(ns).withName(name).get() == null) return "repaired (Deployment missing)";
+        Deployment dex = kube.apps().deployments().inNamespace(ns).withName(name).get();
+        if (dex == null) return "repaired (Deployment missing)";
         if (kube.services().inNamespace(ns).withName(name).get() == null) return "repaired (Service missing)";
-        if (kube.secrets().inNamespace(ns).withName(name + "-config").get() == null) return "repaired (config Secret missing)";
+        String configSecret = configSecretName(dex);
+        if (configSecret == null || kube.secrets().inNamespace(ns).withName(configSecret).get() == null) {
+            return "repaired (config Secret missing)";
+        }
         if (cfg.accountEnabled()
                 && kube.apps().deployments().inNamespace(ns).withName(ChartValues.accountName(cfg.release())).get() == null) {
             return "repaired (account service Deployment missing)";
         }
         return null;
+    }
+
+    /** The config Secret Dex's pods mount (its name ends with a digest of the config: the chart's dex.configSecretName). */
+    private static String configSecretName(Deployment dex) {
+        var volumes = dex.getSpec().getTemplate().getSpec().getVolumes();
+        if (volumes == null) return null;
+        return volumes.stream().filter(v -> "config".equals(v.getName()) && v.getSecret() != null)
+                .map(v -> v.getSecret().getSecretName()).findFirst().orElse(null);
     }
 
     /**

@@ -161,9 +161,29 @@ class DexChartTest {
     for (String kind : List.of("Deployment", "Service", "ServiceAccount")) {
       assertEquals("auth-dex", only(docs, kind).at("/metadata/name").asText(), kind);
     }
-    assertEquals(1, kinds(docs, "Secret").stream()
-        .filter(s -> s.at("/metadata/name").asText().equals("auth-dex-config")).count());
+    assertTrue(configSecretName(docs).startsWith("auth-dex-config-"), configSecretName(docs));
     assertEquals("auth", only(docs, "Deployment").at("/metadata/labels/app.kubernetes.io~1instance").asText());
+  }
+
+  /** The config Secret Dex's pods mount, checked to be one the chart renders, immutable. */
+  private static String configSecretName(List<JsonNode> docs) {
+    String mounted = null;
+    for (JsonNode v : only(docs, "Deployment").at("/spec/template/spec/volumes")) {
+      if (v.path("name").asText().equals("config")) mounted = v.at("/secret/secretName").asText();
+    }
+    String name = mounted;
+    JsonNode secret = kinds(docs, "Secret").stream().filter(s -> s.at("/metadata/name").asText().equals(name))
+        .findFirst().orElseThrow(() -> new AssertionError("Dex mounts config Secret " + name + ", not rendered"));
+    assertTrue(secret.at("/immutable").asBoolean(), "a new config is a new Secret, never an edit");
+    return name;
+  }
+
+  @Test
+  void aChangedConfigIsANewSecretAndTheSameConfigTheSameSecret() throws Exception {
+    // kubelet may start a pod with its cached copy of a Secret edited in place: never edit Dex's.
+    String one = configSecretName(render(t -> t));
+    assertEquals(one, configSecretName(render(t -> t)));
+    assertNotEquals(one, configSecretName(render(t -> t.set("issuer", "https://login.example.org/other"))));
   }
 
   @Test
