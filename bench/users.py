@@ -35,16 +35,20 @@ def metalk8s_way(lab, email, hash_b64):
     import base64
     import yaml
     t0 = time.time()
-    raw = lab.kubectl("-n", "dexauth", "get", "secret", "dex-config", "-o", "jsonpath={.data.config\\.yaml}").stdout
-    cfg = yaml.safe_load(base64.b64decode(raw))
+    cfg = dexlab.dex_config(lab)
     cfg["staticPasswords"] = [{"email": email, "hash": base64.b64decode(hash_b64).decode(), "username": "static",
                                "userID": "static-1"}]
-    new = base64.b64encode(yaml.safe_dump(cfg).encode()).decode()
-    lab.kubectl("-n", "dexauth", "patch", "secret", "dex-config", "-p", json.dumps({"data": {"config.yaml": new}}))
+    # The chart's config Secret is immutable: the edited config is a new Secret that Dex mounts.
+    with tempfile.TemporaryDirectory() as tmp:
+        edited = Path(tmp) / "config.yaml"
+        edited.write_text(yaml.safe_dump(cfg))
+        lab.kubectl("-n", "dexauth", "create", "secret", "generic", "dex-config-static",
+                    f"--from-file=config.yaml={edited}", check=True)
     main_job.run_orchestration(lab.lab)  # the re-apply
     old = lab.pod_pid("deploy-dexauth-dex")
     lab.kubectl("-n", "dexauth", "patch", "deployment", "dex", "-p", json.dumps(
-        {"spec": {"template": {"metadata": {"annotations": {"bench/rollout": str(time.time())}}}}}))
+        {"spec": {"template": {"spec": {"volumes": [{"name": "config", "secret": {"secretName": "dex-config-static"}}]}}}}),
+        check=True)
     lab.wait_pod_pid_change("deploy-dexauth-dex", old)
     return t0
 

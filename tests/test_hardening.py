@@ -220,8 +220,7 @@ def test_read_only_reads_no_value_derived_from_any_secret_in_the_auth_namespace(
 # ------------------------------------------------------------------ item 8: pillar values keep their type
 
 def dex_config(lab):
-    secret = kubectl_json(lab, "-n", NS, "get", "secret", "dex-config")
-    return yaml.safe_load(base64.b64decode(secret["data"]["config.yaml"]))
+    return dexlab.dex_config(lab, NS)
 
 
 def test_numeric_looking_client_ids_reach_dex_as_text(lab_up):

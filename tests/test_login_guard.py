@@ -9,7 +9,6 @@ the guard, Dex is reachable only through the guard, and `authctl admin reset --b
 while the super-admin is locked. The lab's defaults: 10 failures in 15 minutes lock for 15
 minutes; answers after 500 ms.
 """
-import base64
 import json
 import os
 import re
@@ -224,8 +223,7 @@ def test_dex_is_reachable_only_through_the_guard(guarded):
     """As far as the lab shows: Dex binds 127.0.0.1 on a port no Service or container port names,
     the pod's https port (the Service's target) is the guard's, and the guard holds the issuer's port."""
     lab = guarded
-    config = yaml.safe_load(base64.b64decode(json.loads(lab.kubectl(
-        "-n", NS, "get", "secret", "dex-config", "-o", "json").stdout)["data"]["config.yaml"]))
+    config = dexlab.dex_config(lab, NS)
     dex_port = lab.ports["dex_upstream"]
     assert config["web"] == {**config["web"], "https": f"127.0.0.1:{dex_port}"}
     pod = json.loads(lab.kubectl("-n", NS, "get", "deployment", "dex", "-o", "json").stdout)["spec"]["template"]["spec"]

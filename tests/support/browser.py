@@ -169,8 +169,15 @@ class Browser:
     def wait_for(self, predicate, timeout=None, what="condition"):
         """wait_until for the page: a WebDriver error counts as "not yet", a page Chromium dropped
         on a network change is reloaded, and the failure shows where the browser is and what it shows."""
+        last_look = [time.monotonic()]
+
         def check():
-            return not self._reloaded_after_network_change() and predicate()
+            value = predicate()
+            # A dropped page stays dropped: looking once a second costs less than at every poll.
+            if not value and time.monotonic() - last_look[0] >= 1:
+                last_look[0] = time.monotonic()
+                self._reloaded_after_network_change()
+            return value
         return wait_until(check, timeout or self.timeout, what, interval=0.1, retry_on=(WebDriverException,),
                           describe=lambda: f" at {self.url}; page: {self.text()[:500]!r}"
                                            f" ({self.network_reloads} reloads after network changes)",
