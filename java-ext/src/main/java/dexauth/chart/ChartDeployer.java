@@ -141,9 +141,16 @@ public final class ChartDeployer {
         Instant start = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
         Instant deadline = start.plus(timeout);
         String last = "not found";
+        Instant nextCrashCheck = Instant.now();
         while (Instant.now().isBefore(deadline)) {
             Deployment d = kube.apps().deployments().inNamespace(ns).withName(name).get();
-            String crash = d == null ? null : crash(d, start, CRASHES_BEFORE_FAILING);
+            // The crash check lists pods, ReplicaSets and Events: every few polls is enough, as a
+            // crash counts only at its third exit, seconds apart (kubelet's back-off).
+            String crash = null;
+            if (d != null && !Instant.now().isBefore(nextCrashCheck)) {
+                crash = crash(d, start, CRASHES_BEFORE_FAILING);
+                nextCrashCheck = Instant.now().plus(CRASH_CHECK_INTERVAL);
+            }
             if (crash != null) {
                 throw new Unavailable(Unavailable.Dependency.DEX, "Dex (Deployment " + ns + "/" + name
                         + ") fails to start with this configuration: " + crash, null);
@@ -181,6 +188,7 @@ public final class ChartDeployer {
      * yet: "failed to list connectors: not found"); a third exit is its configuration.
      */
     static final int CRASHES_BEFORE_FAILING = 3;
+    private static final Duration CRASH_CHECK_INTERVAL = Duration.ofSeconds(2);
 
     /**
      * Why the Deployment's pods do not start, once they crashed {@code times} times, or null: a
