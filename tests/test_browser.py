@@ -17,6 +17,7 @@ from selenium.webdriver.common.by import By
 
 from support.browser import Browser
 from support.pki import TestCA
+from support.waiting import wait_until
 
 PAGE = b"<html><body><p>the page itself</p><a href='/next'>next</a></body></html>"
 
@@ -68,10 +69,7 @@ def _bridge_comes_and_goes(server):
     """Once the browser's connection is held: a bridge with an address appears, then goes."""
     name = f"dxnc{os.getpid() % 100000}"
     try:
-        for _ in range(300):
-            if server.held:
-                break
-            threading.Event().wait(0.05)
+        wait_until(lambda: server.held, timeout=15, interval=0.05, what="the browser's connection held")
         subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
         subprocess.run(["ip", "addr", "add", "10.254.254.1/32", "dev", name], check=True)
         subprocess.run(["ip", "link", "set", name, "up"], check=True)
